@@ -1,0 +1,55 @@
+// Package backend opens the storage a configuration names.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/store/local"
+)
+
+// Stores are the opened metadata and blob stores.
+type Stores struct {
+	Meta  store.Metadata
+	Blobs store.BlobStore
+	// Objects is set for the embedded backend: it serves the signed
+	// URLs its PresignGet makes.
+	Objects *local.Objects
+	close   func() error
+}
+
+// Close releases the stores.
+func (s *Stores) Close() error {
+	if s.close == nil {
+		return nil
+	}
+	return s.close()
+}
+
+// Open opens the stores of cfg.Backend.
+func Open(_ context.Context, cfg config.Config) (*Stores, error) {
+	switch cfg.Backend {
+	case "embedded":
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		meta, err := local.OpenMetadata(filepath.Join(cfg.Data, "metadata.db"))
+		if err != nil {
+			return nil, err
+		}
+		objs, err := local.OpenObjects(filepath.Join(cfg.Data, "blobs"))
+		if err != nil {
+			meta.Close()
+			return nil, err
+		}
+		return &Stores{Meta: meta, Blobs: objs, Objects: objs, close: meta.Close}, nil
+	case "aws":
+		return nil, errors.New("the aws backend is not built yet (BERTH_BACKEND=aws)")
+	}
+	return nil, fmt.Errorf("unknown backend %q", cfg.Backend)
+}

@@ -1,0 +1,77 @@
+// Package config is Berth's one configuration loader: every function and
+// the local gateway read the same environment contract through FromEnv.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Config is the environment contract (docs/configuration.md).
+type Config struct {
+	// Backend is "embedded" (bbolt + files under Data) or "aws"
+	// (DynamoDB Table + S3 Bucket).
+	Backend string
+	// Data is the embedded backend's directory (BERTH_DATA).
+	Data string
+	// Addr is the local gateway's listen address (BERTH_ADDR).
+	Addr string
+	// Limits enforces API Gateway's and Lambda's limits in the local
+	// gateway (BERTH_LIMITS=aws, the default) or not (off).
+	Limits bool
+	// Table and Bucket name the AWS resources (BERTH_TABLE, BERTH_BUCKET).
+	Table, Bucket string
+	// Init creates the table and bucket when missing (BERTH_INIT=1).
+	Init bool
+	// PresignTTL is the lifetime of blob redirect URLs (BERTH_PRESIGN_TTL).
+	PresignTTL time.Duration
+	// LogLevel is debug, info, warn or error (BERTH_LOG_LEVEL).
+	LogLevel string
+}
+
+// FromEnv reads the configuration, failing on the first invalid or
+// missing variable.
+func FromEnv() (Config, error) {
+	c := Config{
+		Backend:  env("BERTH_BACKEND", "embedded"),
+		Data:     env("BERTH_DATA", ".berth"),
+		Addr:     env("BERTH_ADDR", "127.0.0.1:5000"),
+		Table:    os.Getenv("BERTH_TABLE"),
+		Bucket:   os.Getenv("BERTH_BUCKET"),
+		Init:     os.Getenv("BERTH_INIT") == "1" || os.Getenv("BERTH_INIT") == "true",
+		LogLevel: env("BERTH_LOG_LEVEL", "info"),
+	}
+	switch l := env("BERTH_LIMITS", "aws"); l {
+	case "aws":
+		c.Limits = true
+	case "off":
+	default:
+		return c, fmt.Errorf("BERTH_LIMITS must be aws or off, not %q", l)
+	}
+	ttl, err := time.ParseDuration(env("BERTH_PRESIGN_TTL", "15m"))
+	if err != nil || ttl <= 0 {
+		return c, fmt.Errorf("BERTH_PRESIGN_TTL must be a positive duration such as 15m")
+	}
+	c.PresignTTL = ttl
+	switch c.Backend {
+	case "embedded":
+	case "aws":
+		if c.Table == "" {
+			return c, fmt.Errorf("BERTH_TABLE is required with BERTH_BACKEND=aws")
+		}
+		if c.Bucket == "" {
+			return c, fmt.Errorf("BERTH_BUCKET is required with BERTH_BACKEND=aws")
+		}
+	default:
+		return c, fmt.Errorf("BERTH_BACKEND must be embedded or aws, not %q", c.Backend)
+	}
+	return c, nil
+}
+
+func env(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"net"
+	"strconv"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/berth-registry/berth/shared/route"
+)
+
+// textBody reports whether API Gateway passes a body of this content type
+// as text; every other body (including one without a content type) is
+// base64-encoded (docs/gateway-facts.md §3).
+func textBody(contentType string) bool {
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
+	switch ct {
+	case "application/json", "application/xml", "application/javascript":
+		return true
+	}
+	return strings.HasPrefix(ct, "text/")
+}
+
+// buildEvent makes the payload-2.0 event API Gateway would send for r.
+func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, now time.Time) events.APIGatewayV2HTTPRequest {
+	headers := map[string]string{}
+	var cookies []string
+	for k, vs := range r.Header {
+		lk := strings.ToLower(k)
+		if lk == "cookie" {
+			for _, v := range vs {
+				for _, c := range strings.Split(v, ";") {
+					if c = strings.TrimSpace(c); c != "" {
+						cookies = append(cookies, c)
+					}
+				}
+			}
+			continue
+		}
+		headers[lk] = strings.Join(vs, ",")
+	}
+	headers["host"] = r.Host
+	if r.ContentLength >= 0 && len(body) > 0 {
+		headers["content-length"] = strconv.Itoa(len(body))
+	}
+	ip, port, _ := net.SplitHostPort(r.RemoteAddr)
+	headers["x-forwarded-for"] = ip
+	if _, p, err := net.SplitHostPort(r.Host); err == nil {
+		port = p
+	}
+	headers["x-forwarded-port"] = port
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	headers["x-forwarded-proto"] = proto
+	var qsp map[string]string
+	if q := r.URL.Query(); len(q) > 0 {
+		qsp = map[string]string{}
+		for k, vs := range q {
+			qsp[k] = strings.Join(vs, ",")
+		}
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              m.Route.Key(),
+		RawPath:               r.URL.Path,
+		RawQueryString:        r.URL.RawQuery,
+		Cookies:               cookies,
+		Headers:               headers,
+		QueryStringParameters: qsp,
+		PathParameters:        m.Params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:     m.Route.Key(),
+			AccountID:    "000000000000",
+			Stage:        "$default",
+			RequestID:    requestID,
+			APIID:        "local",
+			DomainName:   r.Host,
+			DomainPrefix: strings.Split(r.Host, ".")[0],
+			Time:         now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:    now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method:    r.Method,
+				Path:      r.URL.Path,
+				Protocol:  r.Proto,
+				SourceIP:  ip,
+				UserAgent: r.UserAgent(),
+			},
+		},
+	}
+	if len(body) > 0 {
+		if textBody(r.Header.Get("Content-Type")) {
+			ev.Body = string(body)
+		} else {
+			ev.Body = base64.StdEncoding.EncodeToString(body)
+			ev.IsBase64Encoded = true
+		}
+	}
+	return ev
+}
+

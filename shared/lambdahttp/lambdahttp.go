@@ -1,0 +1,139 @@
+// Package lambdahttp adapts an http.Handler to an API Gateway HTTP API
+// (payload format 2.0) Lambda handler. It is the same few steps as
+// aws-lambda-go-api-proxy's httpadapter, kept here so that we control
+// what matters to a registry: HEAD responses keep their Content-Length,
+// binary bodies round-trip as base64, and the route API Gateway chose
+// (route key and path parameters) reaches the handler.
+package lambdahttp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/berth-registry/berth/shared/route"
+)
+
+// HandlerFunc is a payload-2.0 Lambda handler.
+type HandlerFunc func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+type requestIDKey struct{}
+
+// RequestID returns the API Gateway request id of the request in ctx.
+func RequestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey{}).(string)
+	return s
+}
+
+// Handler returns a Lambda handler that serves each event with h.
+func Handler(h http.Handler) HandlerFunc {
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		r, err := Request(ctx, ev)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Body: `{"errors":[{"code":"UNKNOWN","message":"malformed request"}]}`}, nil
+		}
+		rec := newRecorder()
+		h.ServeHTTP(rec, r)
+		return rec.response(), nil
+	}
+}
+
+// Request builds the http.Request an event describes.
+func Request(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Request, error) {
+	var body []byte
+	if ev.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(ev.Body)
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	} else {
+		body = []byte(ev.Body)
+	}
+	// rawPath reaches Lambda percent-decoded (docs/gateway-facts.md §3);
+	// re-escape it so URL.Path and URL.EscapedPath agree.
+	u := &url.URL{Path: ev.RawPath, RawQuery: ev.RawQueryString}
+	method := ev.RequestContext.HTTP.Method
+	r, err := http.NewRequestWithContext(ctx, method, u.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range ev.Headers {
+		r.Header.Set(k, v)
+	}
+	if len(ev.Cookies) > 0 {
+		r.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))
+	}
+	r.ContentLength = int64(len(body))
+	r.Host = ev.Headers["host"]
+	if r.Host == "" {
+		r.Host = ev.RequestContext.DomainName
+	}
+	r.RemoteAddr = ev.RequestContext.HTTP.SourceIP
+	r.RequestURI = u.RequestURI()
+	ctx = context.WithValue(r.Context(), requestIDKey{}, ev.RequestContext.RequestID)
+	if m, ok := route.FromKey(ev.RouteKey, ev.PathParameters); ok {
+		ctx = route.WithMatch(ctx, m)
+	}
+	return r.WithContext(ctx), nil
+}
+
+// recorder captures a handler's response.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}} }
+
+func (w *recorder) Header() http.Header { return w.header }
+
+func (w *recorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+// textual reports whether a body of this content type travels as plain
+// text rather than base64.
+func textual(contentType string, body []byte) bool {
+	ct := strings.ToLower(contentType)
+	isText := strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json") || strings.Contains(ct, "xml") || strings.Contains(ct, "javascript")
+	return isText && utf8.Valid(body)
+}
+
+func (w *recorder) response() events.APIGatewayV2HTTPResponse {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	res := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}}
+	for k, vs := range w.header {
+		if http.CanonicalHeaderKey(k) == "Set-Cookie" {
+			res.Cookies = append(res.Cookies, vs...)
+			continue
+		}
+		res.Headers[k] = strings.Join(vs, ",")
+	}
+	b := w.body.Bytes()
+	if len(b) > 0 {
+		if textual(w.header.Get("Content-Type"), b) {
+			res.Body = string(b)
+		} else {
+			res.Body = base64.StdEncoding.EncodeToString(b)
+			res.IsBase64Encoded = true
+		}
+	}
+	return res
+}

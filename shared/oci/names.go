@@ -1,0 +1,72 @@
+// Package oci holds the distribution-spec's grammar and content model:
+// repository names, tags, digests, media types and manifest parsing. It is
+// plain Go with no storage or AWS in it.
+package oci
+
+import (
+	"crypto"
+	_ "crypto/sha256" // registers sha256 for go-digest
+	_ "crypto/sha512" // registers sha512 for go-digest
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// nameComponent is one path component of a repository name, from the
+// distribution-spec "Pulling manifests" section.
+var nameComponent = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+
+// tagPattern is the spec's tag grammar.
+var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
+// MaxNameLength is the longest repository name accepted; the spec asks
+// registries to accept at least 255 characters including a hostname.
+const MaxNameLength = 255
+
+// ValidName reports whether name is a repository name the spec allows.
+func ValidName(name string) error {
+	if name == "" || len(name) > MaxNameLength {
+		return fmt.Errorf("repository name must be 1 to %d characters", MaxNameLength)
+	}
+	for _, c := range strings.Split(name, "/") {
+		if !nameComponent.MatchString(c) {
+			return fmt.Errorf("repository name component %q must match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*", c)
+		}
+	}
+	return nil
+}
+
+// ValidTag reports whether tag matches the spec's tag grammar.
+func ValidTag(tag string) bool { return tagPattern.MatchString(tag) }
+
+// IsDigest reports whether a reference looks like a digest rather than a
+// tag (tags cannot contain ':').
+func IsDigest(ref string) bool { return strings.Contains(ref, ":") }
+
+// ParseDigest parses and validates a digest whose algorithm the registry
+// supports (sha256 and sha512).
+func ParseDigest(s string) (digest.Digest, error) {
+	d, err := digest.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("invalid digest %q: %v", s, err)
+	}
+	switch d.Algorithm() {
+	case digest.SHA256, digest.SHA512:
+		return d, nil
+	}
+	return "", fmt.Errorf("digest algorithm %q is not supported (use sha256 or sha512)", d.Algorithm())
+}
+
+// Hashes lists the algorithms an upload computes as bytes stream in, so
+// that a client may commit with either.
+var Hashes = []digest.Algorithm{digest.SHA256, digest.SHA512}
+
+// HashFor returns the crypto hash for a supported algorithm.
+func HashFor(a digest.Algorithm) crypto.Hash {
+	if a == digest.SHA512 {
+		return crypto.SHA512
+	}
+	return crypto.SHA256
+}

@@ -1,0 +1,86 @@
+package registry
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/route"
+)
+
+// base answers GET /v2/ (spec: "Determining support") and, through the
+// catch-all route, every /v2 path no other route matched.
+func (reg *Registry) base(w http.ResponseWriter, r *http.Request, m route.Match) error {
+	if m.Route.Path == "/v2" {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "2")
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write([]byte("{}"))
+		}
+		return nil
+	}
+	// API Gateway may not strip a trailing slash before matching (AWS
+	// documents nothing; see docs/gateway-facts.md), in which case
+	// docker's "POST /v2/<name>/blobs/uploads/" lands here. Serve it as
+	// the route it names so the registry works either way.
+	if p := strings.TrimSuffix(r.URL.Path, "/"); p != r.URL.Path {
+		if p == "/v2" {
+			return reg.base(w, r, route.Match{Route: route.Route{Method: r.Method, Path: "/v2", Function: route.Base}})
+		}
+		if alt, ok := route.Find(r.Method, p); ok && alt.Route.Function != route.Base {
+			reg.Handler(alt.Route.Function).ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), alt)))
+			return nil
+		}
+	}
+	return unmatched(r.Method, m.Param("proxy"))
+}
+
+// apiSuffixes are the route shapes after a repository name, as segment
+// lists, used to explain why a request under /v2 matched no route.
+var apiSuffixes = [][]string{
+	{"manifests", "*"}, {"blobs", "uploads"}, {"blobs", "uploads", "*"},
+	{"blobs", "*"}, {"tags", "list"}, {"referrers", "*"},
+}
+
+// unmatched explains a /v2 request no route took: a name deeper than the
+// route table serves, a method the endpoint does not have, or no endpoint.
+func unmatched(method, rest string) error {
+	segs := strings.Split(strings.Trim(rest, "/"), "/")
+	for _, suf := range apiSuffixes {
+		n := len(segs) - len(suf)
+		if n < 1 || !suffixMatches(segs[n:], suf) {
+			continue
+		}
+		if n > route.MaxDepth {
+			return errcode.New(errcode.NameInvalid,
+				"repository name %q has %d components; Berth serves names of at most %d components (an API Gateway route limit)",
+				strings.Join(segs[:n], "/"), n, route.MaxDepth)
+		}
+		return errcode.New(errcode.Unsupported, "%s is not supported on /v2/<name>/%s", method, strings.Join(suf, "/"))
+	}
+	return errcode.New(errcode.Unsupported, "no such API endpoint: /v2/%s", rest).WithStatus(http.StatusNotFound)
+}
+
+func suffixMatches(segs, pattern []string) bool {
+	for i, p := range pattern {
+		if p != "*" && p != segs[i] {
+			return false
+		}
+		if p == "*" && segs[i] == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// writeJSON writes a JSON body with its length.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}

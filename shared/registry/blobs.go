@@ -1,0 +1,109 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// blobsHandler serves /v2/<name>/blobs/<digest> (spec: "Pulling blobs",
+// "Deleting Blobs"). Bytes never pass through: GET answers 307 to a
+// presigned URL, HEAD answers from metadata.
+func (reg *Registry) blobsHandler(w http.ResponseWriter, r *http.Request, m route.Match) error {
+	name := m.Name()
+	if err := oci.ValidName(name); err != nil {
+		return errcode.New(errcode.NameInvalid, "%v", err)
+	}
+	d, err := oci.ParseDigest(m.Param("digest"))
+	if err != nil {
+		return errcode.New(errcode.DigestInvalid, "%v", err)
+	}
+	ctx := r.Context()
+	if r.Method == http.MethodDelete {
+		if err := reg.meta.UnlinkBlob(ctx, name, d); errors.Is(err, store.ErrNotFound) {
+			return errcode.New(errcode.BlobUnknown, "blob %s is not in repository %q", d, name)
+		} else if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+	b, err := reg.linkedBlob(ctx, name, d)
+	if errors.Is(err, store.ErrNotFound) {
+		// Manifests are content too: some clients fetch an index child
+		// or a referrer through the blobs endpoint.
+		if man, merr := reg.meta.GetManifest(ctx, name, d); merr == nil {
+			return reg.serveManifestAsBlob(w, r, man)
+		}
+		return errcode.New(errcode.BlobUnknown, "blob %s is not in repository %q", d, name)
+	}
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Docker-Content-Digest", d.String())
+	h.Set("Etag", `"`+d.String()+`"`)
+	if r.Method == http.MethodHead {
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Length", strconv.FormatInt(b.Size, 10))
+		h.Set("Accept-Ranges", "bytes")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	u, err := reg.blobs.PresignGet(ctx, b.Key, reg.cfg.PresignTTL)
+	if err != nil {
+		return err
+	}
+	h.Set("Location", absolute(r, u))
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	return nil
+}
+
+// linkedBlob returns the blob record of d if d is linked to repo.
+func (reg *Registry) linkedBlob(ctx context.Context, repo string, d digest.Digest) (store.Blob, error) {
+	if err := reg.meta.BlobLinked(ctx, repo, d); err != nil {
+		return store.Blob{}, err
+	}
+	return reg.meta.GetBlob(ctx, d)
+}
+
+func (reg *Registry) serveManifestAsBlob(w http.ResponseWriter, r *http.Request, man store.Manifest) error {
+	h := w.Header()
+	h.Set("Docker-Content-Digest", man.Digest.String())
+	if r.Method == http.MethodHead {
+		h.Set("Content-Type", man.MediaType)
+		h.Set("Content-Length", strconv.FormatInt(man.Size, 10))
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	body, err := reg.manifestBody(r.Context(), man)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, r, http.StatusOK, man.MediaType, body)
+	return nil
+}
+
+// absolute resolves a path-only URL (from the embedded store) against the
+// request's scheme and host, so every client follows the redirect.
+func absolute(r *http.Request, u string) string {
+	if !strings.HasPrefix(u, "/") {
+		return u
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + u
+}

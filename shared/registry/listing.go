@@ -1,0 +1,144 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// maxPage bounds one page of tags or repositories, so a response always
+// fits Lambda's 6 MB payload; clients follow the Link header for more.
+const maxPage = 10000
+
+// pageParams reads the spec's n and last query parameters.
+func pageParams(r *http.Request) (n int, last string, err error) {
+	q := r.URL.Query()
+	n = maxPage
+	if s := q.Get("n"); s != "" {
+		v, perr := strconv.Atoi(s)
+		if perr != nil || v < 0 {
+			return 0, "", errcode.New(errcode.Unsupported, "n must be a non-negative integer, got %q", s).WithStatus(http.StatusBadRequest)
+		}
+		n = min(v, maxPage)
+	}
+	return n, q.Get("last"), nil
+}
+
+// nextLink sets the Link header (RFC 5988) for the page after last.
+func nextLink(w http.ResponseWriter, path string, n int, last string) {
+	q := url.Values{"n": {strconv.Itoa(n)}, "last": {last}}
+	w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, path, q.Encode()))
+}
+
+// tags serves GET /v2/<name>/tags/list (spec: "Listing Tags").
+func (reg *Registry) tags(w http.ResponseWriter, r *http.Request, m route.Match) error {
+	name := m.Name()
+	if err := oci.ValidName(name); err != nil {
+		return errcode.New(errcode.NameInvalid, "%v", err)
+	}
+	n, last, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if _, err := reg.meta.GetRepository(ctx, name); errors.Is(err, store.ErrNotFound) {
+		return errcode.New(errcode.NameUnknown, "repository %q is not known to the registry", name)
+	} else if err != nil {
+		return err
+	}
+	out := struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}{Name: name, Tags: []string{}}
+	if n > 0 {
+		// One extra tells whether another page follows.
+		tags, err := reg.meta.ListTags(ctx, name, last, n+1)
+		if err != nil {
+			return err
+		}
+		for i, t := range tags {
+			if i == n {
+				nextLink(w, "/v2/"+name+"/tags/list", n, out.Tags[n-1])
+				break
+			}
+			out.Tags = append(out.Tags, t.Name)
+		}
+	}
+	body, _ := json.Marshal(out)
+	writeJSON(w, r, http.StatusOK, "application/json", body)
+	return nil
+}
+
+// catalog serves GET /v2/_catalog (the Docker registry's catalog API,
+// kept by distribution-spec as an extension).
+func (reg *Registry) catalog(w http.ResponseWriter, r *http.Request, _ route.Match) error {
+	n, last, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Repositories []string `json:"repositories"`
+	}{Repositories: []string{}}
+	if n > 0 {
+		names, err := reg.meta.ListRepositories(r.Context(), last, n+1)
+		if err != nil {
+			return err
+		}
+		if len(names) > n {
+			names = names[:n]
+			nextLink(w, "/v2/_catalog", n, names[n-1])
+		}
+		out.Repositories = append(out.Repositories, names...)
+	}
+	body, _ := json.Marshal(out)
+	writeJSON(w, r, http.StatusOK, "application/json", body)
+	return nil
+}
+
+// referrers serves GET /v2/<name>/referrers/<digest> (spec: "Listing
+// Referrers"): always 200 with an image index, filtered by artifactType
+// when asked (and then saying so in OCI-Filters-Applied).
+func (reg *Registry) referrers(w http.ResponseWriter, r *http.Request, m route.Match) error {
+	name := m.Name()
+	if err := oci.ValidName(name); err != nil {
+		return errcode.New(errcode.NameInvalid, "%v", err)
+	}
+	d, err := oci.ParseDigest(m.Param("digest"))
+	if err != nil {
+		return errcode.New(errcode.DigestInvalid, "%v", err)
+	}
+	mans, err := reg.meta.Referrers(r.Context(), name, d)
+	if err != nil {
+		return err
+	}
+	filter := r.URL.Query().Get("artifactType")
+	// Its own type: the index must carry "manifests": [] when empty.
+	index := struct {
+		SchemaVersion int              `json:"schemaVersion"`
+		MediaType     string           `json:"mediaType"`
+		Manifests     []oci.Descriptor `json:"manifests"`
+	}{SchemaVersion: 2, MediaType: oci.MediaTypeImageIndex, Manifests: []oci.Descriptor{}}
+	for _, man := range mans {
+		if filter != "" && man.ArtifactType != filter {
+			continue
+		}
+		index.Manifests = append(index.Manifests, oci.Descriptor{
+			MediaType: man.MediaType, Digest: man.Digest, Size: man.Size,
+			ArtifactType: man.ArtifactType, Annotations: man.Annotations,
+		})
+	}
+	if filter != "" {
+		w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	body, _ := json.Marshal(index)
+	writeJSON(w, r, http.StatusOK, oci.MediaTypeImageIndex, body)
+	return nil
+}

@@ -1,0 +1,258 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// manifests serves /v2/<name>/manifests/<reference> (spec: "Pulling
+// manifests", "Pushing Manifests", "Deleting Manifests").
+func (reg *Registry) manifests(w http.ResponseWriter, r *http.Request, m route.Match) error {
+	name, ref := m.Name(), m.Param("ref")
+	if err := oci.ValidName(name); err != nil {
+		return errcode.New(errcode.NameInvalid, "%v", err)
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return reg.getManifest(w, r, name, ref)
+	case http.MethodPut:
+		return reg.putManifest(w, r, name, ref)
+	case http.MethodDelete:
+		return reg.deleteManifest(w, r, name, ref)
+	}
+	return errcode.New(errcode.Unsupported, "method %s not allowed on manifests", r.Method)
+}
+
+// resolve turns a tag or digest into a stored manifest.
+func (reg *Registry) resolve(ctx context.Context, name, ref string) (store.Manifest, error) {
+	var d digest.Digest
+	if oci.IsDigest(ref) {
+		var err error
+		if d, err = oci.ParseDigest(ref); err != nil {
+			return store.Manifest{}, errcode.New(errcode.DigestInvalid, "%v", err)
+		}
+	} else {
+		if !oci.ValidTag(ref) {
+			return store.Manifest{}, errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", ref)
+		}
+		t, err := reg.meta.GetTag(ctx, name, ref)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Manifest{}, errcode.New(errcode.ManifestUnknown, "manifest tagged %q is not in repository %q", ref, name)
+		}
+		if err != nil {
+			return store.Manifest{}, err
+		}
+		d = t.Digest
+	}
+	man, err := reg.meta.GetManifest(ctx, name, d)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Manifest{}, errcode.New(errcode.ManifestUnknown, "manifest %s is not in repository %q", d, name)
+	}
+	return man, err
+}
+
+func (reg *Registry) manifestBody(ctx context.Context, man store.Manifest) ([]byte, error) {
+	if man.BodyKey == "" {
+		return man.Body, nil
+	}
+	return reg.blobs.Get(ctx, man.BodyKey)
+}
+
+func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
+	man, err := reg.resolve(r.Context(), name, ref)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Docker-Content-Digest", man.Digest.String())
+	h.Set("Etag", `"`+man.Digest.String()+`"`)
+	if r.Method == http.MethodHead {
+		h.Set("Content-Type", man.MediaType)
+		h.Set("Content-Length", strconv.FormatInt(man.Size, 10))
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	body, err := reg.manifestBody(r.Context(), man)
+	if err != nil {
+		return fmt.Errorf("read manifest %s body: %w", man.Digest, err)
+	}
+	writeJSON(w, r, http.StatusOK, man.MediaType, body)
+	return nil
+}
+
+func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
+	ctx := r.Context()
+	body, err := io.ReadAll(io.LimitReader(r.Body, oci.MaxManifestSize+1))
+	if err != nil {
+		return errcode.New(errcode.ManifestInvalid, "reading manifest: %v", err)
+	}
+	if len(body) > oci.MaxManifestSize {
+		return errcode.New(errcode.SizeInvalid, "manifest exceeds the %d-byte limit", oci.MaxManifestSize).WithStatus(http.StatusRequestEntityTooLarge)
+	}
+	parsed, mediaType, err := oci.ParseManifest(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		return errcode.New(errcode.ManifestInvalid, "%v", err)
+	}
+	d := digest.SHA256.FromBytes(body)
+	var tags []string
+	if oci.IsDigest(ref) {
+		want, err := oci.ParseDigest(ref)
+		if err != nil {
+			return errcode.New(errcode.DigestInvalid, "%v", err)
+		}
+		if d = want.Algorithm().FromBytes(body); d != want {
+			return errcode.New(errcode.DigestInvalid, "manifest digest is %s, not %s as the reference says", d, want)
+		}
+	} else {
+		if !oci.ValidTag(ref) {
+			return errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", ref)
+		}
+		tags = append(tags, ref)
+	}
+	// Tags by query parameter (distribution-spec, "Pushing manifests with
+	// tags"): PUT .../manifests/<digest>?tag=a&tag=b.
+	for _, t := range r.URL.Query()["tag"] {
+		if !oci.ValidTag(t) {
+			return errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", t)
+		}
+		tags = append(tags, t)
+	}
+	if err := reg.checkReferences(ctx, name, parsed); err != nil {
+		return err
+	}
+	man := store.Manifest{
+		Repo: name, Digest: d, MediaType: mediaType, Size: int64(len(body)),
+		ArtifactType: parsed.EffectiveArtifactType(), Annotations: parsed.Annotations,
+		Created: reg.now().UTC(),
+	}
+	if parsed.Subject != nil {
+		man.Subject = parsed.Subject.Digest
+	}
+	for _, ref := range parsed.References() {
+		man.Refs = append(man.Refs, ref.Digest)
+	}
+	if len(body) > reg.cfg.InlineManifestMax {
+		man.BodyKey = "manifests/" + d.Algorithm().String() + "/" + d.Encoded()
+		if err := reg.blobs.Put(ctx, man.BodyKey, body); err != nil {
+			return fmt.Errorf("store manifest body: %w", err)
+		}
+	} else {
+		man.Body = body
+	}
+	if err := reg.meta.EnsureRepository(ctx, name); err != nil {
+		return fmt.Errorf("ensure repository: %w", err)
+	}
+	if err := reg.meta.PutManifest(ctx, man); err != nil {
+		return fmt.Errorf("put manifest: %w", err)
+	}
+	h := w.Header()
+	for _, tag := range tags {
+		if err := reg.meta.PutTag(ctx, store.Tag{Repo: name, Name: tag, Digest: d, Updated: reg.now().UTC()}); err != nil {
+			return fmt.Errorf("put tag: %w", err)
+		}
+		h.Add("OCI-Tag", tag)
+	}
+	h.Set("Location", "/v2/"+name+"/manifests/"+d.String())
+	h.Set("Docker-Content-Digest", d.String())
+	if parsed.Subject != nil {
+		h.Set("OCI-Subject", parsed.Subject.Digest.String())
+	}
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// checkReferences refuses a manifest whose blobs or child manifests are
+// not in the repository (spec: "the registry MAY reject ... MUST NOT
+// accept ... referenced blobs that are unknown" is left to the registry;
+// Berth enforces it, except for non-distributable layers).
+func (reg *Registry) checkReferences(ctx context.Context, name string, m *oci.Manifest) error {
+	missing := func(d oci.Descriptor, what string) error {
+		e := errcode.New(errcode.ManifestBlobUnknown, "%s %s is not in repository %q; push it first", what, d.Digest, name)
+		e.Detail = map[string]string{"digest": d.Digest.String()}
+		return e
+	}
+	for _, child := range m.Manifests {
+		if _, err := reg.meta.GetManifest(ctx, name, child.Digest); errors.Is(err, store.ErrNotFound) {
+			return missing(child, "child manifest")
+		} else if err != nil {
+			return err
+		}
+	}
+	var blobs []oci.Descriptor
+	if m.Config != nil {
+		blobs = append(blobs, *m.Config)
+	}
+	for _, l := range m.Layers {
+		if !oci.NonDistributable(l.MediaType) {
+			blobs = append(blobs, l)
+		}
+	}
+	for _, b := range blobs {
+		err := reg.meta.BlobLinked(ctx, name, b.Digest)
+		if errors.Is(err, store.ErrNotFound) {
+			return missing(b, "blob")
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
+	ctx := r.Context()
+	if !oci.IsDigest(ref) {
+		// Spec 1.1: DELETE /v2/<name>/manifests/<tag> deletes the tag.
+		if !oci.ValidTag(ref) {
+			return errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", ref)
+		}
+		if err := reg.meta.DeleteTag(ctx, name, ref); errors.Is(err, store.ErrNotFound) {
+			return errcode.New(errcode.ManifestUnknown, "tag %q is not in repository %q", ref, name)
+		} else if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+	d, err := oci.ParseDigest(ref)
+	if err != nil {
+		return errcode.New(errcode.DigestInvalid, "%v", err)
+	}
+	if err := reg.meta.DeleteManifest(ctx, name, d); errors.Is(err, store.ErrNotFound) {
+		return errcode.New(errcode.ManifestUnknown, "manifest %s is not in repository %q", d, name)
+	} else if err != nil {
+		return err
+	}
+	// Tags pointing at a deleted manifest go with it.
+	after := ""
+	for {
+		tags, err := reg.meta.ListTags(ctx, name, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if t.Digest == d {
+				if err := reg.meta.DeleteTag(ctx, name, t.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		if len(tags) < 1000 {
+			break
+		}
+		after = tags[len(tags)-1].Name
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}

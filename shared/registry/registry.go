@@ -1,0 +1,129 @@
+// Package registry implements the OCI Distribution API (distribution-spec
+// v1.1) as plain http.Handlers, one per Berth function. It knows nothing
+// of AWS or Lambda: storage comes in through the store interfaces, and
+// the route (with the repository name) from the route package.
+package registry
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// Config holds the registry's tunables.
+type Config struct {
+	// PresignTTL is how long a blob GET's redirect URL stays valid.
+	PresignTTL time.Duration
+	// InlineManifestMax is the largest manifest kept inline in metadata;
+	// larger ones go to object storage.
+	InlineManifestMax int
+	// ChunkMin and ChunkMax are advertised on upload responses
+	// (OCI-Chunk-Min-Length, OCI-Chunk-Max-Length). ChunkMax is the most
+	// raw body bytes one request can carry through the gateway.
+	ChunkMin, ChunkMax int64
+	// UploadTTL is how long an upload session lives after its last
+	// request.
+	UploadTTL time.Duration
+}
+
+// DefaultConfig fits AWS's limits: a 6 MB invoke payload carries about
+// 4.5 MiB of base64-encoded body, so 4 MiB chunks leave room for the
+// event's envelope and headers.
+func DefaultConfig() Config {
+	return Config{
+		PresignTTL:        15 * time.Minute,
+		InlineManifestMax: 64 << 10,
+		ChunkMin:          1 << 20,
+		ChunkMax:          4 << 20,
+		UploadTTL:         24 * time.Hour,
+	}
+}
+
+// Registry serves the distribution API from a metadata store and a blob
+// store.
+type Registry struct {
+	meta  store.Metadata
+	blobs store.BlobStore
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns a Registry.
+func New(meta store.Metadata, blobs store.BlobStore, cfg Config, log *slog.Logger) *Registry {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Registry{meta: meta, blobs: blobs, cfg: cfg, log: log, now: time.Now}
+}
+
+// handlerFunc is a handler that returns its error for one place to write.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, m route.Match) error
+
+// Handler returns the http.Handler of one function (see route.Functions).
+func (reg *Registry) Handler(function string) http.Handler {
+	var h handlerFunc
+	switch function {
+	case route.Base:
+		h = reg.base
+	case route.Manifests:
+		h = reg.manifests
+	case route.Blobs:
+		h = reg.blobsHandler
+	case route.Uploads:
+		h = reg.uploads
+	case route.Tags:
+		h = reg.tags
+	case route.Referrers:
+		h = reg.referrers
+	case route.Catalog:
+		h = reg.catalog
+	default:
+		panic("registry: unknown function " + function)
+	}
+	return reg.wrap(function, h)
+}
+
+// Mux returns one handler serving every function, dispatching with the
+// route table (for tests and in-process clients).
+func (reg *Registry) Mux() http.Handler {
+	handlers := map[string]http.Handler{}
+	for _, f := range route.Functions {
+		handlers[f] = reg.Handler(f)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m, ok := route.Find(r.Method, r.URL.EscapedPath())
+		if !ok {
+			errcode.Write(w, r, errcode.New(errcode.Unsupported, "no such API endpoint").WithStatus(http.StatusNotFound))
+			return
+		}
+		handlers[m.Route.Function].ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), m)))
+	})
+}
+
+func (reg *Registry) wrap(function string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+		m, ok := route.FromContext(r.Context())
+		if !ok {
+			m, ok = route.Find(r.Method, r.URL.EscapedPath())
+		}
+		if !ok || m.Route.Function != function {
+			errcode.Write(w, r, errcode.New(errcode.Unsupported, "this function does not serve %s %s", r.Method, r.URL.Path).WithStatus(http.StatusNotFound))
+			return
+		}
+		if err := h(w, r, m); err != nil {
+			var e *errcode.Error
+			if !errors.As(err, &e) {
+				reg.log.ErrorContext(r.Context(), "request failed", "function", function,
+					"method", r.Method, "path", r.URL.Path, "error", err.Error())
+			}
+			errcode.Write(w, r, err)
+		}
+	})
+}

@@ -1,0 +1,240 @@
+// Package route is Berth's one route table: every API route, the function
+// that serves it, and API Gateway's rule for choosing among them. The CDK
+// stack creates its HTTP API routes from Table(), the local gateway
+// dispatches with Match, and handlers read their path parameters from the
+// Match the gateway (or API Gateway's event) produced.
+//
+// API Gateway's path variables match exactly one segment and a greedy
+// {proxy+} must come last, so a repository name with slashes cannot be one
+// variable in the middle of a path. Each route shape is therefore expanded
+// over name depths 1..MaxDepth as /v2/{n1}/.../{nK}/manifests/{ref}.
+// A deeper name falls through to the catch-all route, whose function
+// answers NAME_INVALID saying how deep names may go.
+package route
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// MaxDepth is the deepest repository name (in slash-separated components)
+// the API serves. With 14 routes per depth plus the fixed ones the HTTP API
+// stays well under API Gateway's default quota of 300 routes per API.
+const MaxDepth = 8
+
+// Function names: each is one Lambda function (functions/<name>).
+const (
+	Base      = "base"
+	Manifests = "manifests"
+	Blobs     = "blobs"
+	Uploads   = "uploads"
+	Tags      = "tags"
+	Referrers = "referrers"
+	Catalog   = "catalog"
+)
+
+// Functions lists every function the route table dispatches to.
+var Functions = []string{Base, Manifests, Blobs, Uploads, Tags, Referrers, Catalog}
+
+// Any is the method of a route that answers every method.
+const Any = "ANY"
+
+// Route is one API Gateway route: a method and path template, and the
+// function that serves it.
+type Route struct {
+	Method   string
+	Path     string
+	Function string
+	// Depth is the number of repository-name segments in Path (0 for
+	// routes without a name).
+	Depth int
+}
+
+// Key is the API Gateway route key, "METHOD /path".
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// shape is a route pattern before expansion; "{name}" stands for the
+// repository name's segments.
+type shape struct {
+	methods  []string
+	suffix   string // after /v2/{name}
+	function string
+}
+
+var shapes = []shape{
+	{[]string{"GET", "HEAD", "PUT", "DELETE"}, "/manifests/{ref}", Manifests},
+	{[]string{"GET", "HEAD", "DELETE"}, "/blobs/{digest}", Blobs},
+	{[]string{"POST"}, "/blobs/uploads", Uploads},
+	{[]string{"GET", "PATCH", "PUT", "DELETE"}, "/blobs/uploads/{id}", Uploads},
+	{[]string{"GET"}, "/tags/list", Tags},
+	{[]string{"GET"}, "/referrers/{digest}", Referrers},
+}
+
+// Table returns every route, in a stable order.
+func Table() []Route {
+	routes := []Route{
+		{Method: "GET", Path: "/v2", Function: Base},
+		{Method: "HEAD", Path: "/v2", Function: Base},
+		{Method: "GET", Path: "/v2/_catalog", Function: Catalog},
+	}
+	for depth := 1; depth <= MaxDepth; depth++ {
+		vars := make([]string, depth)
+		for i := range vars {
+			vars[i] = fmt.Sprintf("{n%d}", i+1)
+		}
+		prefix := "/v2/" + strings.Join(vars, "/")
+		for _, s := range shapes {
+			for _, m := range s.methods {
+				routes = append(routes, Route{Method: m, Path: prefix + s.suffix, Function: s.function, Depth: depth})
+			}
+		}
+	}
+	// Everything else under /v2 reaches the base function, which answers
+	// with the spec error that fits (a name too deep, an unknown route).
+	return append(routes, Route{Method: Any, Path: "/v2/{proxy+}", Function: Base})
+}
+
+// Match is a route chosen for a request, with its path parameters.
+type Match struct {
+	Route  Route
+	Params map[string]string
+}
+
+// Name is the repository name: the n1..nK parameters joined with '/'.
+func (m Match) Name() string {
+	parts := make([]string, 0, m.Route.Depth)
+	for i := 1; i <= m.Route.Depth; i++ {
+		parts = append(parts, m.Params[fmt.Sprintf("n%d", i)])
+	}
+	return strings.Join(parts, "/")
+}
+
+// Param returns one path parameter ("ref", "digest", "id", "proxy").
+func (m Match) Param(k string) string { return m.Params[k] }
+
+// Router matches requests against a route table.
+type Router struct {
+	routes []compiled
+}
+
+type compiled struct {
+	Route
+	segs   []string
+	greedy bool
+}
+
+// NewRouter compiles routes for matching.
+func NewRouter(routes []Route) *Router {
+	r := &Router{}
+	for _, rt := range routes {
+		segs := split(rt.Path)
+		c := compiled{Route: rt, segs: segs}
+		if n := len(segs); n > 0 && strings.HasSuffix(segs[n-1], "+}") {
+			c.greedy = true
+		}
+		r.routes = append(r.routes, c)
+	}
+	return r
+}
+
+var defaultRouter = NewRouter(Table())
+
+// Find matches a request against the default table. See Router.Find.
+func Find(method, rawPath string) (Match, bool) { return defaultRouter.Find(method, rawPath) }
+
+// Find chooses the route for a request the way API Gateway HTTP APIs do:
+// the most specific route wins, where a route without a greedy variable
+// beats one with it, a literal segment beats a variable at the first
+// segment where two candidates differ, and an explicit method beats ANY.
+// A trailing slash is ignored for matching (route keys cannot end in '/').
+// rawPath is the request path as sent (percent-encoded); parameter values
+// are decoded. Sources are listed in docs/gateway-facts.md.
+func (r *Router) Find(method, rawPath string) (Match, bool) {
+	segs := split(rawPath)
+	var best *compiled
+	var bestParams map[string]string
+	for i := range r.routes {
+		c := &r.routes[i]
+		if c.Method != method && c.Method != Any {
+			continue
+		}
+		params, ok := c.match(segs)
+		if !ok {
+			continue
+		}
+		if best == nil || c.moreSpecific(best) {
+			best, bestParams = c, params
+		}
+	}
+	if best == nil {
+		return Match{}, false
+	}
+	return Match{Route: best.Route, Params: bestParams}, true
+}
+
+func (c *compiled) match(segs []string) (map[string]string, bool) {
+	if c.greedy {
+		if len(segs) < len(c.segs) {
+			return nil, false
+		}
+	} else if len(segs) != len(c.segs) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, p := range c.segs {
+		if isVar(p) {
+			if params == nil {
+				params = map[string]string{}
+			}
+			name := strings.Trim(p, "{}+")
+			if c.greedy && i == len(c.segs)-1 {
+				params[name] = unescape(strings.Join(segs[i:], "/"))
+				return params, true
+			}
+			if segs[i] == "" {
+				return nil, false
+			}
+			params[name] = unescape(segs[i])
+			continue
+		}
+		if p != segs[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+func (c *compiled) moreSpecific(o *compiled) bool {
+	if c.greedy != o.greedy {
+		return !c.greedy
+	}
+	for i := 0; i < len(c.segs) && i < len(o.segs); i++ {
+		cv, ov := isVar(c.segs[i]), isVar(o.segs[i])
+		if cv != ov {
+			return !cv
+		}
+	}
+	if (c.Method == Any) != (o.Method == Any) {
+		return c.Method != Any
+	}
+	return false
+}
+
+func isVar(seg string) bool { return strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") }
+
+func split(p string) []string {
+	p = strings.TrimPrefix(p, "/")
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}

@@ -1,0 +1,313 @@
+// Package local is Berth's embedded storage for running without AWS:
+// metadata in a bbolt file and objects as files in a directory, with
+// locally signed, expiring URLs standing in for S3's presigned ones.
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-registry/berth/shared/store"
+)
+
+var (
+	bucketRepos     = []byte("repos")
+	bucketManifests = []byte("manifests")
+	bucketReferrers = []byte("referrers")
+	bucketTags      = []byte("tags")
+	bucketBlobs     = []byte("blobs")
+	bucketLinks     = []byte("links")
+	bucketUploads   = []byte("uploads")
+)
+
+// Metadata implements store.Metadata in a bbolt file.
+type Metadata struct {
+	db  *bolt.DB
+	now func() time.Time
+}
+
+var _ store.Metadata = (*Metadata)(nil)
+
+// OpenMetadata opens (creating if needed) the bbolt file at path.
+func OpenMetadata(path string) (*Metadata, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open metadata %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init metadata: %w", err)
+	}
+	return &Metadata{db: db, now: time.Now}, nil
+}
+
+// Close closes the file.
+func (m *Metadata) Close() error { return m.db.Close() }
+
+// key joins key parts with NUL, which no name, tag or digest contains.
+func key(parts ...string) []byte {
+	var b bytes.Buffer
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(p)
+	}
+	return b.Bytes()
+}
+
+func get(tx *bolt.Tx, bucket, k []byte, v any) error {
+	raw := tx.Bucket(bucket).Get(k)
+	if raw == nil {
+		return store.ErrNotFound
+	}
+	return json.Unmarshal(raw, v)
+}
+
+func put(tx *bolt.Tx, bucket, k []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucket).Put(k, raw)
+}
+
+func del(tx *bolt.Tx, bucket, k []byte) error {
+	b := tx.Bucket(bucket)
+	if b.Get(k) == nil {
+		return store.ErrNotFound
+	}
+	return b.Delete(k)
+}
+
+// EnsureRepository implements store.Repositories.
+func (m *Metadata) EnsureRepository(ctx context.Context, name string) error {
+	// A read first keeps the common case (repository exists) off the
+	// single bbolt writer.
+	if _, err := m.GetRepository(ctx, name); err == nil {
+		return nil
+	}
+	return m.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketRepos).Get([]byte(name)) != nil {
+			return nil
+		}
+		return put(tx, bucketRepos, []byte(name), store.Repository{Name: name, Created: m.now().UTC()})
+	})
+}
+
+// GetRepository implements store.Repositories.
+func (m *Metadata) GetRepository(_ context.Context, name string) (store.Repository, error) {
+	var r store.Repository
+	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketRepos, []byte(name), &r) })
+	return r, err
+}
+
+// ListRepositories implements store.Repositories.
+func (m *Metadata) ListRepositories(_ context.Context, after string, limit int) ([]string, error) {
+	var out []string
+	err := m.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRepos).Cursor()
+		k, _ := c.Seek([]byte(after))
+		for ; k != nil && len(out) < limit; k, _ = c.Next() {
+			if string(k) == after {
+				continue
+			}
+			out = append(out, string(k))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutManifest implements store.Manifests.
+func (m *Metadata) PutManifest(_ context.Context, man store.Manifest) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		if man.Subject != "" {
+			if err := tx.Bucket(bucketReferrers).Put(key(man.Repo, man.Subject.String(), man.Digest.String()), nil); err != nil {
+				return err
+			}
+		}
+		return put(tx, bucketManifests, key(man.Repo, man.Digest.String()), man)
+	})
+}
+
+// GetManifest implements store.Manifests.
+func (m *Metadata) GetManifest(_ context.Context, repo string, d digest.Digest) (store.Manifest, error) {
+	var man store.Manifest
+	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketManifests, key(repo, d.String()), &man) })
+	return man, err
+}
+
+// DeleteManifest implements store.Manifests.
+func (m *Metadata) DeleteManifest(_ context.Context, repo string, d digest.Digest) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		var man store.Manifest
+		if err := get(tx, bucketManifests, key(repo, d.String()), &man); err != nil {
+			return err
+		}
+		if man.Subject != "" {
+			if err := tx.Bucket(bucketReferrers).Delete(key(repo, man.Subject.String(), d.String())); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketManifests).Delete(key(repo, d.String()))
+	})
+}
+
+// Referrers implements store.Manifests.
+func (m *Metadata) Referrers(_ context.Context, repo string, d digest.Digest) ([]store.Manifest, error) {
+	var out []store.Manifest
+	err := m.db.View(func(tx *bolt.Tx) error {
+		prefix := append(key(repo, d.String()), 0)
+		c := tx.Bucket(bucketReferrers).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			var man store.Manifest
+			err := get(tx, bucketManifests, key(repo, string(k[len(prefix):])), &man)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, man)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutTag implements store.Tags.
+func (m *Metadata) PutTag(_ context.Context, t store.Tag) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return put(tx, bucketTags, key(t.Repo, t.Name), t) })
+}
+
+// GetTag implements store.Tags.
+func (m *Metadata) GetTag(_ context.Context, repo, name string) (store.Tag, error) {
+	var t store.Tag
+	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketTags, key(repo, name), &t) })
+	return t, err
+}
+
+// DeleteTag implements store.Tags.
+func (m *Metadata) DeleteTag(_ context.Context, repo, name string) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketTags, key(repo, name)) })
+}
+
+// ListTags implements store.Tags.
+func (m *Metadata) ListTags(_ context.Context, repo, after string, limit int) ([]store.Tag, error) {
+	var out []store.Tag
+	err := m.db.View(func(tx *bolt.Tx) error {
+		prefix := append(key(repo), 0)
+		c := tx.Bucket(bucketTags).Cursor()
+		for k, v := c.Seek(key(repo, after)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
+			if string(k[len(prefix):]) == after && after != "" {
+				continue
+			}
+			var t store.Tag
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutBlob implements store.Blobs.
+func (m *Metadata) PutBlob(_ context.Context, b store.Blob) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketBlobs).Get([]byte(b.Digest)) != nil {
+			return store.ErrExists
+		}
+		return put(tx, bucketBlobs, []byte(b.Digest), b)
+	})
+}
+
+// GetBlob implements store.Blobs.
+func (m *Metadata) GetBlob(_ context.Context, d digest.Digest) (store.Blob, error) {
+	var b store.Blob
+	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketBlobs, []byte(d), &b) })
+	return b, err
+}
+
+type link struct {
+	Touched time.Time `json:"touched"`
+}
+
+// LinkBlob implements store.Blobs.
+func (m *Metadata) LinkBlob(_ context.Context, repo string, d digest.Digest) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		return put(tx, bucketLinks, key(repo, d.String()), link{Touched: m.now().UTC()})
+	})
+}
+
+// BlobLinked implements store.Blobs.
+func (m *Metadata) BlobLinked(_ context.Context, repo string, d digest.Digest) error {
+	return m.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketLinks).Get(key(repo, d.String())) == nil {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// UnlinkBlob implements store.Blobs.
+func (m *Metadata) UnlinkBlob(_ context.Context, repo string, d digest.Digest) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketLinks, key(repo, d.String())) })
+}
+
+// CreateUpload implements store.Uploads.
+func (m *Metadata) CreateUpload(_ context.Context, u store.Upload) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketUploads).Get([]byte(u.ID)) != nil {
+			return store.ErrExists
+		}
+		u.Version = 1
+		return put(tx, bucketUploads, []byte(u.ID), u)
+	})
+}
+
+// GetUpload implements store.Uploads.
+func (m *Metadata) GetUpload(_ context.Context, id string) (store.Upload, error) {
+	var u store.Upload
+	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketUploads, []byte(id), &u) })
+	if err == nil && !u.Expires.IsZero() && m.now().After(u.Expires) {
+		return store.Upload{}, store.ErrNotFound
+	}
+	return u, err
+}
+
+// UpdateUpload implements store.Uploads.
+func (m *Metadata) UpdateUpload(_ context.Context, u store.Upload) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		var cur store.Upload
+		if err := get(tx, bucketUploads, []byte(u.ID), &cur); err != nil {
+			return err
+		}
+		if cur.Version != u.Version-1 {
+			return fmt.Errorf("upload %s at version %d, update from %d: %w", u.ID, cur.Version, u.Version-1, store.ErrConflict)
+		}
+		return put(tx, bucketUploads, []byte(u.ID), u)
+	})
+}
+
+// DeleteUpload implements store.Uploads.
+func (m *Metadata) DeleteUpload(_ context.Context, id string) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketUploads, []byte(id)) })
+}

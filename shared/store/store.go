@@ -1,0 +1,223 @@
+// Package store defines Berth's two storage interfaces — metadata and
+// objects — and the records they hold. Implementations live in
+// subpackages (local: bbolt + files; the AWS ones: DynamoDB + S3) and all
+// pass the same contract suite in storetest.
+//
+// Every write that two writers can race on is a single-item conditional
+// write (create-if-absent, compare-version), so no implementation needs
+// transactions.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Sentinel errors; implementations wrap them with context.
+var (
+	// ErrNotFound: the record or object does not exist (or has expired).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a conditional write lost a race (version moved on).
+	ErrConflict = errors.New("conflict")
+	// ErrExists: a create-if-absent write found the record already there.
+	ErrExists = errors.New("already exists")
+)
+
+// Repository is one repository, created by its first push.
+type Repository struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+// Manifest is a stored manifest and what the registry needs to know about
+// it without parsing it again.
+type Manifest struct {
+	Repo      string        `json:"repo"`
+	Digest    digest.Digest `json:"digest"`
+	MediaType string        `json:"mediaType"`
+	Size      int64         `json:"size"`
+	// Body is the manifest itself when stored inline; empty when BodyKey
+	// names the object holding it (large manifests).
+	Body    []byte `json:"body,omitempty"`
+	BodyKey string `json:"bodyKey,omitempty"`
+	// Subject is the digest of the manifest this one refers to (a
+	// referrer such as a signature or SBOM), or empty.
+	Subject      digest.Digest     `json:"subject,omitempty"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	// Refs are the blobs and child manifests the manifest references.
+	Refs    []digest.Digest `json:"refs,omitempty"`
+	Created time.Time       `json:"created"`
+}
+
+// Tag points a name in a repository at a manifest digest.
+type Tag struct {
+	Repo    string        `json:"repo"`
+	Name    string        `json:"name"`
+	Digest  digest.Digest `json:"digest"`
+	Updated time.Time     `json:"updated"`
+}
+
+// Blob is the registry-wide record of some content: where its bytes are.
+// A blob is readable in a repository only through a link (see Blobs).
+type Blob struct {
+	Digest  digest.Digest `json:"digest"`
+	Size    int64         `json:"size"`
+	Key     string        `json:"key"`
+	Created time.Time     `json:"created"`
+}
+
+// Part is one uploaded part of a multipart object.
+type Part struct {
+	Number int    `json:"n"`
+	ETag   string `json:"etag"`
+	Size   int64  `json:"size"`
+}
+
+// Upload is an upload session's state, persisted between the requests of
+// a chunked upload so any function instance can continue it.
+type Upload struct {
+	ID   string `json:"id"`
+	Repo string `json:"repo"`
+	// Key is the object the blob will be stored at when committed.
+	Key string `json:"key"`
+	// MultipartID is the multipart upload under Key, once a part was
+	// written.
+	MultipartID string `json:"multipartId,omitempty"`
+	Parts       []Part `json:"parts,omitempty"`
+	// Offset is the number of bytes received so far.
+	Offset int64 `json:"offset"`
+	// TailKey holds bytes received but not yet written as a part (parts
+	// must be at least the store's minimum part size); TailSize is their
+	// count.
+	TailKey  string `json:"tailKey,omitempty"`
+	TailSize int64  `json:"tailSize,omitempty"`
+	// Hashes are the marshalled states of the running digests, by
+	// algorithm, so commit never re-reads the bytes.
+	Hashes  map[string][]byte `json:"hashes"`
+	Created time.Time         `json:"created"`
+	Expires time.Time         `json:"expires"`
+	// Version increases with every update; UpdateUpload is conditional
+	// on it.
+	Version int64 `json:"version"`
+}
+
+// Repositories holds the repository list.
+type Repositories interface {
+	// EnsureRepository creates the repository if it does not exist.
+	EnsureRepository(ctx context.Context, name string) error
+	// GetRepository returns a repository or ErrNotFound.
+	GetRepository(ctx context.Context, name string) (Repository, error)
+	// ListRepositories returns up to limit names in lexical order, after
+	// the name given (exclusive; "" for the start).
+	ListRepositories(ctx context.Context, after string, limit int) ([]string, error)
+}
+
+// Manifests holds manifests by repository and digest.
+type Manifests interface {
+	// PutManifest stores a manifest (idempotent by repository and digest).
+	PutManifest(ctx context.Context, m Manifest) error
+	// GetManifest returns a manifest or ErrNotFound.
+	GetManifest(ctx context.Context, repo string, d digest.Digest) (Manifest, error)
+	// DeleteManifest removes a manifest or returns ErrNotFound.
+	DeleteManifest(ctx context.Context, repo string, d digest.Digest) error
+	// Referrers returns the manifests in repo whose subject is d.
+	Referrers(ctx context.Context, repo string, d digest.Digest) ([]Manifest, error)
+}
+
+// Tags holds tags by repository.
+type Tags interface {
+	// PutTag creates or moves a tag.
+	PutTag(ctx context.Context, t Tag) error
+	// GetTag returns a tag or ErrNotFound.
+	GetTag(ctx context.Context, repo, name string) (Tag, error)
+	// DeleteTag removes a tag or returns ErrNotFound.
+	DeleteTag(ctx context.Context, repo, name string) error
+	// ListTags returns up to limit tags of repo in lexical order, after
+	// the name given (exclusive; "" for the start).
+	ListTags(ctx context.Context, repo, after string, limit int) ([]Tag, error)
+}
+
+// Blobs holds blob records and the per-repository links that make a blob
+// readable in a repository.
+type Blobs interface {
+	// PutBlob records a blob if no record for its digest exists; it
+	// returns ErrExists (and leaves the first record) otherwise.
+	PutBlob(ctx context.Context, b Blob) error
+	// GetBlob returns a blob record or ErrNotFound.
+	GetBlob(ctx context.Context, d digest.Digest) (Blob, error)
+	// LinkBlob makes d readable in repo (and records the time, which
+	// garbage collection respects).
+	LinkBlob(ctx context.Context, repo string, d digest.Digest) error
+	// BlobLinked reports whether d is linked to repo; ErrNotFound if not.
+	BlobLinked(ctx context.Context, repo string, d digest.Digest) error
+	// UnlinkBlob removes d from repo or returns ErrNotFound.
+	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
+}
+
+// Uploads holds upload sessions.
+type Uploads interface {
+	// CreateUpload stores a new session (Version 1).
+	CreateUpload(ctx context.Context, u Upload) error
+	// GetUpload returns a session, or ErrNotFound when it does not exist
+	// or has expired (expiry is checked on read, since TTL deletion is
+	// lazy).
+	GetUpload(ctx context.Context, id string) (Upload, error)
+	// UpdateUpload stores u if the stored version is u.Version-1, and
+	// returns ErrConflict otherwise.
+	UpdateUpload(ctx context.Context, u Upload) error
+	// DeleteUpload removes a session; ErrNotFound if absent.
+	DeleteUpload(ctx context.Context, id string) error
+}
+
+// Metadata is everything the registry stores about content.
+type Metadata interface {
+	Repositories
+	Manifests
+	Tags
+	Blobs
+	Uploads
+}
+
+// Objects stores bytes by key: blobs, large manifests, upload tails.
+type Objects interface {
+	// Put writes an object of the given size.
+	Put(ctx context.Context, key string, data []byte) error
+	// Get reads a whole object (used for small objects only: upload
+	// tails, large manifests); ErrNotFound if absent.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Stat returns an object's size or ErrNotFound.
+	Stat(ctx context.Context, key string) (int64, error)
+	// Delete removes an object; deleting a missing one is not an error.
+	Delete(ctx context.Context, key string) error
+	// PresignGet returns a URL that serves the object for ttl. It may be
+	// a path ("/..."), which the caller resolves against the request.
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
+// Multipart writes large objects in parts, as S3 does: parts of at least
+// MinPartSize bytes but the last, completed in one call, without any copy.
+type Multipart interface {
+	// CreateMultipart starts a multipart object at key.
+	CreateMultipart(ctx context.Context, key string) (uploadID string, err error)
+	// UploadPart writes part n (1-based) and returns its ETag.
+	UploadPart(ctx context.Context, key, uploadID string, n int, data []byte) (etag string, err error)
+	// CompleteMultipart assembles the parts into the object; it fails if
+	// a part's ETag does not match what was written.
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) error
+	// AbortMultipart discards the parts.
+	AbortMultipart(ctx context.Context, key, uploadID string) error
+}
+
+// MinPartSize is S3's minimum multipart part size (all but the last part);
+// every implementation enforces it so that tests catch what S3 refuses.
+const MinPartSize = 5 << 20
+
+// BlobStore is the object storage the registry needs.
+type BlobStore interface {
+	Objects
+	Multipart
+}
