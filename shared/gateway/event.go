@@ -3,8 +3,8 @@ package gateway
 import (
 	"encoding/base64"
 	"net"
-	"strconv"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,4 +103,3 @@ func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, n
 	}
 	return ev
 }
-
