@@ -1,13 +1,10 @@
 package registry
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
@@ -38,7 +35,7 @@ func (reg *Registry) blobsHandler(w http.ResponseWriter, r *http.Request, m rout
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
-	b, err := reg.linkedBlob(ctx, name, d)
+	b, err := reg.meta.GetLink(ctx, name, d)
 	if errors.Is(err, store.ErrNotFound) {
 		// Manifests are content too: some clients fetch an index child
 		// or a referrer through the blobs endpoint.
@@ -68,14 +65,6 @@ func (reg *Registry) blobsHandler(w http.ResponseWriter, r *http.Request, m rout
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusTemporaryRedirect)
 	return nil
-}
-
-// linkedBlob returns the blob record of d if d is linked to repo.
-func (reg *Registry) linkedBlob(ctx context.Context, repo string, d digest.Digest) (store.Blob, error) {
-	if err := reg.meta.BlobLinked(ctx, repo, d); err != nil {
-		return store.Blob{}, err
-	}
-	return reg.meta.GetBlob(ctx, d)
 }
 
 func (reg *Registry) serveManifestAsBlob(w http.ResponseWriter, r *http.Request, man store.Manifest) error {

@@ -70,6 +70,19 @@ func (reg *Registry) manifestBody(ctx context.Context, man store.Manifest) ([]by
 }
 
 func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
+	if r.Method == http.MethodHead && !oci.IsDigest(ref) && oci.ValidTag(ref) {
+		// The tag repeats what a HEAD answers: one read.
+		t, err := reg.meta.GetTag(r.Context(), name, ref)
+		if err == nil && t.MediaType != "" {
+			h := w.Header()
+			h.Set("Docker-Content-Digest", t.Digest.String())
+			h.Set("Etag", `"`+t.Digest.String()+`"`)
+			h.Set("Content-Type", t.MediaType)
+			h.Set("Content-Length", strconv.FormatInt(t.Size, 10))
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}
+	}
 	man, err := reg.resolve(r.Context(), name, ref)
 	if err != nil {
 		return err
@@ -158,7 +171,7 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 	}
 	h := w.Header()
 	for _, tag := range tags {
-		if err := reg.meta.PutTag(ctx, store.Tag{Repo: name, Name: tag, Digest: d, Updated: reg.now().UTC()}); err != nil {
+		if err := reg.meta.PutTag(ctx, store.Tag{Repo: name, Name: tag, Digest: d, MediaType: mediaType, Size: man.Size, Updated: reg.now().UTC()}); err != nil {
 			return fmt.Errorf("put tag: %w", err)
 		}
 		h.Add("OCI-Tag", tag)
@@ -200,7 +213,7 @@ func (reg *Registry) checkReferences(ctx context.Context, name string, m *oci.Ma
 		}
 	}
 	for _, b := range blobs {
-		err := reg.meta.BlobLinked(ctx, name, b.Digest)
+		_, err := reg.meta.GetLink(ctx, name, b.Digest)
 		if errors.Is(err, store.ErrNotFound) {
 			return missing(b, "blob")
 		} else if err != nil {

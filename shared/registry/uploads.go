@@ -105,7 +105,8 @@ func (reg *Registry) mount(ctx context.Context, name, mount, from string) (bool,
 		// Without a source only a blob already in this repository counts.
 		from = name
 	}
-	if _, err := reg.linkedBlob(ctx, from, d); errors.Is(err, store.ErrNotFound) {
+	b, err := reg.meta.GetLink(ctx, from, d)
+	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
 		return false, err
@@ -113,7 +114,7 @@ func (reg *Registry) mount(ctx context.Context, name, mount, from string) (bool,
 	if err := reg.meta.EnsureRepository(ctx, name); err != nil {
 		return false, err
 	}
-	return true, reg.meta.LinkBlob(ctx, name, d)
+	return true, reg.meta.LinkBlob(ctx, name, b)
 }
 
 func (reg *Registry) newUpload(name string) store.Upload {
@@ -246,17 +247,21 @@ func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upl
 		}
 		return errcode.New(errcode.DigestInvalid, "uploaded content has digest %s, not %s; the upload was discarded", got, want)
 	}
-	err = reg.meta.PutBlob(ctx, store.Blob{Digest: want, Size: u.Offset, Key: u.Key, Created: reg.now().UTC()})
+	b := store.Blob{Digest: want, Size: u.Offset, Key: u.Key, Created: reg.now().UTC()}
+	err = reg.meta.PutBlob(ctx, b)
 	if errors.Is(err, store.ErrExists) {
 		// Someone stored these bytes first; theirs stay, ours go.
 		_ = reg.blobs.Delete(ctx, u.Key)
+		if b, err = reg.meta.GetBlob(ctx, want); err != nil {
+			return fmt.Errorf("read existing blob record: %w", err)
+		}
 	} else if err != nil {
 		return fmt.Errorf("record blob: %w", err)
 	}
 	if err := reg.meta.EnsureRepository(ctx, u.Repo); err != nil {
 		return err
 	}
-	if err := reg.meta.LinkBlob(ctx, u.Repo, want); err != nil {
+	if err := reg.meta.LinkBlob(ctx, u.Repo, b); err != nil {
 		return err
 	}
 	if persisted {

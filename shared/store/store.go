@@ -53,12 +53,15 @@ type Manifest struct {
 	Created time.Time       `json:"created"`
 }
 
-// Tag points a name in a repository at a manifest digest.
+// Tag points a name in a repository at a manifest digest. It repeats the
+// manifest's media type and size so that a HEAD by tag is one read.
 type Tag struct {
-	Repo    string        `json:"repo"`
-	Name    string        `json:"name"`
-	Digest  digest.Digest `json:"digest"`
-	Updated time.Time     `json:"updated"`
+	Repo      string        `json:"repo"`
+	Name      string        `json:"name"`
+	Digest    digest.Digest `json:"digest"`
+	MediaType string        `json:"mediaType,omitempty"`
+	Size      int64         `json:"size,omitempty"`
+	Updated   time.Time     `json:"updated"`
 }
 
 // Blob is the registry-wide record of some content: where its bytes are.
@@ -149,11 +152,12 @@ type Blobs interface {
 	PutBlob(ctx context.Context, b Blob) error
 	// GetBlob returns a blob record or ErrNotFound.
 	GetBlob(ctx context.Context, d digest.Digest) (Blob, error)
-	// LinkBlob makes d readable in repo (and records the time, which
-	// garbage collection respects).
-	LinkBlob(ctx context.Context, repo string, d digest.Digest) error
-	// BlobLinked reports whether d is linked to repo; ErrNotFound if not.
-	BlobLinked(ctx context.Context, repo string, d digest.Digest) error
+	// LinkBlob makes blob b readable in repo (and records the time, which
+	// garbage collection respects). The link repeats b's size and key so
+	// that a blob GET or HEAD is one read.
+	LinkBlob(ctx context.Context, repo string, b Blob) error
+	// GetLink returns the blob linked to repo under d, or ErrNotFound.
+	GetLink(ctx context.Context, repo string, d digest.Digest) (Blob, error)
 	// UnlinkBlob removes d from repo or returns ErrNotFound.
 	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
 }

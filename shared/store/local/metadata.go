@@ -246,25 +246,24 @@ func (m *Metadata) GetBlob(_ context.Context, d digest.Digest) (store.Blob, erro
 	return b, err
 }
 
+// link is a blob's record as linked to a repository.
 type link struct {
+	store.Blob
 	Touched time.Time `json:"touched"`
 }
 
 // LinkBlob implements store.Blobs.
-func (m *Metadata) LinkBlob(_ context.Context, repo string, d digest.Digest) error {
+func (m *Metadata) LinkBlob(_ context.Context, repo string, b store.Blob) error {
 	return m.db.Update(func(tx *bolt.Tx) error {
-		return put(tx, bucketLinks, key(repo, d.String()), link{Touched: m.now().UTC()})
+		return put(tx, bucketLinks, key(repo, b.Digest.String()), link{Blob: b, Touched: m.now().UTC()})
 	})
 }
 
-// BlobLinked implements store.Blobs.
-func (m *Metadata) BlobLinked(_ context.Context, repo string, d digest.Digest) error {
-	return m.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketLinks).Get(key(repo, d.String())) == nil {
-			return store.ErrNotFound
-		}
-		return nil
-	})
+// GetLink implements store.Blobs.
+func (m *Metadata) GetLink(_ context.Context, repo string, d digest.Digest) (store.Blob, error) {
+	var l link
+	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketLinks, key(repo, d.String()), &l) })
+	return l.Blob, err
 }
 
 // UnlinkBlob implements store.Blobs.
