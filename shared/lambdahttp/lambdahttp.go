@@ -78,7 +78,7 @@ func Request(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Requ
 	r.RemoteAddr = ev.RequestContext.HTTP.SourceIP
 	r.RequestURI = u.RequestURI()
 	ctx = context.WithValue(r.Context(), requestIDKey{}, ev.RequestContext.RequestID)
-	if m, ok := route.FromKey(ev.RouteKey, ev.PathParameters); ok {
+	if m, ok := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath); ok {
 		ctx = route.WithMatch(ctx, m)
 	}
 	return r.WithContext(ctx), nil

@@ -21,18 +21,11 @@ func (reg *Registry) base(w http.ResponseWriter, r *http.Request, m route.Match)
 		}
 		return nil
 	}
-	// API Gateway may not strip a trailing slash before matching (AWS
-	// documents nothing; see docs/gateway-facts.md), in which case
-	// docker's "POST /v2/<name>/blobs/uploads/" lands here. Serve it as
-	// the route it names so the registry works either way.
-	if p := strings.TrimSuffix(r.URL.Path, "/"); p != r.URL.Path {
-		if p == "/v2" {
-			return reg.base(w, r, route.Match{Route: route.Route{Method: r.Method, Path: "/v2", Function: route.Base}})
-		}
-		if alt, ok := route.Find(r.Method, p); ok && alt.Route.Function != route.Base {
-			reg.Handler(alt.Route.Function).ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), alt)))
-			return nil
-		}
+	// A trailing-slash request that reached the catch-all (should API
+	// Gateway not strip the slash) is served as the route it names.
+	if alt, ok := route.Find(r.Method, r.URL.Path); ok && alt.Route.Function != route.Base {
+		reg.Handler(alt.Route.Function).ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), alt)))
+		return nil
 	}
 	return unmatched(r.Method, m.Param("proxy"))
 }

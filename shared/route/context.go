@@ -1,6 +1,9 @@
 package route
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 type ctxKey struct{}
 
@@ -16,13 +19,38 @@ func FromContext(ctx context.Context) (Match, bool) {
 	return m, ok
 }
 
+// FromEvent rebuilds the Match API Gateway made, from a payload-2.0
+// event's route key, path parameters, method and raw path. A request that
+// reached the catch-all only for a trailing slash resolves to the route
+// it names (see Router.Find).
+func FromEvent(routeKey string, params map[string]string, method, rawPath string) (Match, bool) {
+	m, ok := FromKey(routeKey, params)
+	if ok && m.Route.Path == catchAll && strings.HasSuffix(rawPath, "/") {
+		if alt, ok := defaultRouter.Find(method, rawPath); ok {
+			return alt, true
+		}
+	}
+	return m, ok
+}
+
 // FromKey rebuilds a Match from an API Gateway route key and its path
 // parameters, as found in a payload-2.0 event.
 func FromKey(routeKey string, params map[string]string) (Match, bool) {
+	r, ok := byKey[routeKey]
+	if !ok {
+		return Match{}, false
+	}
+	return Match{Route: r, Params: params}, true
+}
+
+// byKey indexes the default table by route key; every Lambda invocation
+// looks its route up here. The first route of a key wins, as a scan would.
+var byKey = func() map[string]Route {
+	m := make(map[string]Route, len(defaultRouter.routes))
 	for _, r := range defaultRouter.routes {
-		if r.Key() == routeKey {
-			return Match{Route: r.Route, Params: params}, true
+		if _, dup := m[r.Key()]; !dup {
+			m[r.Key()] = r.Route
 		}
 	}
-	return Match{}, false
-}
+	return m
+}()

@@ -49,7 +49,18 @@ type Route struct {
 	// Depth is the number of repository-name segments in Path (0 for
 	// routes without a name).
 	Depth int
+	// Action is what the route does to its repository, for access
+	// control: ActionPull, ActionPush, ActionDelete, ActionCatalog, or "" (no repository).
+	Action string
 }
+
+// Actions a route performs, evaluated by the authorizer.
+const (
+	ActionPull    = "pull"
+	ActionPush    = "push"
+	ActionDelete  = "delete"
+	ActionCatalog = "catalog"
+)
 
 // Key is the API Gateway route key, "METHOD /path".
 func (r Route) Key() string { return r.Method + " " + r.Path }
@@ -71,12 +82,27 @@ var shapes = []shape{
 	{[]string{"GET"}, "/referrers/{digest}", Referrers},
 }
 
+// actionOf is the access a repository route needs: reads pull, DELETE of
+// content deletes, everything else (uploads, manifest PUT) pushes.
+func actionOf(method, function string) string {
+	switch {
+	case method == "GET" || method == "HEAD":
+		if function == Uploads {
+			return ActionPush // upload status belongs to the pusher
+		}
+		return ActionPull
+	case method == "DELETE" && function != Uploads:
+		return ActionDelete
+	}
+	return ActionPush
+}
+
 // Table returns every route, in a stable order.
 func Table() []Route {
 	routes := []Route{
 		{Method: "GET", Path: "/v2", Function: Base},
 		{Method: "HEAD", Path: "/v2", Function: Base},
-		{Method: "GET", Path: "/v2/_catalog", Function: Catalog},
+		{Method: "GET", Path: "/v2/_catalog", Function: Catalog, Action: ActionCatalog},
 	}
 	for depth := 1; depth <= MaxDepth; depth++ {
 		vars := make([]string, depth)
@@ -86,13 +112,13 @@ func Table() []Route {
 		prefix := "/v2/" + strings.Join(vars, "/")
 		for _, s := range shapes {
 			for _, m := range s.methods {
-				routes = append(routes, Route{Method: m, Path: prefix + s.suffix, Function: s.function, Depth: depth})
+				routes = append(routes, Route{Method: m, Path: prefix + s.suffix, Function: s.function, Depth: depth, Action: actionOf(m, s.function)})
 			}
 		}
 	}
 	// Everything else under /v2 reaches the base function, which answers
 	// with the spec error that fits (a name too deep, an unknown route).
-	return append(routes, Route{Method: Any, Path: "/v2/{proxy+}", Function: Base})
+	return append(routes, Route{Method: Any, Path: catchAll, Function: Base})
 }
 
 // Match is a route chosen for a request, with its path parameters.
@@ -151,6 +177,24 @@ func Find(method, rawPath string) (Match, bool) { return defaultRouter.Find(meth
 // rawPath is the request path as sent (percent-encoded); parameter values
 // are decoded. Sources are listed in docs/gateway-facts.md.
 func (r *Router) Find(method, rawPath string) (Match, bool) {
+	m, ok := r.find(method, rawPath)
+	if ok && m.Route.Path == catchAll && strings.HasSuffix(rawPath, "/") {
+		// Should API Gateway not strip a trailing slash before matching
+		// (AWS documents nothing; docs/gateway-facts.md §2), docker's
+		// "POST /v2/<name>/blobs/uploads/" reaches the catch-all: resolve
+		// it as the route it names, so the authorizer and the base
+		// function agree on what it is.
+		if alt, ok := r.find(method, strings.TrimRight(rawPath, "/")); ok && alt.Route.Path != catchAll {
+			return alt, true
+		}
+	}
+	return m, ok
+}
+
+// catchAll is the path of the route that takes every other /v2 request.
+const catchAll = "/v2/{proxy+}"
+
+func (r *Router) find(method, rawPath string) (Match, bool) {
 	segs := split(rawPath)
 	var best *compiled
 	var bestParams map[string]string
