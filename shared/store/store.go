@@ -26,10 +26,15 @@ var (
 	ErrExists = errors.New("already exists")
 )
 
-// Repository is one repository, created by its first push.
+// Repository is one repository, created by its first push (private) or
+// by an administrator.
 type Repository struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
+	// Public repositories can be pulled by anyone, anonymously.
+	Public bool `json:"public,omitempty"`
+	// ImmutableTags refuses a push that would move an existing tag.
+	ImmutableTags bool `json:"immutableTags,omitempty"`
 }
 
 // Manifest is a stored manifest and what the registry needs to know about
@@ -117,6 +122,12 @@ type Repositories interface {
 	// ListRepositories returns up to limit names in lexical order, after
 	// the name given (exclusive; "" for the start).
 	ListRepositories(ctx context.Context, after string, limit int) ([]string, error)
+	// PutRepository creates or replaces a repository's record (its
+	// settings).
+	PutRepository(ctx context.Context, r Repository) error
+	// DeleteRepository removes a repository's record (callers remove
+	// its tags, manifests and links first); ErrNotFound if absent.
+	DeleteRepository(ctx context.Context, name string) error
 }
 
 // Manifests holds manifests by repository and digest.

@@ -42,7 +42,7 @@ func OpenMetadata(path string) (*Metadata, error) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads} {
+		for _, b := range append([][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads}, identityBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -309,4 +309,14 @@ func (m *Metadata) UpdateUpload(_ context.Context, u store.Upload) error {
 // DeleteUpload implements store.Uploads.
 func (m *Metadata) DeleteUpload(_ context.Context, id string) error {
 	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketUploads, []byte(id)) })
+}
+
+// PutRepository implements store.Repositories.
+func (m *Metadata) PutRepository(_ context.Context, r store.Repository) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return put(tx, bucketRepos, []byte(r.Name), r) })
+}
+
+// DeleteRepository implements store.Repositories.
+func (m *Metadata) DeleteRepository(_ context.Context, name string) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketRepos, []byte(name)) })
 }
