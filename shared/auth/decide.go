@@ -55,11 +55,11 @@ func SplitRepo(name string) (tenancy, rest string) {
 	return tenancy, rest
 }
 
-// Access is the strongest verb the principal holds on the repository
+// RepoAccess is the strongest verb the principal holds on the repository
 // (full name, namespace first) under the tenancy's policy statements; 0
 // when none. Public repositories give everyone Read. Another tenancy's
 // repositories give nothing beyond that.
-func Access(p Principal, stmts []Statement, repo string, public bool) Verb {
+func RepoAccess(p Principal, stmts []Statement, repo string, public bool) Verb {
 	var v Verb
 	if public {
 		v = Read

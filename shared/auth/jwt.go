@@ -1,0 +1,186 @@
+package auth
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Access is one entry of a registry token's "access" claim, as the Docker
+// token specification defines it.
+type Access struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+// Claims are a registry token's claims: who, and what it may do.
+type Claims struct {
+	jwt.RegisteredClaims
+	Access []Access `json:"access"`
+}
+
+// Allows reports whether the token grants action on a repository.
+func (c *Claims) Allows(typ, name, action string) bool {
+	for _, a := range c.Access {
+		if a.Type != typ || a.Name != name {
+			continue
+		}
+		for _, x := range a.Actions {
+			if x == action || x == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SigningMethod is the only JWT algorithm Berth issues or accepts:
+// ECDSA P-256 (compact signatures keep the Authorization header small).
+var SigningMethod = jwt.SigningMethodES256
+
+// KeyID names a public key: the first 16 hex digits of the SHA-256 of its
+// DER encoding.
+func KeyID(pub *ecdsa.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return ""
+	}
+	s := sha256.Sum256(der)
+	return hex.EncodeToString(s[:8])
+}
+
+// NewSigningKey generates a P-256 key, PEM-encoded (PKCS#8).
+func NewSigningKey() ([]byte, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// ParseSigningKey reads a PEM (PKCS#8 or SEC 1) P-256 private key.
+func ParseSigningKey(pemBytes []byte) (*ecdsa.PrivateKey, error) {
+	b, _ := pem.Decode(pemBytes)
+	if b == nil {
+		return nil, errors.New("signing key is not PEM")
+	}
+	if k, err := x509.ParsePKCS8PrivateKey(b.Bytes); err == nil {
+		ek, ok := k.(*ecdsa.PrivateKey)
+		if !ok || ek.Curve != elliptic.P256() {
+			return nil, errors.New("signing key must be ECDSA P-256")
+		}
+		return ek, nil
+	}
+	k, err := x509.ParseECPrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse signing key: %w", err)
+	}
+	if k.Curve != elliptic.P256() {
+		return nil, errors.New("signing key must be ECDSA P-256")
+	}
+	return k, nil
+}
+
+// Issuer signs registry tokens.
+type Issuer struct {
+	key     *ecdsa.PrivateKey
+	kid     string
+	issuer  string
+	service string
+	ttl     time.Duration
+	now     func() time.Time
+}
+
+// NewIssuer returns an Issuer for a service (the token's audience).
+func NewIssuer(key *ecdsa.PrivateKey, issuer, service string, ttl time.Duration) *Issuer {
+	return &Issuer{key: key, kid: KeyID(&key.PublicKey), issuer: issuer, service: service, ttl: ttl, now: time.Now}
+}
+
+// Issue signs a token for subject with the given access.
+func (i *Issuer) Issue(subject string, access []Access) (token string, claims Claims, err error) {
+	now := i.now().UTC().Truncate(time.Second)
+	id := make([]byte, 12)
+	_, _ = rand.Read(id)
+	claims = Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    i.issuer,
+			Subject:   subject,
+			Audience:  jwt.ClaimStrings{i.service},
+			ExpiresAt: jwt.NewNumericDate(now.Add(i.ttl)),
+			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        hex.EncodeToString(id),
+		},
+		Access: access,
+	}
+	if claims.Access == nil {
+		claims.Access = []Access{}
+	}
+	t := jwt.NewWithClaims(SigningMethod, claims)
+	t.Header["kid"] = i.kid
+	token, err = t.SignedString(i.key)
+	return token, claims, err
+}
+
+// TTL is how long issued tokens live.
+func (i *Issuer) TTL() time.Duration { return i.ttl }
+
+// Verifier checks registry tokens: algorithm (ES256 only, so "none" and
+// HMAC-with-the-public-key confusion are refused), key id, signature,
+// expiry, audience and issuer.
+type Verifier struct {
+	keys    map[string]*ecdsa.PublicKey
+	issuer  string
+	service string
+	now     func() time.Time
+}
+
+// NewVerifier returns a Verifier trusting the given public keys.
+func NewVerifier(issuer, service string, keys ...*ecdsa.PublicKey) *Verifier {
+	v := &Verifier{keys: map[string]*ecdsa.PublicKey{}, issuer: issuer, service: service, now: time.Now}
+	for _, k := range keys {
+		v.keys[KeyID(k)] = k
+	}
+	return v
+}
+
+// ErrBadToken is returned for every token that does not verify.
+var ErrBadToken = errors.New("invalid registry token")
+
+// Verify parses and checks a token.
+func (v *Verifier) Verify(token string) (*Claims, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		k, ok := v.keys[kid]
+		if !ok {
+			return nil, fmt.Errorf("unknown key id %q", kid)
+		}
+		return k, nil
+	},
+		jwt.WithValidMethods([]string{SigningMethod.Alg()}),
+		jwt.WithAudience(v.service),
+		jwt.WithIssuer(v.issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(30*time.Second),
+		jwt.WithTimeFunc(v.now),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadToken, err)
+	}
+	return &c, nil
+}
