@@ -47,16 +47,17 @@ func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, n
 	if r.ContentLength >= 0 && len(body) > 0 {
 		headers["content-length"] = strconv.Itoa(len(body))
 	}
-	ip, port, _ := net.SplitHostPort(r.RemoteAddr)
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	headers["x-forwarded-for"] = ip
+	// x-forwarded-port is the port the client connected to, not its own.
+	proto, port := "http", "80"
+	if r.TLS != nil {
+		proto, port = "https", "443"
+	}
 	if _, p, err := net.SplitHostPort(r.Host); err == nil {
 		port = p
 	}
 	headers["x-forwarded-port"] = port
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
 	headers["x-forwarded-proto"] = proto
 	var qsp map[string]string
 	if q := r.URL.Query(); len(q) > 0 {

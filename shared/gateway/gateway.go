@@ -7,11 +7,13 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,6 +44,10 @@ type Gateway struct {
 	Objects http.Handler
 	// ObjectPrefix is the path under which Objects serves.
 	ObjectPrefix string
+	// Authorizer, when set, runs before every route but the NoAuth ones,
+	// as an HTTP API Lambda authorizer (payload 2.0, simple responses,
+	// no identity sources, so it runs on every request).
+	Authorizer Invoker
 }
 
 // New returns a gateway dispatching the route table to functions by name.
@@ -87,6 +93,12 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	var m route.Match
 	var in int64
 	defer func() {
+		// Info would drop the line anyway; checking first spares
+		// building its attributes on every request. (Info asks Enabled
+		// with context.Background(), so this asks the same question.)
+		if !g.log.Enabled(context.Background(), slog.LevelInfo) {
+			return
+		}
 		g.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"route", m.Route.Key(), "function", m.Route.Function, "repository", m.Name(),
 			"status", w.status, "bytes_in", in, "bytes_out", w.bytes,
@@ -126,6 +138,22 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := buildEvent(r, m, body, id, start)
+	if g.Authorizer != nil && !m.Route.NoAuth {
+		lambdaCtx, status := g.authorize(r.Context(), ev)
+		if status != 0 {
+			// What API Gateway answers itself when the authorizer says
+			// no (403) or fails (500).
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			msg := `{"message":"Forbidden"}`
+			if status != http.StatusForbidden {
+				msg = `{"message":"Internal Server Error"}`
+			}
+			_, _ = w.Write([]byte(msg))
+			return
+		}
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
+	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		g.fail(w, r, err)
@@ -141,6 +169,42 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.write(w, r, res)
+}
+
+// authorize runs the authorizer on the request's event and returns the
+// context it grants, or the status API Gateway would answer instead.
+func (g *Gateway) authorize(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (map[string]any, int) {
+	aev := events.APIGatewayV2CustomAuthorizerV2Request{
+		Version:               "2.0",
+		Type:                  "REQUEST",
+		RouteArn:              "arn:aws:execute-api:local:000000000000:local/$default/" + strings.Replace(ev.RouteKey, " ", "", 1),
+		RouteKey:              ev.RouteKey,
+		RawPath:               ev.RawPath,
+		RawQueryString:        ev.RawQueryString,
+		Cookies:               ev.Cookies,
+		Headers:               ev.Headers,
+		QueryStringParameters: ev.QueryStringParameters,
+		RequestContext:        ev.RequestContext,
+		PathParameters:        ev.PathParameters,
+	}
+	payload, err := json.Marshal(aev)
+	if err != nil {
+		return nil, http.StatusInternalServerError
+	}
+	out, err := g.Authorizer.Invoke(ctx, payload)
+	if err != nil {
+		g.log.Error("authorizer failed", "error", err.Error())
+		return nil, http.StatusInternalServerError
+	}
+	var res events.APIGatewayV2CustomAuthorizerSimpleResponse
+	if err := json.Unmarshal(out, &res); err != nil {
+		g.log.Error("authorizer response is not a simple response", "error", err.Error())
+		return nil, http.StatusInternalServerError
+	}
+	if !res.IsAuthorized {
+		return nil, http.StatusForbidden
+	}
+	return res.Context, 0
 }
 
 // tooLarge is the error for a request over a platform limit; it says
@@ -194,11 +258,13 @@ func (g *Gateway) invoke(ctx context.Context, fn Invoker, payload []byte) (event
 	select {
 	case out = <-done:
 	case <-ctx.Done():
-		if ctx.Err() == context.DeadlineExceeded {
-			return res, errcode.New(errcode.Unavailable,
-				"the function did not answer within API Gateway's %s integration timeout; for large layers use `berth push` or `berth proxy`", g.limits.Timeout)
-		}
-		return res, ctx.Err()
+		out.err = ctx.Err()
+	}
+	// A function that gives up because the deadline passed (it honours
+	// ctx) timed out just as one that never answers does.
+	if out.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return res, errcode.New(errcode.Unavailable,
+			"the function did not answer within API Gateway's %s integration timeout; for large layers use `berth push` or `berth proxy`", g.limits.Timeout)
 	}
 	if out.err != nil {
 		return res, fmt.Errorf("function failed: %w", out.err)
@@ -206,8 +272,44 @@ func (g *Gateway) invoke(ctx context.Context, fn Invoker, payload []byte) (event
 	if max := g.limits.MaxResponsePayload; max > 0 && len(out.out) > max {
 		return res, fmt.Errorf("function response of %d bytes is over Lambda's %d-byte limit", len(out.out), max)
 	}
-	if err := json.Unmarshal(out.out, &res); err != nil {
-		return res, fmt.Errorf("function response is not a payload-2.0 response: %w", err)
+	return decodeResponse(out.out)
+}
+
+// statusCodeFirst begins a JSON object whose first key is statusCode.
+var statusCodeFirst = []byte(`{"statusCode":`)
+
+// decodeResponse reads a function's output as API Gateway does for
+// payload 2.0: a JSON object with statusCode is a full response; any
+// other valid JSON is the body of a 200 application/json response (the
+// inferred format; a JSON string is the body itself), and anything else
+// is an error (docs/gateway-facts.md §4).
+func decodeResponse(out []byte) (events.APIGatewayV2HTTPResponse, error) {
+	// Fast path: aws-lambda-go encodes a full response with statusCode as
+	// the first key; one decode settles it. Any other output, or one that
+	// does not decode, takes the general path below.
+	if bytes.HasPrefix(out, statusCodeFirst) {
+		var res events.APIGatewayV2HTTPResponse
+		if json.Unmarshal(out, &res) == nil {
+			return res, nil
+		}
+	}
+	var res events.APIGatewayV2HTTPResponse
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(out, &fields) == nil && fields["statusCode"] != nil {
+		if err := json.Unmarshal(out, &res); err != nil {
+			return res, fmt.Errorf("function response is not a payload-2.0 response: %w", err)
+		}
+		return res, nil
+	}
+	var body bytes.Buffer
+	if err := json.Compact(&body, out); err != nil {
+		return res, fmt.Errorf("function response is not JSON: %w", err)
+	}
+	res = events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK,
+		Headers: map[string]string{"content-type": "application/json"}, Body: body.String()}
+	var s string
+	if json.Unmarshal(out, &s) == nil {
+		res.Body = s
 	}
 	return res, nil
 }
@@ -251,13 +353,15 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	errcode.Write(w, r, err)
 }
 
-// headerBytes counts the request line and headers as sent.
+// headerBytes counts what the HTTP API quota counts: the request line and
+// the header values ("total combined size of request line and header
+// values", docs/gateway-facts.md §5); header names are not counted.
 func headerBytes(r *http.Request) int {
-	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
-	for k, vs := range r.Header {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto)
+	for _, vs := range r.Header {
 		for _, v := range vs {
-			n += len(k) + 2 + len(v) + 2
+			n += len(v)
 		}
 	}
-	return n + len(r.Host) + 8
+	return n + len(r.Host)
 }
