@@ -51,9 +51,11 @@ build() {
 		# Run module commands from an empty dir so neither our go.mod nor a
 		# go.work is consulted; the suite builds against its own go.mod/go.sum.
 		cd "$tmp"
-		dir="$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "$CONF_MODULE@$CONF_VERSION" |
-			sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p')"
-		[[ -n "$dir" && -f "$dir/go.mod" ]] || die "could not locate $CONF_MODULE@$CONF_VERSION in the module cache"
+		# On failure the reason (e.g. an unreachable module proxy) is in the
+		# JSON's "Error" field: keep it for the message.
+		info="$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "$CONF_MODULE@$CONF_VERSION" 2>&1)" || true
+		dir="$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p')"
+		[[ -n "$dir" && -f "$dir/go.mod" ]] || die "could not download $CONF_MODULE@$CONF_VERSION: $info"
 		cp -R "$dir" "$tmp/src"
 		chmod -R u+w "$tmp/src"
 		cd "$tmp/src"

@@ -70,7 +70,12 @@ func serve() error {
 	}
 	host := ln.Addr().String()
 	fmt.Printf("Berth registry on http://%s (%s backend, data in %s; %s)\n", host, cfg.Backend, cfg.Data, limits)
-	fmt.Printf("Try: crane copy <image> %s/dev/hello:latest --insecure   or   docker push %s/dev/hello:latest\n", host, host)
+	if cfg.Auth {
+		fmt.Printf("Log in:  echo %s | docker login %s -u %s/admin --password-stdin\n", l.AdminToken, host, cfg.Tenancy)
+		fmt.Printf("Then:    docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+	} else {
+		fmt.Printf("Authentication is off (BERTH_AUTH=off): docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

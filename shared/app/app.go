@@ -4,9 +4,11 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
+	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/lambdahttp"
@@ -46,6 +48,33 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 	if err != nil {
 		return nil, err
 	}
-	reg := registry.New(stores.Meta, stores.Blobs, RegistryConfig(cfg), log)
-	return lambdahttp.Handler(reg.Handler(name)), nil
+	var a *Auth
+	if cfg.Auth {
+		if a, err = NewAuth(cfg, stores); err != nil {
+			return nil, err
+		}
+	}
+	h, ok := Handlers(cfg, stores, a, log)[name]
+	if !ok {
+		return nil, fmt.Errorf("no function %q (with BERTH_AUTH=%v)", name, cfg.Auth)
+	}
+	return lambdahttp.Handler(h), nil
+}
+
+// Authorizer returns the authorizer function's handler.
+func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	slog.SetDefault(Logger(cfg.LogLevel))
+	stores, err := backend.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a, err := NewAuth(cfg, stores)
+	if err != nil {
+		return nil, err
+	}
+	return a.Authorizer.Lambda(), nil
 }

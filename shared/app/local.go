@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/http"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/gateway"
@@ -20,6 +22,30 @@ import (
 type Local struct {
 	Gateway *gateway.Gateway
 	Stores  *backend.Stores
+	// AdminToken is the bootstrap admin's auth token (login
+	// "<tenancy>/admin") when authentication is on.
+	AdminToken string
+}
+
+// Handlers builds every function's http.Handler over opened stores:
+// the registry functions (behind the enforcement middleware when auth is
+// on) and the token endpoint. auth is nil when authentication is off.
+func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, log *slog.Logger) map[string]http.Handler {
+	reg := registry.New(stores.Meta, stores.Blobs, RegistryConfig(cfg), log)
+	hs := map[string]http.Handler{}
+	if a != nil {
+		reg.Policy = a.Authorizer
+		reg.Audit = stores.IDs
+		hs[route.Token] = a.Tokens
+	}
+	for _, f := range route.RegistryFunctions {
+		h := reg.Handler(f)
+		if a != nil {
+			h = authz.Enforce(h, cfg.Service)
+		}
+		hs[f] = h
+	}
+	return hs
 }
 
 // NewLocal opens the stores of cfg and builds the gateway and functions.
@@ -28,21 +54,36 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	if err != nil {
 		return nil, err
 	}
-	reg := registry.New(stores.Meta, stores.Blobs, RegistryConfig(cfg), log)
+	l := &Local{Stores: stores}
+	var a *Auth
+	if cfg.Auth {
+		if a, err = NewAuth(cfg, stores); err != nil {
+			stores.Close()
+			return nil, err
+		}
+		if l.AdminToken, err = Bootstrap(ctx, cfg, stores.IDs); err != nil {
+			stores.Close()
+			return nil, err
+		}
+	}
 	fns := map[string]gateway.Invoker{}
-	for _, f := range route.Functions {
-		fns[f] = lambda.NewHandler(lambdahttp.Handler(reg.Handler(f)))
+	for name, h := range Handlers(cfg, stores, a, log) {
+		fns[name] = lambda.NewHandler(lambdahttp.Handler(h))
 	}
 	limits := gateway.NoLimits()
 	if cfg.Limits {
 		limits = gateway.AWSLimits()
 	}
 	gw := gateway.New(fns, limits, log)
+	if a != nil {
+		gw.Authorizer = lambda.NewHandler(a.Authorizer.Lambda())
+	}
 	if stores.Objects != nil {
 		gw.Objects = stores.Objects
 		gw.ObjectPrefix = local.ObjectPathPrefix
 	}
-	return &Local{Gateway: gw, Stores: stores}, nil
+	l.Gateway = gw
+	return l, nil
 }
 
 // Close releases the stores.

@@ -308,4 +308,3 @@ func globMatch(pattern, s string) bool {
 	}
 	return strings.HasSuffix(s, parts[len(parts)-1])
 }
-

@@ -17,6 +17,9 @@ import (
 type Stores struct {
 	Meta  store.Metadata
 	Blobs store.BlobStore
+	// IDs holds tenancies, users, groups, tokens, policies and the audit
+	// trail (the same table as Meta).
+	IDs store.Identity
 	// Objects is set for the embedded backend: it serves the signed
 	// URLs its PresignGet makes.
 	Objects *local.Objects
@@ -47,7 +50,7 @@ func Open(_ context.Context, cfg config.Config) (*Stores, error) {
 			meta.Close()
 			return nil, err
 		}
-		return &Stores{Meta: meta, Blobs: objs, Objects: objs, close: meta.Close}, nil
+		return &Stores{Meta: meta, Blobs: objs, IDs: meta, Objects: objs, close: meta.Close}, nil
 	case "aws":
 		return nil, errors.New("the aws backend is not built yet (BERTH_BACKEND=aws)")
 	}

@@ -28,6 +28,26 @@ type Config struct {
 	PresignTTL time.Duration
 	// LogLevel is debug, info, warn or error (BERTH_LOG_LEVEL).
 	LogLevel string
+	// Auth turns on authentication and policy (BERTH_AUTH=on, the
+	// default from the environment; the zero Config has it off, for
+	// in-process tests that want an anonymous registry).
+	Auth bool
+	// Service is the token audience and the challenge's service
+	// (BERTH_SERVICE).
+	Service string
+	// TokenTTL is the lifetime of registry tokens (BERTH_TOKEN_TTL).
+	TokenTTL time.Duration
+	// SigningKey is the PEM P-256 private key that signs registry tokens
+	// (BERTH_SIGNING_KEY); when empty, the embedded backend keeps one in
+	// Data, and the aws backend reads it from the secret named by
+	// SigningKeySecret (BERTH_SIGNING_KEY_SECRET).
+	SigningKey       string
+	SigningKeySecret string
+	// Tenancy and AdminToken bootstrap the local registry: tenancy
+	// BERTH_TENANCY with user admin and auth token BERTH_ADMIN_TOKEN
+	// (generated, kept in Data and printed when unset).
+	Tenancy    string
+	AdminToken string
 }
 
 // FromEnv reads the configuration, failing on the first invalid or
@@ -42,6 +62,23 @@ func FromEnv() (Config, error) {
 		Init:     os.Getenv("BERTH_INIT") == "1" || os.Getenv("BERTH_INIT") == "true",
 		LogLevel: env("BERTH_LOG_LEVEL", "info"),
 	}
+	c.Service = env("BERTH_SERVICE", "berth")
+	c.Tenancy = env("BERTH_TENANCY", "dev")
+	c.AdminToken = os.Getenv("BERTH_ADMIN_TOKEN")
+	c.SigningKey = os.Getenv("BERTH_SIGNING_KEY")
+	c.SigningKeySecret = os.Getenv("BERTH_SIGNING_KEY_SECRET")
+	switch a := env("BERTH_AUTH", "on"); a {
+	case "on":
+		c.Auth = true
+	case "off":
+	default:
+		return c, fmt.Errorf("BERTH_AUTH must be on or off, not %q", a)
+	}
+	tt, err := time.ParseDuration(env("BERTH_TOKEN_TTL", "15m"))
+	if err != nil || tt <= 0 {
+		return c, fmt.Errorf("BERTH_TOKEN_TTL must be a positive duration such as 15m")
+	}
+	c.TokenTTL = tt
 	switch l := env("BERTH_LIMITS", "aws"); l {
 	case "aws":
 		c.Limits = true

@@ -25,6 +25,22 @@ type HandlerFunc func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (e
 
 type requestIDKey struct{}
 
+type authorizerKey struct{}
+
+// AuthorizerContext returns the Lambda authorizer's context that API
+// Gateway passed with the request (requestContext.authorizer.lambda), or
+// nil.
+func AuthorizerContext(ctx context.Context) map[string]any {
+	m, _ := ctx.Value(authorizerKey{}).(map[string]any)
+	return m
+}
+
+// WithAuthorizerContext returns ctx carrying an authorizer context (for
+// handlers served outside Lambda).
+func WithAuthorizerContext(ctx context.Context, c map[string]any) context.Context {
+	return context.WithValue(ctx, authorizerKey{}, c)
+}
+
 // RequestID returns the API Gateway request id of the request in ctx.
 func RequestID(ctx context.Context) string {
 	s, _ := ctx.Value(requestIDKey{}).(string)
@@ -78,6 +94,9 @@ func Request(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Requ
 	r.RemoteAddr = ev.RequestContext.HTTP.SourceIP
 	r.RequestURI = u.RequestURI()
 	ctx = context.WithValue(r.Context(), requestIDKey{}, ev.RequestContext.RequestID)
+	if a := ev.RequestContext.Authorizer; a != nil && a.Lambda != nil {
+		ctx = WithAuthorizerContext(ctx, a.Lambda)
+	}
 	if m, ok := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath); ok {
 		ctx = route.WithMatch(ctx, m)
 	}

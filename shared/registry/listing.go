@@ -1,12 +1,14 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
@@ -88,12 +90,11 @@ func (reg *Registry) catalog(w http.ResponseWriter, r *http.Request, _ route.Mat
 		Repositories []string `json:"repositories"`
 	}{Repositories: []string{}}
 	if n > 0 {
-		names, err := reg.meta.ListRepositories(r.Context(), last, n+1)
+		names, more, err := reg.visibleRepositories(r.Context(), last, n)
 		if err != nil {
 			return err
 		}
-		if len(names) > n {
-			names = names[:n]
+		if more {
 			nextLink(w, "/v2/_catalog", n, names[n-1])
 		}
 		out.Repositories = append(out.Repositories, names...)
@@ -101,6 +102,44 @@ func (reg *Registry) catalog(w http.ResponseWriter, r *http.Request, _ route.Mat
 	body, _ := json.Marshal(out)
 	writeJSON(w, r, http.StatusOK, "application/json", body)
 	return nil
+}
+
+// visibleRepositories lists up to n repositories after last that the
+// principal may see (its tenancy's, as its policy allows), and whether
+// more follow.
+func (reg *Registry) visibleRepositories(ctx context.Context, last string, n int) ([]string, bool, error) {
+	var out []string
+	if p, ok := principal(ctx); ok && reg.Policy != nil {
+		// Start at the tenancy's namespace: nothing before it is visible.
+		if lo := p.Tenancy + "/"; last < lo {
+			last = lo
+		}
+	}
+	for {
+		names, err := reg.meta.ListRepositories(ctx, last, n+1)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, name := range names {
+			ok, err := reg.listable(ctx, name)
+			if err != nil {
+				return nil, false, err
+			}
+			if p, enforced := principal(ctx); enforced && reg.Policy != nil && !strings.HasPrefix(name, p.Tenancy+"/") {
+				return out, false, nil // past the tenancy's names
+			}
+			if ok {
+				if len(out) == n {
+					return out, true, nil
+				}
+				out = append(out, name)
+			}
+		}
+		if len(names) < n+1 {
+			return out, false, nil
+		}
+		last = names[len(names)-1]
+	}
 }
 
 // referrers serves GET /v2/<name>/referrers/<digest> (spec: "Listing

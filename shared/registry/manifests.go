@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -163,8 +164,19 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 	} else {
 		man.Body = body
 	}
-	if err := reg.meta.EnsureRepository(ctx, name); err != nil {
-		return fmt.Errorf("ensure repository: %w", err)
+	repo, err := reg.repository(ctx, name)
+	if err != nil {
+		return err
+	}
+	if repo.ImmutableTags {
+		for _, tag := range tags {
+			t, err := reg.meta.GetTag(ctx, name, tag)
+			if err == nil && t.Digest != d {
+				return errcode.New(errcode.Denied, "tag %q in repository %q is immutable and points at %s; push under a new tag", tag, name, t.Digest)
+			} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
 	}
 	if err := reg.meta.PutManifest(ctx, man); err != nil {
 		return fmt.Errorf("put manifest: %w", err)
@@ -176,6 +188,7 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 		}
 		h.Add("OCI-Tag", tag)
 	}
+	reg.record(ctx, "push", name+"@"+d.String(), strings.Join(tags, ","))
 	h.Set("Location", "/v2/"+name+"/manifests/"+d.String())
 	h.Set("Docker-Content-Digest", d.String())
 	if parsed.Subject != nil {
@@ -235,6 +248,7 @@ func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, name
 		} else if err != nil {
 			return err
 		}
+		reg.record(ctx, "delete tag", name+":"+ref, "")
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
@@ -266,6 +280,7 @@ func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, name
 		}
 		after = tags[len(tags)-1].Name
 	}
+	reg.record(ctx, "delete manifest", name+"@"+d.String(), "")
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }

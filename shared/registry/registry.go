@@ -5,11 +5,13 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
@@ -52,6 +54,18 @@ type Registry struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
+	// Policy, when set, answers the access questions that go beyond the
+	// authorizer's decision (may this principal create a repository,
+	// which repositories may it list). Unset: everything is allowed.
+	Policy Policy
+	// Audit, when set, records pushes, deletes and created repositories.
+	Audit store.Audit
+}
+
+// Policy evaluates a principal's access to a repository.
+type Policy interface {
+	// PrincipalVerb is the strongest verb p holds on repo by policy.
+	PrincipalVerb(ctx context.Context, p auth.Principal, repo string) (auth.Verb, error)
 }
 
 // New returns a Registry.
@@ -93,16 +107,17 @@ func (reg *Registry) Handler(function string) http.Handler {
 // route table (for tests and in-process clients).
 func (reg *Registry) Mux() http.Handler {
 	handlers := map[string]http.Handler{}
-	for _, f := range route.Functions {
+	for _, f := range route.RegistryFunctions {
 		handlers[f] = reg.Handler(f)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, ok := route.Find(r.Method, r.URL.EscapedPath())
-		if !ok {
+		h := handlers[m.Route.Function] // nil for /token and /api: not the registry's
+		if !ok || h == nil {
 			errcode.Write(w, r, errcode.New(errcode.Unsupported, "no such API endpoint").WithStatus(http.StatusNotFound))
 			return
 		}
-		handlers[m.Route.Function].ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), m)))
+		h.ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), m)))
 	})
 }
 
@@ -112,6 +127,13 @@ func (reg *Registry) wrap(function string, h handlerFunc) http.Handler {
 		m, ok := route.FromContext(r.Context())
 		if !ok {
 			m, ok = route.Find(r.Method, r.URL.EscapedPath())
+		}
+		if ok && function == route.Base && m.Route.Function != route.Base {
+			// The catch-all's function got a request that resolves to
+			// another route (a trailing slash API Gateway did not strip;
+			// see route.FromEvent): serve it as that route.
+			reg.Handler(m.Route.Function).ServeHTTP(w, r)
+			return
 		}
 		if !ok || m.Route.Function != function {
 			errcode.Write(w, r, errcode.New(errcode.Unsupported, "this function does not serve %s %s", r.Method, r.URL.Path).WithStatus(http.StatusNotFound))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/route"
@@ -67,6 +68,11 @@ func newID() string {
 func (reg *Registry) startUpload(w http.ResponseWriter, r *http.Request, name string) error {
 	ctx := r.Context()
 	q := r.URL.Query()
+	// Refuse a push into a repository the pusher may not create before
+	// any bytes flow.
+	if _, err := reg.repository(ctx, name); err != nil {
+		return err
+	}
 	if mount := q.Get("mount"); mount != "" {
 		if ok, err := reg.mount(ctx, name, mount, q.Get("from")); err != nil {
 			return err
@@ -104,14 +110,15 @@ func (reg *Registry) mount(ctx context.Context, name, mount, from string) (bool,
 	if from == "" || oci.ValidName(from) != nil {
 		// Without a source only a blob already in this repository counts.
 		from = name
+	} else if d, enforced := authz.DecisionFrom(ctx); enforced && !d.MountFrom && from != name {
+		// The pusher may not pull the source: a fresh upload instead,
+		// so knowing a digest never copies another repository's data.
+		return false, nil
 	}
 	b, err := reg.meta.GetLink(ctx, from, d)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
-		return false, err
-	}
-	if err := reg.meta.EnsureRepository(ctx, name); err != nil {
 		return false, err
 	}
 	return true, reg.meta.LinkBlob(ctx, name, b)
@@ -233,9 +240,16 @@ func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upl
 	if err != nil {
 		return errcode.New(errcode.DigestInvalid, "commit needs ?digest=<algorithm>:<hex>: %v", err)
 	}
-	if _, err := reg.appendData(ctx, u, body, true); err != nil {
+	oldTail, err := reg.appendData(ctx, u, body, true)
+	if err != nil {
 		return err
 	}
+	// The object is whole: drop a tail the multipart absorbed, and keep
+	// discard from aborting the completed upload (S3: NoSuchUpload).
+	if oldTail != "" && oldTail != u.TailKey {
+		_ = reg.blobs.Delete(ctx, oldTail)
+	}
+	u.MultipartID = ""
 	got, err := sum(u.Hashes, want.Algorithm())
 	if err != nil {
 		return err
@@ -258,7 +272,7 @@ func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upl
 	} else if err != nil {
 		return fmt.Errorf("record blob: %w", err)
 	}
-	if err := reg.meta.EnsureRepository(ctx, u.Repo); err != nil {
+	if _, err := reg.repository(ctx, u.Repo); err != nil {
 		return err
 	}
 	if err := reg.meta.LinkBlob(ctx, u.Repo, b); err != nil {

@@ -32,10 +32,21 @@ const (
 	Tags      = "tags"
 	Referrers = "referrers"
 	Catalog   = "catalog"
+	// Token is the Docker token-auth endpoint; it authenticates callers
+	// itself, so it is the one function without the authorizer.
+	Token = "token"
+	// Admin is the admin API under /api.
+	Admin = "admin"
+	// Authorizer is the Lambda authorizer every other route runs first;
+	// it serves no route itself.
+	Authorizer = "authorizer"
 )
 
+// RegistryFunctions are the functions serving the distribution API.
+var RegistryFunctions = []string{Base, Manifests, Blobs, Uploads, Tags, Referrers, Catalog}
+
 // Functions lists every function the route table dispatches to.
-var Functions = []string{Base, Manifests, Blobs, Uploads, Tags, Referrers, Catalog}
+var Functions = append(append([]string{}, RegistryFunctions...), Token, Admin)
 
 // Any is the method of a route that answers every method.
 const Any = "ANY"
@@ -50,8 +61,11 @@ type Route struct {
 	// routes without a name).
 	Depth int
 	// Action is what the route does to its repository, for access
-	// control: ActionPull, ActionPush, ActionDelete, ActionCatalog, or "" (no repository).
+	// control: ActionPull, ActionPush, ActionDelete, ActionCatalog, or
+	// "" (no repository).
 	Action string
+	// NoAuth marks the route API Gateway serves without the authorizer.
+	NoAuth bool
 }
 
 // Actions a route performs, evaluated by the authorizer.
@@ -103,6 +117,9 @@ func Table() []Route {
 		{Method: "GET", Path: "/v2", Function: Base},
 		{Method: "HEAD", Path: "/v2", Function: Base},
 		{Method: "GET", Path: "/v2/_catalog", Function: Catalog, Action: ActionCatalog},
+		{Method: "GET", Path: "/token", Function: Token, NoAuth: true},
+		{Method: "POST", Path: "/token", Function: Token, NoAuth: true},
+		{Method: Any, Path: "/api/{proxy+}", Function: Admin},
 	}
 	for depth := 1; depth <= MaxDepth; depth++ {
 		vars := make([]string, depth)

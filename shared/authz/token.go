@@ -1,0 +1,206 @@
+package authz
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// TokenService is the Docker token-auth endpoint (GET /token, and the
+// OAuth2 POST form containerd uses): it authenticates the caller and
+// issues a registry token whose access is what was asked, intersected
+// with what policy allows.
+type TokenService struct {
+	authz  *Authorizer
+	issuer *auth.Issuer
+	audit  store.Audit
+	log    *slog.Logger
+}
+
+// NewTokenService returns the token endpoint's handler.
+func NewTokenService(a *Authorizer, issuer *auth.Issuer, audit store.Audit, log *slog.Logger) *TokenService {
+	return &TokenService{authz: a, issuer: issuer, audit: audit, log: log}
+}
+
+// maxScopes bounds the scopes one token request may ask for.
+const maxScopes = 20
+
+type tokenResponse struct {
+	Token       string `json:"token,omitempty"`
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+	IssuedAt    string `json:"issued_at"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// ServeHTTP implements http.Handler.
+func (s *TokenService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := s.serve(w, r); err != nil {
+		var e *errcode.Error
+		if !errors.As(err, &e) {
+			s.log.ErrorContext(r.Context(), "token request failed", "error", err.Error())
+		}
+		errcode.Write(w, r, err)
+	}
+}
+
+func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var (
+		p      auth.Principal
+		scopes []string
+		oauth  bool
+	)
+	switch r.Method {
+	case http.MethodGet:
+		scopes = r.URL.Query()["scope"]
+		c, err := s.authz.Authenticate(ctx, r.Header.Get("Authorization"))
+		if err != nil {
+			return errcode.New(errcode.Unauthorized, "%v", err)
+		}
+		if c.Via == "bearer" {
+			return errcode.New(errcode.Unauthorized, "present Basic credentials (<tenancy>/<user> and an auth token) to get a registry token")
+		}
+		p = c.Principal
+	case http.MethodPost:
+		oauth = true
+		if err := r.ParseForm(); err != nil {
+			return errcode.New(errcode.Unsupported, "malformed form").WithStatus(http.StatusBadRequest)
+		}
+		if gt := r.PostForm.Get("grant_type"); gt != "password" {
+			return errcode.New(errcode.Unsupported, "grant_type %q is not supported; use password", gt).WithStatus(http.StatusBadRequest)
+		}
+		var err error
+		if p, err = s.authz.Basic(ctx, r.PostForm.Get("username"), r.PostForm.Get("password")); err != nil {
+			return errcode.New(errcode.Unauthorized, "%v", err)
+		}
+		scopes = strings.Fields(r.PostForm.Get("scope"))
+	default:
+		return errcode.New(errcode.Unsupported, "use GET or POST on /token")
+	}
+	if len(scopes) > maxScopes {
+		return errcode.New(errcode.Denied, "at most %d scopes per token request", maxScopes)
+	}
+	var access []auth.Access
+	for _, sc := range scopes {
+		for _, one := range strings.Fields(sc) {
+			a, err := s.grant(r, p, one)
+			if err != nil {
+				return err
+			}
+			if a != nil {
+				access = append(access, *a)
+			}
+		}
+	}
+	tok, claims, err := s.issuer.Issue(subject(p), access)
+	if err != nil {
+		return err
+	}
+	if len(scopes) == 0 && !p.Anonymous() {
+		// A request without scopes is docker login's check.
+		s.record(r, p, "login", "")
+	}
+	res := tokenResponse{AccessToken: tok, ExpiresIn: int(s.issuer.TTL().Seconds()), IssuedAt: claims.IssuedAt.Format(time.RFC3339)}
+	if !oauth {
+		res.Token = tok
+	} else {
+		res.Scope = strings.Join(scopes, " ")
+	}
+	body, _ := json.Marshal(res)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
+}
+
+func subject(p auth.Principal) string {
+	if p.Anonymous() {
+		return ""
+	}
+	return p.String()
+}
+
+// grant returns the access a principal gets for one scope
+// ("repository:<name>:<actions>" or "registry:catalog:*"), or nil.
+func (s *TokenService) grant(r *http.Request, p auth.Principal, scope string) (*auth.Access, error) {
+	typ, rest, ok := strings.Cut(scope, ":")
+	i := strings.LastIndex(rest, ":")
+	if !ok || i < 0 {
+		return nil, errcode.New(errcode.Unsupported, "malformed scope %q; expected type:name:actions", scope).WithStatus(http.StatusBadRequest)
+	}
+	name, actions := rest[:i], strings.Split(rest[i+1:], ",")
+	switch typ {
+	case "registry":
+		if name == "catalog" && !p.Anonymous() && slices.Contains(actions, "*") {
+			return &auth.Access{Type: "registry", Name: "catalog", Actions: []string{"*"}}, nil
+		}
+		return nil, nil
+	case "repository":
+	default:
+		return nil, nil
+	}
+	if oci.ValidName(name) != nil {
+		return nil, errcode.New(errcode.NameInvalid, "invalid repository name %q in scope", name)
+	}
+	c := Credentials{Principal: p, Via: "basic"}
+	v, err := s.authz.Verb(r.Context(), c, name)
+	if err != nil {
+		return nil, err
+	}
+	var granted []string
+	for _, a := range actions {
+		need := auth.Manage
+		switch a {
+		case "pull":
+			need = auth.Read
+		case "push":
+			need = auth.Use
+		case "delete", "*":
+		default:
+			continue
+		}
+		if v >= need && !slices.Contains(granted, a) {
+			granted = append(granted, a)
+		}
+	}
+	if len(granted) == 0 {
+		return nil, nil
+	}
+	return &auth.Access{Type: "repository", Name: name, Actions: granted}, nil
+}
+
+func (s *TokenService) record(r *http.Request, p auth.Principal, action, target string) {
+	if s.audit == nil {
+		return
+	}
+	if err := s.audit.AppendAudit(r.Context(), NewAuditEvent(p, action, target, "")); err != nil {
+		s.log.WarnContext(r.Context(), "audit write failed", "error", err.Error())
+	}
+}
+
+// NewAuditEvent makes an audit event with a time-ordered id.
+func NewAuditEvent(p auth.Principal, action, target, detail string) store.AuditEvent {
+	now := time.Now().UTC()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return store.AuditEvent{
+		Tenancy: p.Tenancy, Time: now,
+		ID:        now.Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b),
+		Principal: p.String(), Action: action, Target: target, Detail: detail,
+	}
+}

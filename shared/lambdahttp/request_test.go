@@ -1,0 +1,228 @@
+package lambdahttp_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/berth-registry/berth/shared/lambdahttp"
+	"github.com/berth-registry/berth/shared/route"
+)
+
+// seen is what a handler observed of its request.
+type seen struct {
+	r    *http.Request
+	body []byte
+}
+
+// capture serves one event with a handler that records the request.
+func capture(t *testing.T, ev events.APIGatewayV2HTTPRequest) seen {
+	t.Helper()
+	var s seen
+	h := lambdahttp.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("read body: %v", err)
+		}
+		s = seen{r: r, body: b}
+	}))
+	res, err := h(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("handler: %v", err)
+	}
+	if s.r == nil {
+		t.Fatalf("handler never ran; response %d %q", res.StatusCode, res.Body)
+	}
+	return s
+}
+
+// event is a minimal payload-2.0 event for method and path.
+func event(method, path string) events.APIGatewayV2HTTPRequest {
+	return events.APIGatewayV2HTTPRequest{
+		Version:  "2.0",
+		RouteKey: "$default",
+		RawPath:  path,
+		Headers:  map[string]string{"host": "abc123.execute-api.eu-west-1.amazonaws.com"},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:   "$default",
+			RequestID:  "ATfSmjLgPHcESJw=",
+			DomainName: "abc123.execute-api.eu-west-1.amazonaws.com",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: method, Path: path, Protocol: "HTTP/1.1", SourceIP: "203.0.113.7",
+			},
+		},
+	}
+}
+
+func TestRequestBody(t *testing.T) {
+	binary := make([]byte, 1024)
+	for i := range binary {
+		binary[i] = byte(i * 7) // every byte value, invalid UTF-8 included
+	}
+	tests := []struct {
+		name   string
+		body   string
+		base64 bool
+		want   []byte
+	}{
+		{"binary body arrives byte-exact", base64.StdEncoding.EncodeToString(binary), true, binary},
+		{"text body arrives as sent", `{"a":"é"}`, false, []byte(`{"a":"é"}`)},
+		{"base64-looking text is not decoded", "aGVsbG8=", false, []byte("aGVsbG8=")},
+		{"no body", "", false, []byte{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := event("PATCH", "/v2/a/blobs/uploads/1")
+			ev.Body, ev.IsBase64Encoded = tt.body, tt.base64
+			s := capture(t, ev)
+			if !bytes.Equal(s.body, tt.want) {
+				t.Errorf("body = %q, want %q", s.body, tt.want)
+			}
+			if s.r.ContentLength != int64(len(tt.want)) {
+				t.Errorf("ContentLength = %d, want %d", s.r.ContentLength, len(tt.want))
+			}
+		})
+	}
+}
+
+func TestRequestMalformedBase64IsRejected(t *testing.T) {
+	ev := event("PUT", "/v2/a/manifests/b")
+	ev.Body, ev.IsBase64Encoded = "not base64!", true
+	ran := false
+	h := lambdahttp.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
+	res, err := h(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran || res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("handler ran = %v, status %d; want not run, 400", ran, res.StatusCode)
+	}
+}
+
+func TestRequestHeadersCookiesQuery(t *testing.T) {
+	ev := event("GET", "/v2/a/tags/list")
+	ev.RawQueryString = "n=10&last=v%2B1&tag=a&tag=b"
+	ev.QueryStringParameters = map[string]string{"n": "10", "last": "v+1", "tag": "a,b"}
+	ev.Headers["accept"] = "application/vnd.oci.image.index.v1+json,application/json"
+	ev.Headers["authorization"] = "Bearer t0ken"
+	ev.Headers["x-forwarded-proto"] = "https"
+	ev.Cookies = []string{"session=abc123", "theme=dark"}
+	s := capture(t, ev)
+	r := s.r
+	for k, want := range map[string]string{
+		"Accept":            "application/vnd.oci.image.index.v1+json,application/json",
+		"Authorization":     "Bearer t0ken",
+		"X-Forwarded-Proto": "https",
+	} {
+		if got := r.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+	for name, want := range map[string]string{"session": "abc123", "theme": "dark"} {
+		c, err := r.Cookie(name)
+		if err != nil || c.Value != want {
+			t.Errorf("cookie %s = %v (%v), want %q", name, c, err, want)
+		}
+	}
+	q := r.URL.Query()
+	if q.Get("n") != "10" || q.Get("last") != "v+1" || len(q["tag"]) != 2 {
+		t.Errorf("query = %v, want n=10 last=v+1 and two tags", q)
+	}
+	if r.Host != "abc123.execute-api.eu-west-1.amazonaws.com" || r.RemoteAddr != "203.0.113.7" {
+		t.Errorf("Host %q RemoteAddr %q", r.Host, r.RemoteAddr)
+	}
+	if r.Method != "GET" || r.URL.Path != "/v2/a/tags/list" {
+		t.Errorf("request %s %s", r.Method, r.URL.Path)
+	}
+}
+
+func TestRequestHostFallsBackToDomainName(t *testing.T) {
+	ev := event("GET", "/v2/")
+	delete(ev.Headers, "host")
+	if got := capture(t, ev).r.Host; got != "abc123.execute-api.eu-west-1.amazonaws.com" {
+		t.Fatalf("Host = %q, want the domain name", got)
+	}
+}
+
+func TestRequestDecodedRawPath(t *testing.T) {
+	// API Gateway passes rawPath percent-decoded (docs/gateway-facts.md §3).
+	tests := []struct{ name, rawPath, escaped string }{
+		{"colon of a digest", "/v2/a/blobs/sha256:abc", "/v2/a/blobs/sha256:abc"},
+		{"space", "/v2/a b/tags/list", "/v2/a%20b/tags/list"},
+		{"question mark stays in the path", "/v2/a?b/tags/list", "/v2/a%3Fb/tags/list"},
+		{"trailing slash is kept", "/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := event("GET", tt.rawPath)
+			ev.RawQueryString = "x=1"
+			r := capture(t, ev).r
+			if r.URL.Path != tt.rawPath || r.URL.EscapedPath() != tt.escaped {
+				t.Errorf("Path %q EscapedPath %q, want %q %q", r.URL.Path, r.URL.EscapedPath(), tt.rawPath, tt.escaped)
+			}
+			if r.URL.RawQuery != "x=1" {
+				t.Errorf("RawQuery = %q, want x=1", r.URL.RawQuery)
+			}
+		})
+	}
+}
+
+func TestRequestRouteAndRequestID(t *testing.T) {
+	tests := []struct {
+		name, routeKey string
+		params         map[string]string
+		ok             bool
+		function, repo string
+		param, value   string
+	}{
+		{"route key and path parameters become the match", "GET /v2/{n1}/{n2}/manifests/{ref}",
+			map[string]string{"n1": "library", "n2": "hello", "ref": "sha256:abc"}, true, route.Manifests, "library/hello", "ref", "sha256:abc"},
+		{"catch-all keeps its proxy parameter", "ANY /v2/{proxy+}",
+			map[string]string{"proxy": "a/b/c"}, true, route.Base, "", "proxy", "a/b/c"},
+		{"$default records no match", "$default", nil, false, "", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := event("GET", "/v2/library/hello/manifests/sha256:abc")
+			ev.RouteKey, ev.RequestContext.RouteKey = tt.routeKey, tt.routeKey
+			ev.PathParameters = tt.params
+			r := capture(t, ev).r
+			if got := lambdahttp.RequestID(r.Context()); got != "ATfSmjLgPHcESJw=" {
+				t.Errorf("RequestID = %q", got)
+			}
+			m, ok := route.FromContext(r.Context())
+			if ok != tt.ok {
+				t.Fatalf("FromContext ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			if m.Route.Key() != tt.routeKey || m.Route.Function != tt.function || m.Name() != tt.repo || m.Param(tt.param) != tt.value {
+				t.Errorf("match %q → %s name %q %s=%q", m.Route.Key(), m.Route.Function, m.Name(), tt.param, m.Param(tt.param))
+			}
+		})
+	}
+}
+
+func TestRequestIDOfABareContextIsEmpty(t *testing.T) {
+	if got := lambdahttp.RequestID(context.Background()); got != "" {
+		t.Fatalf("RequestID = %q, want empty", got)
+	}
+}
+
+func TestRequestCatchAllWithTrailingSlashNamesItsRoute(t *testing.T) {
+	// Should API Gateway send docker's "POST .../blobs/uploads/" to the
+	// catch-all, the handler still learns which route it is.
+	ev := event("POST", "/v2/library/hello/blobs/uploads/")
+	ev.RouteKey, ev.RequestContext.RouteKey = "ANY /v2/{proxy+}", "ANY /v2/{proxy+}"
+	ev.PathParameters = map[string]string{"proxy": "library/hello/blobs/uploads/"}
+	m, ok := route.FromContext(capture(t, ev).r.Context())
+	if !ok || m.Route.Function != route.Uploads || m.Name() != "library/hello" {
+		t.Fatalf("match %q name %q (%v), want the uploads POST of library/hello", m.Route.Key(), m.Name(), ok)
+	}
+}

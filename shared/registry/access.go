@@ -1,0 +1,74 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/authz"
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// principal is who the request is from, per the enforced decision.
+func principal(ctx context.Context) (auth.Principal, bool) {
+	d, ok := authz.DecisionFrom(ctx)
+	return d.Principal, ok
+}
+
+// repository returns the repository a push goes to, creating it (private)
+// when the pusher may manage repositories there (DESIGN.md §4).
+func (reg *Registry) repository(ctx context.Context, name string) (store.Repository, error) {
+	r, err := reg.meta.GetRepository(ctx, name)
+	if err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return r, err
+	}
+	p, enforced := principal(ctx)
+	if enforced && reg.Policy != nil {
+		v, err := reg.Policy.PrincipalVerb(ctx, p, name)
+		if err != nil {
+			return r, err
+		}
+		if v < auth.Manage {
+			return r, errcode.New(errcode.Denied, "repository %q does not exist and %s may not create it (creating a repository needs manage)", name, p)
+		}
+	}
+	if err := reg.meta.EnsureRepository(ctx, name); err != nil {
+		return r, fmt.Errorf("create repository: %w", err)
+	}
+	reg.record(ctx, "create repository", name, "")
+	return reg.meta.GetRepository(ctx, name)
+}
+
+// record appends an audit event for the request's principal.
+func (reg *Registry) record(ctx context.Context, action, target, detail string) {
+	if reg.Audit == nil {
+		return
+	}
+	p, _ := principal(ctx)
+	e := authz.NewAuditEvent(p, action, target, detail)
+	if t, _ := auth.SplitRepo(target); t != "" {
+		e.Tenancy = t
+	}
+	if err := reg.Audit.AppendAudit(ctx, e); err != nil {
+		reg.log.WarnContext(ctx, "audit write failed", "error", err.Error())
+	}
+}
+
+// listable reports whether the request's principal may see a repository
+// in the catalog.
+func (reg *Registry) listable(ctx context.Context, name string) (bool, error) {
+	p, enforced := principal(ctx)
+	if !enforced || reg.Policy == nil {
+		return true, nil
+	}
+	if t, _ := auth.SplitRepo(name); t != p.Tenancy {
+		return false, nil
+	}
+	v, err := reg.Policy.PrincipalVerb(ctx, p, name)
+	return v >= auth.Inspect, err
+}
