@@ -140,6 +140,9 @@ type Manifests interface {
 	DeleteManifest(ctx context.Context, repo string, d digest.Digest) error
 	// Referrers returns the manifests in repo whose subject is d.
 	Referrers(ctx context.Context, repo string, d digest.Digest) ([]Manifest, error)
+	// ListManifests returns up to limit manifests of repo in digest
+	// order, after the digest given (exclusive; "" for the start).
+	ListManifests(ctx context.Context, repo string, after digest.Digest, limit int) ([]Manifest, error)
 }
 
 // Tags holds tags by repository.
@@ -171,6 +174,9 @@ type Blobs interface {
 	GetLink(ctx context.Context, repo string, d digest.Digest) (Blob, error)
 	// UnlinkBlob removes d from repo or returns ErrNotFound.
 	UnlinkBlob(ctx context.Context, repo string, d digest.Digest) error
+	// ListLinks returns up to limit blobs linked to repo in digest order,
+	// after the digest given (exclusive; "" for the start).
+	ListLinks(ctx context.Context, repo string, after digest.Digest, limit int) ([]Blob, error)
 }
 
 // Uploads holds upload sessions.

@@ -320,3 +320,40 @@ func (m *Metadata) PutRepository(_ context.Context, r store.Repository) error {
 func (m *Metadata) DeleteRepository(_ context.Context, name string) error {
 	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketRepos, []byte(name)) })
 }
+
+// listRepoRecords decodes up to limit records of a repository-keyed
+// bucket after a key suffix (exclusive).
+func listRepoRecords[T any](m *Metadata, bucket []byte, repo, after string, limit int) ([]T, error) {
+	var out []T
+	err := m.db.View(func(tx *bolt.Tx) error {
+		p := prefix(repo)
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.Seek(key(repo, after)); k != nil && bytes.HasPrefix(k, p) && len(out) < limit; k, v = c.Next() {
+			if after != "" && string(k[len(p):]) == after {
+				continue
+			}
+			var x T
+			if err := json.Unmarshal(v, &x); err != nil {
+				return err
+			}
+			out = append(out, x)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListManifests implements store.Manifests.
+func (m *Metadata) ListManifests(_ context.Context, repo string, after digest.Digest, limit int) ([]store.Manifest, error) {
+	return listRepoRecords[store.Manifest](m, bucketManifests, repo, after.String(), limit)
+}
+
+// ListLinks implements store.Blobs.
+func (m *Metadata) ListLinks(_ context.Context, repo string, after digest.Digest, limit int) ([]store.Blob, error) {
+	links, err := listRepoRecords[link](m, bucketLinks, repo, after.String(), limit)
+	out := make([]store.Blob, 0, len(links))
+	for _, l := range links {
+		out = append(out, l.Blob)
+	}
+	return out, err
+}
