@@ -50,7 +50,7 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 	}
 	var a *Auth
 	if cfg.Auth {
-		if a, err = NewAuth(cfg, stores); err != nil {
+		if a, err = NewAuth(ctx, cfg, stores); err != nil {
 			return nil, err
 		}
 	}
@@ -72,7 +72,7 @@ func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := NewAuth(cfg, stores)
+	a, err := NewAuth(ctx, cfg, stores)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,25 +10,37 @@ import (
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/store/kmskey"
 )
 
 // tokenIssuer is the "iss" of registry tokens.
 const tokenIssuer = "berth"
 
-// SigningKey returns the key that signs registry tokens: BERTH_SIGNING_KEY
-// when set; for the embedded backend, a key kept in the data directory
-// (created on first use).
-func SigningKey(cfg config.Config) (*ecdsa.PrivateKey, error) {
-	if cfg.SigningKey != "" {
-		return auth.ParseSigningKey([]byte(cfg.SigningKey))
-	}
-	if cfg.Backend != "embedded" {
-		return nil, errors.New("BERTH_SIGNING_KEY (a PEM P-256 private key) is required with the aws backend")
+// Signer returns what signs registry tokens: the KMS key
+// BERTH_SIGNING_KEY_ID (on AWS), else the PEM key BERTH_SIGNING_KEY, else
+// for the embedded backend a key kept in the data directory (created on
+// first use).
+func Signer(ctx context.Context, cfg config.Config) (auth.Signer, error) {
+	switch {
+	case cfg.SigningKeyID != "":
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return kmskey.New(ctx, kms.NewFromConfig(awsCfg), cfg.SigningKeyID)
+	case cfg.SigningKey != "":
+		k, err := auth.ParseSigningKey([]byte(cfg.SigningKey))
+		return auth.KeySigner{Key: k}, err
+	case cfg.Backend != "embedded":
+		return nil, errors.New("BERTH_SIGNING_KEY_ID (a KMS ECC_NIST_P256 key) or BERTH_SIGNING_KEY (PEM) is required with the aws backend")
 	}
 	p := filepath.Join(cfg.Data, "token-signing-key.pem")
 	b, err := os.ReadFile(p)
@@ -46,7 +57,8 @@ func SigningKey(cfg config.Config) (*ecdsa.PrivateKey, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return auth.ParseSigningKey(b)
+	k, err := auth.ParseSigningKey(b)
+	return auth.KeySigner{Key: k}, err
 }
 
 // Auth is the access-control side of the registry: authorizer and token
@@ -57,14 +69,14 @@ type Auth struct {
 }
 
 // NewAuth builds the authorizer and the token endpoint over the stores.
-func NewAuth(cfg config.Config, stores *backend.Stores) (*Auth, error) {
-	key, err := SigningKey(cfg)
+func NewAuth(ctx context.Context, cfg config.Config, stores *backend.Stores) (*Auth, error) {
+	signer, err := Signer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	v := auth.NewVerifier(tokenIssuer, cfg.Service, &key.PublicKey)
+	v := auth.NewVerifier(tokenIssuer, cfg.Service, signer.Public())
 	a := authz.NewAuthorizer(stores.IDs, stores.Meta, v)
-	issuer := auth.NewIssuer(key, tokenIssuer, cfg.Service, cfg.TokenTTL)
+	issuer := auth.NewIssuer(signer, tokenIssuer, cfg.Service, cfg.TokenTTL)
 	return &Auth{Authorizer: a, Tokens: authz.NewTokenService(a, issuer, stores.IDs, Logger(cfg.LogLevel))}, nil
 }
 

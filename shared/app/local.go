@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
@@ -29,7 +30,8 @@ type Local struct {
 
 // Handlers builds every function's http.Handler over opened stores:
 // the registry functions (behind the enforcement middleware when auth is
-// on) and the token endpoint. auth is nil when authentication is off.
+// on), the token endpoint and the admin API. auth is nil when
+// authentication is off (and with it the token endpoint and admin API).
 func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, log *slog.Logger) map[string]http.Handler {
 	reg := registry.New(stores.Meta, stores.Blobs, RegistryConfig(cfg), log)
 	hs := map[string]http.Handler{}
@@ -37,6 +39,7 @@ func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, log *slog.Logg
 		reg.Policy = a.Authorizer
 		reg.Audit = stores.IDs
 		hs[route.Token] = a.Tokens
+		hs[route.Admin] = authz.Enforce(admin.New(stores.IDs, stores.Meta, admin.Config{Tenancy: cfg.Tenancy}, log), cfg.Service)
 	}
 	for _, f := range route.RegistryFunctions {
 		h := reg.Handler(f)
@@ -57,7 +60,7 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	l := &Local{Stores: stores}
 	var a *Auth
 	if cfg.Auth {
-		if a, err = NewAuth(cfg, stores); err != nil {
+		if a, err = NewAuth(ctx, cfg, stores); err != nil {
 			stores.Close()
 			return nil, err
 		}

@@ -1,15 +1,19 @@
 package auth
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -95,9 +99,30 @@ func ParseSigningKey(pemBytes []byte) (*ecdsa.PrivateKey, error) {
 	return k, nil
 }
 
+// Signer signs a SHA-256 digest with a P-256 key, returning an ASN.1 DER
+// ECDSA signature — what crypto/ecdsa and AWS KMS (ECDSA_SHA_256) both
+// produce — so the private key may live in a file or never leave KMS.
+type Signer interface {
+	// Public is the key that verifies the signatures.
+	Public() *ecdsa.PublicKey
+	// SignDigest signs a SHA-256 digest.
+	SignDigest(ctx context.Context, digest []byte) ([]byte, error)
+}
+
+// KeySigner is a Signer over a private key in memory.
+type KeySigner struct{ Key *ecdsa.PrivateKey }
+
+// Public implements Signer.
+func (k KeySigner) Public() *ecdsa.PublicKey { return &k.Key.PublicKey }
+
+// SignDigest implements Signer.
+func (k KeySigner) SignDigest(_ context.Context, digest []byte) ([]byte, error) {
+	return ecdsa.SignASN1(rand.Reader, k.Key, digest)
+}
+
 // Issuer signs registry tokens.
 type Issuer struct {
-	key     *ecdsa.PrivateKey
+	signer  Signer
 	kid     string
 	issuer  string
 	service string
@@ -106,12 +131,12 @@ type Issuer struct {
 }
 
 // NewIssuer returns an Issuer for a service (the token's audience).
-func NewIssuer(key *ecdsa.PrivateKey, issuer, service string, ttl time.Duration) *Issuer {
-	return &Issuer{key: key, kid: KeyID(&key.PublicKey), issuer: issuer, service: service, ttl: ttl, now: time.Now}
+func NewIssuer(signer Signer, issuer, service string, ttl time.Duration) *Issuer {
+	return &Issuer{signer: signer, kid: KeyID(signer.Public()), issuer: issuer, service: service, ttl: ttl, now: time.Now}
 }
 
 // Issue signs a token for subject with the given access.
-func (i *Issuer) Issue(subject string, access []Access) (token string, claims Claims, err error) {
+func (i *Issuer) Issue(ctx context.Context, subject string, access []Access) (token string, claims Claims, err error) {
 	now := i.now().UTC().Truncate(time.Second)
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
@@ -132,8 +157,33 @@ func (i *Issuer) Issue(subject string, access []Access) (token string, claims Cl
 	}
 	t := jwt.NewWithClaims(SigningMethod, claims)
 	t.Header["kid"] = i.kid
-	token, err = t.SignedString(i.key)
-	return token, claims, err
+	input, err := t.SigningString()
+	if err != nil {
+		return "", claims, err
+	}
+	sum := sha256.Sum256([]byte(input))
+	der, err := i.signer.SignDigest(ctx, sum[:])
+	if err != nil {
+		return "", claims, fmt.Errorf("sign token: %w", err)
+	}
+	raw, err := joseSignature(der)
+	if err != nil {
+		return "", claims, err
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(raw), claims, nil
+}
+
+// joseSignature turns an ASN.1 DER ECDSA signature into JWS's fixed
+// 64-byte R||S form (RFC 7518 §3.4).
+func joseSignature(der []byte) ([]byte, error) {
+	var sig struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) > 0 || sig.R == nil || sig.S == nil {
+		return nil, errors.New("signer returned a malformed ECDSA signature")
+	}
+	out := make([]byte, 64)
+	sig.R.FillBytes(out[:32])
+	sig.S.FillBytes(out[32:])
+	return out, nil
 }
 
 // TTL is how long issued tokens live.

@@ -105,7 +105,7 @@ func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	tok, claims, err := s.issuer.Issue(subject(p), access)
+	tok, claims, err := s.issuer.Issue(ctx, subject(p), access)
 	if err != nil {
 		return err
 	}

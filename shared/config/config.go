@@ -37,12 +37,13 @@ type Config struct {
 	Service string
 	// TokenTTL is the lifetime of registry tokens (BERTH_TOKEN_TTL).
 	TokenTTL time.Duration
-	// SigningKey is the PEM P-256 private key that signs registry tokens
-	// (BERTH_SIGNING_KEY); when empty, the embedded backend keeps one in
-	// Data, and the aws backend reads it from the secret named by
-	// SigningKeySecret (BERTH_SIGNING_KEY_SECRET).
-	SigningKey       string
-	SigningKeySecret string
+	// SigningKeyID names the KMS ECC_NIST_P256 key that signs registry
+	// tokens (BERTH_SIGNING_KEY_ID, as the CDK stack sets it).
+	SigningKeyID string
+	// SigningKey is a PEM P-256 private key to sign with instead
+	// (BERTH_SIGNING_KEY, for emulators and tests); when neither is set
+	// the embedded backend keeps a key in Data.
+	SigningKey string
 	// Tenancy and AdminToken bootstrap the local registry: tenancy
 	// BERTH_TENANCY with user admin and auth token BERTH_ADMIN_TOKEN
 	// (generated, kept in Data and printed when unset).
@@ -66,7 +67,7 @@ func FromEnv() (Config, error) {
 	c.Tenancy = env("BERTH_TENANCY", "dev")
 	c.AdminToken = os.Getenv("BERTH_ADMIN_TOKEN")
 	c.SigningKey = os.Getenv("BERTH_SIGNING_KEY")
-	c.SigningKeySecret = os.Getenv("BERTH_SIGNING_KEY_SECRET")
+	c.SigningKeyID = os.Getenv("BERTH_SIGNING_KEY_ID")
 	switch a := env("BERTH_AUTH", "on"); a {
 	case "on":
 		c.Auth = true
