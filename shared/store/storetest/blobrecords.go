@@ -1,0 +1,95 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/shared/store"
+)
+
+func newBlob(t *testing.T, key string) store.Blob {
+	return store.Blob{Digest: randomDigest(t), Size: 1234, Key: key, Created: time.Now().UTC().Truncate(time.Millisecond)}
+}
+
+// checkBlob fails unless got equals want.
+func checkBlob(t *testing.T, got, want store.Blob) {
+	t.Helper()
+	if got.Digest != want.Digest || got.Size != want.Size || got.Key != want.Key || !got.Created.Equal(want.Created) {
+		t.Fatalf("blob record:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// checkLink fails unless a link returned the blob's digest, size and key
+// (what a blob GET or HEAD answers from).
+func checkLink(t *testing.T, got, want store.Blob) {
+	t.Helper()
+	if got.Digest != want.Digest || got.Size != want.Size || got.Key != want.Key {
+		t.Fatalf("GetLink:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+var blobRecordTests = []metaTest{
+	{"PutBlob then GetBlob round-trips", func(t *testing.T, m store.Metadata) {
+		b := newBlob(t, unique(t, "blobs/k"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), b))
+		got, err := m.GetBlob(ctx(t), b.Digest)
+		must(t, "GetBlob", err)
+		checkBlob(t, got, b)
+	}},
+	{"GetBlob unknown → ErrNotFound", func(t *testing.T, m store.Metadata) {
+		_, err := m.GetBlob(ctx(t), randomDigest(t))
+		wantErr(t, "GetBlob", err, store.ErrNotFound)
+	}},
+	{"PutBlob of a recorded digest → ErrExists and keeps the first record", func(t *testing.T, m store.Metadata) {
+		first := newBlob(t, unique(t, "blobs/first"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), first))
+		second := first
+		second.Key, second.Size, second.Created = unique(t, "blobs/second"), 99, first.Created.Add(time.Hour)
+		wantErr(t, "PutBlob again", m.PutBlob(ctx(t), second), store.ErrExists)
+		got, err := m.GetBlob(ctx(t), first.Digest)
+		must(t, "GetBlob", err)
+		checkBlob(t, got, first)
+	}},
+	{"LinkBlob links in one repository only", func(t *testing.T, m store.Metadata) {
+		a, b := unique(t, "a"), unique(t, "b")
+		blob := newBlob(t, unique(t, "blobs/k"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), blob))
+		must(t, "LinkBlob", m.LinkBlob(ctx(t), a, blob))
+		got, err := m.GetLink(ctx(t), a, blob.Digest)
+		must(t, "GetLink in A", err)
+		checkLink(t, got, blob)
+		for _, other := range []string{b, a + "x", a + "/x"} {
+			_, err := m.GetLink(ctx(t), other, blob.Digest)
+			wantErr(t, "GetLink in "+other, err, store.ErrNotFound)
+		}
+		_, err = m.GetLink(ctx(t), a, randomDigest(t))
+		wantErr(t, "GetLink of another digest", err, store.ErrNotFound)
+	}},
+	{"LinkBlob is idempotent", func(t *testing.T, m store.Metadata) {
+		repo, blob := unique(t, "repo"), newBlob(t, unique(t, "blobs/k"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), blob))
+		must(t, "LinkBlob", m.LinkBlob(ctx(t), repo, blob))
+		must(t, "LinkBlob again", m.LinkBlob(ctx(t), repo, blob))
+		got, err := m.GetLink(ctx(t), repo, blob.Digest)
+		must(t, "GetLink", err)
+		checkLink(t, got, blob)
+	}},
+	{"UnlinkBlob removes the link in that repository only", func(t *testing.T, m store.Metadata) {
+		a, b := unique(t, "a"), unique(t, "b")
+		blob := newBlob(t, unique(t, "blobs/k"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), blob))
+		must(t, "LinkBlob A", m.LinkBlob(ctx(t), a, blob))
+		must(t, "LinkBlob B", m.LinkBlob(ctx(t), b, blob))
+		must(t, "UnlinkBlob A", m.UnlinkBlob(ctx(t), a, blob.Digest))
+		_, err := m.GetLink(ctx(t), a, blob.Digest)
+		wantErr(t, "GetLink in A after unlink", err, store.ErrNotFound)
+		_, err = m.GetLink(ctx(t), b, blob.Digest)
+		must(t, "GetLink in B", err)
+		_, err = m.GetBlob(ctx(t), blob.Digest)
+		must(t, "GetBlob after unlink (the record stays)", err)
+		wantErr(t, "UnlinkBlob A again", m.UnlinkBlob(ctx(t), a, blob.Digest), store.ErrNotFound)
+	}},
+	{"UnlinkBlob of a link never made → ErrNotFound", func(t *testing.T, m store.Metadata) {
+		wantErr(t, "UnlinkBlob", m.UnlinkBlob(ctx(t), unique(t, "repo"), randomDigest(t)), store.ErrNotFound)
+	}},
+}
