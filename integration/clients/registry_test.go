@@ -1,0 +1,190 @@
+package clients
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/config"
+)
+
+// registry is one in-process Berth reached at Host (127.0.0.1:port),
+// recording every request it answers.
+type registry struct {
+	Host string
+	mu   sync.Mutex
+	log  []request
+}
+
+// request is one answered request as the gateway saw it.
+type request struct {
+	Method, Path, Query string
+	// Length is the request's Content-Length, -1 when it was sent
+	// chunked without one.
+	Length int64
+	Status int
+}
+
+func (r request) String() string {
+	s := r.Method + " " + r.Path
+	if r.Query != "" {
+		s += "?" + r.Query
+	}
+	return s + " → " + http.StatusText(r.Status)
+}
+
+// startRegistry starts the registry as `make run` does (embedded backend
+// in a temporary directory; limits says whether AWS's request limits are
+// enforced) on a random 127.0.0.1 port and stops it when the test ends.
+// The registry's warnings and the requests it saw are shown if the test
+// fails.
+func startRegistry(t testing.TB, limits bool) *registry {
+	t.Helper()
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg := config.Config{
+		Backend:    "embedded",
+		Data:       t.TempDir(),
+		Limits:     limits,
+		PresignTTL: 15 * time.Minute,
+	}
+	l, err := app.NewLocal(context.Background(), cfg, logger)
+	if err != nil {
+		t.Fatalf("app.NewLocal: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		l.Close()
+		t.Fatalf("listen: %v", err)
+	}
+	reg := &registry{Host: ln.Addr().String()}
+	srv := &http.Server{Handler: reg.record(l.Gateway), ReadHeaderTimeout: 30 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutting the registry down: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("closing the stores: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("requests the registry answered:\n%s", reg.dump())
+			if logs.Len() > 0 {
+				t.Logf("registry warnings and errors:\n%s", logs.Tail(16<<10))
+			}
+		}
+	})
+	return reg
+}
+
+// Ref returns host:port/repo followed by suffix (":tag" or "@digest").
+func (r *registry) Ref(repo, suffix string) string { return r.Host + "/" + repo + suffix }
+
+// record wraps h to log each request with its status.
+func (r *registry) record(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, req)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		r.mu.Lock()
+		r.log = append(r.log, request{req.Method, req.URL.Path, req.URL.RawQuery, req.ContentLength, sw.status})
+		r.mu.Unlock()
+	})
+}
+
+// Requests returns the requests answered so far whose method is method
+// (any if "") and whose path contains substr.
+func (r *registry) Requests(method, substr string) []request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []request
+	for _, q := range r.log {
+		if (method == "" || q.Method == method) && strings.Contains(q.Path, substr) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// Mark returns a position in the request log for Since.
+func (r *registry) Mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.log)
+}
+
+// Since returns the requests answered after mark.
+func (r *registry) Since(mark int) []request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]request(nil), r.log[mark:]...)
+}
+
+func (r *registry) dump() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	start := max(0, len(r.log)-200)
+	for _, q := range r.log[start:] {
+		b.WriteString(q.String() + "\n")
+	}
+	return b.String()
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+	w.ResponseWriter.WriteHeader(s)
+}
+
+// lockedBuffer is a log sink that the server's goroutines can share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Len returns how many bytes were logged.
+func (b *lockedBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+// Tail returns at most the last n bytes logged.
+func (b *lockedBuffer) Tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
