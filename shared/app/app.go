@@ -13,6 +13,7 @@ import (
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/registry"
+	"github.com/berth-registry/berth/shared/route"
 )
 
 // Logger returns the JSON logger every process uses.
@@ -49,10 +50,16 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 		return nil, err
 	}
 	var a *Auth
-	if cfg.Auth {
+	switch {
+	case !cfg.Auth:
+	case name == route.Token:
 		if a, err = NewAuth(ctx, cfg, stores); err != nil {
 			return nil, err
 		}
+	default:
+		// The other functions enforce the authorizer's decision and ask
+		// policy questions; they never touch the signing key.
+		a = &Auth{Authorizer: authz.NewAuthorizer(stores.IDs, stores.Meta, nil)}
 	}
 	h, ok := Handlers(cfg, stores, a, log)[name]
 	if !ok {

@@ -31,7 +31,8 @@ type Authorizer struct {
 }
 
 // NewAuthorizer returns an Authorizer over the identity store, the
-// repository records (for visibility) and the registry token verifier.
+// repository records (for visibility) and the registry token verifier
+// (nil where only policy questions are asked, not tokens checked).
 func NewAuthorizer(ids store.Identity, repos store.Repositories, v *auth.Verifier) *Authorizer {
 	return &Authorizer{ids: ids, repos: repos, verifier: v, now: time.Now, cache: newTTLCache()}
 }
@@ -100,6 +101,9 @@ func (a *Authorizer) Authenticate(ctx context.Context, header string) (Credentia
 		}
 		return Credentials{Principal: p, Via: "basic"}, nil
 	case "bearer":
+		if a.verifier == nil {
+			return Credentials{}, &AuthError{"registry tokens are not accepted here"}
+		}
 		c, err := a.verifier.Verify(value)
 		if err != nil {
 			return Credentials{}, &AuthError{"invalid or expired registry token"}
