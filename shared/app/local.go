@@ -5,8 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
@@ -37,7 +36,10 @@ func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, log *slog.Logg
 	if a != nil {
 		reg.Policy = a.Authorizer
 		reg.Audit = stores.IDs
-		hs[route.Token] = a.Tokens
+		if a.Tokens != nil {
+			hs[route.Token] = a.Tokens
+		}
+		hs[route.Admin] = authz.Enforce(admin.New(stores.IDs, stores.Meta, admin.Config{Tenancy: cfg.Tenancy}, log), cfg.Service)
 	}
 	for _, f := range route.RegistryFunctions {
 		h := reg.Handler(f)
@@ -69,7 +71,7 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	}
 	fns := map[string]gateway.Invoker{}
 	for name, h := range Handlers(cfg, stores, a, log) {
-		fns[name] = lambda.NewHandler(lambdahttp.Handler(h))
+		fns[name] = invoker{lambdahttp.Handler(h)}
 	}
 	limits := gateway.NoLimits()
 	if cfg.Limits {
@@ -77,7 +79,7 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	}
 	gw := gateway.New(fns, limits, log)
 	if a != nil {
-		gw.Authorizer = lambda.NewHandler(a.Authorizer.Lambda())
+		gw.Authorizer = invoker{a.Authorizer.Lambda()}
 	}
 	if stores.Objects != nil {
 		gw.Objects = stores.Objects

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,16 +155,35 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
 	}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		g.fail(w, r, err)
+	direct, isDirect := fn.(HTTPFunc)
+	var payload []byte
+	size := 0
+	if isDirect {
+		max := g.limits.MaxRequestPayload
+		if max <= 0 {
+			max = int(^uint(0) >> 1)
+		}
+		if size, err = eventSize(&ev, max); err != nil {
+			g.fail(w, r, err)
+			return
+		}
+	} else {
+		if payload, err = json.Marshal(ev); err != nil {
+			g.fail(w, r, err)
+			return
+		}
+		size = len(payload)
+	}
+	if max := g.limits.MaxRequestPayload; max > 0 && size > max {
+		g.fail(w, r, tooLarge(fmt.Sprintf("the request (%d body bytes) makes a %d-byte Lambda event after base64 encoding, over Lambda's %d-byte invoke payload limit", len(body), size, max)))
 		return
 	}
-	if max := g.limits.MaxRequestPayload; max > 0 && len(payload) > max {
-		g.fail(w, r, tooLarge(fmt.Sprintf("the request (%d body bytes) makes a %d-byte Lambda event after base64 encoding, over Lambda's %d-byte invoke payload limit", len(body), len(payload), max)))
-		return
+	var res events.APIGatewayV2HTTPResponse
+	if isDirect {
+		res, err = g.invokeDirect(r.Context(), direct, ev)
+	} else {
+		res, err = g.invoke(r.Context(), fn, payload)
 	}
-	res, err := g.invoke(r.Context(), fn, payload)
 	if err != nil {
 		g.fail(w, r, err)
 		return
@@ -187,19 +207,27 @@ func (g *Gateway) authorize(ctx context.Context, ev events.APIGatewayV2HTTPReque
 		RequestContext:        ev.RequestContext,
 		PathParameters:        ev.PathParameters,
 	}
-	payload, err := json.Marshal(aev)
-	if err != nil {
-		return nil, http.StatusInternalServerError
-	}
-	out, err := g.Authorizer.Invoke(ctx, payload)
-	if err != nil {
-		g.log.Error("authorizer failed", "error", err.Error())
-		return nil, http.StatusInternalServerError
-	}
 	var res events.APIGatewayV2CustomAuthorizerSimpleResponse
-	if err := json.Unmarshal(out, &res); err != nil {
-		g.log.Error("authorizer response is not a simple response", "error", err.Error())
-		return nil, http.StatusInternalServerError
+	if f, ok := g.Authorizer.(AuthorizerFunc); ok {
+		var err error
+		if res, err = f(ctx, aev); err != nil {
+			g.log.Error("authorizer failed", "error", err.Error())
+			return nil, http.StatusInternalServerError
+		}
+	} else {
+		payload, err := json.Marshal(aev)
+		if err != nil {
+			return nil, http.StatusInternalServerError
+		}
+		out, err := g.Authorizer.Invoke(ctx, payload)
+		if err != nil {
+			g.log.Error("authorizer failed", "error", err.Error())
+			return nil, http.StatusInternalServerError
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			g.log.Error("authorizer response is not a simple response", "error", err.Error())
+			return nil, http.StatusInternalServerError
+		}
 	}
 	if !res.IsAuthorized {
 		return nil, http.StatusForbidden
@@ -275,6 +303,49 @@ func (g *Gateway) invoke(ctx context.Context, fn Invoker, payload []byte) (event
 	return decodeResponse(out.out)
 }
 
+// invokeDirect runs an in-process function with the event value, under
+// the same timeout and response limit as invoke.
+func (g *Gateway) invokeDirect(ctx context.Context, fn HTTPFunc, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	var res events.APIGatewayV2HTTPResponse
+	if g.limits.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.limits.Timeout)
+		defer cancel()
+	}
+	type result struct {
+		res events.APIGatewayV2HTTPResponse
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := fn(ctx, ev)
+		done <- result{res, err}
+	}()
+	var out result
+	select {
+	case out = <-done:
+	case <-ctx.Done():
+		out.err = ctx.Err()
+	}
+	if out.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return res, errcode.New(errcode.Unavailable,
+			"the function did not answer within API Gateway's %s integration timeout; for large layers use `berth push` or `berth proxy`", g.limits.Timeout)
+	}
+	if out.err != nil {
+		return res, fmt.Errorf("function failed: %w", out.err)
+	}
+	if max := g.limits.MaxResponsePayload; max > 0 {
+		n, err := responseSize(&out.res, max)
+		if err != nil {
+			return res, err
+		}
+		if n > max {
+			return res, fmt.Errorf("function response of %d bytes is over Lambda's %d-byte limit", n, max)
+		}
+	}
+	return out.res, nil
+}
+
 // statusCodeFirst begins a JSON object whose first key is statusCode.
 var statusCodeFirst = []byte(`{"statusCode":`)
 
@@ -332,7 +403,7 @@ func (g *Gateway) write(w http.ResponseWriter, r *http.Request, res events.APIGa
 		h.Add("Set-Cookie", c)
 	}
 	if r.Method != http.MethodHead || h.Get("Content-Length") == "" {
-		h.Set("Content-Length", fmt.Sprint(len(body)))
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	status := res.StatusCode
 	if status == 0 {
