@@ -69,7 +69,7 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	}
 	fns := map[string]gateway.Invoker{}
 	for name, h := range Handlers(cfg, stores, a, log) {
-		fns[name] = invoker{lambdahttp.Handler(h)}
+		fns[name] = gateway.HTTPFunc(lambdahttp.Handler(h))
 	}
 	limits := gateway.NoLimits()
 	if cfg.Limits {
@@ -77,7 +77,7 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	}
 	gw := gateway.New(fns, limits, log)
 	if a != nil {
-		gw.Authorizer = invoker{a.Authorizer.Lambda()}
+		gw.Authorizer = gateway.AuthorizerFunc(a.Authorizer.Lambda())
 	}
 	if stores.Objects != nil {
 		gw.Objects = stores.Objects

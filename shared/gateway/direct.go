@@ -119,3 +119,10 @@ func responseSize(res *events.APIGatewayV2HTTPResponse, max int) (int, error) {
 	p, err := json.Marshal(res)
 	return len(p), err
 }
+
+// Note: gateway.HTTPFunc and AuthorizerFunc are safe for concurrent
+// invocations. aws-lambda-go's lambda.NewHandler is not (v1.55.1: its
+// Invoke returns the bytes of a pooled buffer after putting the buffer
+// back, so a concurrent invocation can overwrite a response before the
+// caller reads it); Lambda never invokes one instance concurrently, the
+// local gateway does — so the local gateway never uses it.
