@@ -20,7 +20,13 @@ type LambdaFunc func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizer
 func (a *Authorizer) Lambda() LambdaFunc {
 	return func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
 		method := ev.RequestContext.HTTP.Method
-		m, _ := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath)
+		m, ok := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath)
+		if !ok {
+			// A route key the table does not know (a $default route added
+			// by hand?): decide on the route the path names, as the
+			// function will.
+			m, _ = route.Find(method, ev.RawPath)
+		}
 		q, _ := url.ParseQuery(ev.RawQueryString)
 		d, err := a.Decide(ctx, Request{
 			Method: method, Path: ev.RawPath, Query: q,

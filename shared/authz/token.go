@@ -90,19 +90,22 @@ func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errcode.New(errcode.Unsupported, "use GET or POST on /token")
 	}
-	if len(scopes) > maxScopes {
+	// Count scopes after splitting: one parameter may hold several.
+	var asked []string
+	for _, sc := range scopes {
+		asked = append(asked, strings.Fields(sc)...)
+	}
+	if len(asked) > maxScopes {
 		return errcode.New(errcode.Denied, "at most %d scopes per token request", maxScopes)
 	}
 	var access []auth.Access
-	for _, sc := range scopes {
-		for _, one := range strings.Fields(sc) {
-			a, err := s.grant(r, p, one)
-			if err != nil {
-				return err
-			}
-			if a != nil {
-				access = append(access, *a)
-			}
+	for _, one := range asked {
+		a, err := s.grant(r, p, one)
+		if err != nil {
+			return err
+		}
+		if a != nil {
+			access = append(access, *a)
 		}
 	}
 	tok, claims, err := s.issuer.Issue(ctx, subject(p), access)

@@ -45,6 +45,7 @@ type Gateway struct {
 	Objects http.Handler
 	// ObjectPrefix is the path under which Objects serves.
 	ObjectPrefix string
+	workers *workers
 	// Authorizer, when set, runs before every route but the NoAuth ones,
 	// as an HTTP API Lambda authorizer (payload 2.0, simple responses,
 	// no identity sources, so it runs on every request).
@@ -53,7 +54,7 @@ type Gateway struct {
 
 // New returns a gateway dispatching the route table to functions by name.
 func New(functions map[string]Invoker, limits Limits, log *slog.Logger) *Gateway {
-	return &Gateway{router: route.NewRouter(route.Table()), functions: functions, limits: limits, log: log}
+	return &Gateway{router: route.NewRouter(route.Table()), functions: functions, limits: limits, log: log, workers: newWorkers()}
 }
 
 func newRequestID() string {
@@ -125,7 +126,9 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ok bool
-	m, ok = g.router.Find(r.Method, r.URL.Path)
+	// Match on the path as sent: an encoded "%2F" is not a separator
+	// (the parameters are decoded once, in Find).
+	m, ok = g.router.Find(r.Method, r.URL.EscapedPath())
 	if !ok {
 		// What API Gateway answers when no route matches.
 		w.Header().Set("Content-Type", "application/json")
@@ -317,10 +320,10 @@ func (g *Gateway) invokeDirect(ctx context.Context, fn HTTPFunc, ev events.APIGa
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
+	g.workers.run(func() {
 		res, err := fn(ctx, ev)
 		done <- result{res, err}
-	}()
+	})
 	var out result
 	select {
 	case out = <-done:

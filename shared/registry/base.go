@@ -22,10 +22,16 @@ func (reg *Registry) base(w http.ResponseWriter, r *http.Request, m route.Match)
 		return nil
 	}
 	// A trailing-slash request that reached the catch-all (should API
-	// Gateway not strip the slash) is served as the route it names.
-	if alt, ok := route.Find(r.Method, r.URL.Path); ok && alt.Route.Function != route.Base {
-		reg.Handler(alt.Route.Function).ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), alt)))
-		return nil
+	// Gateway not strip the slash) is served as the route it names — the
+	// rule route.FromEvent applies, so the authorizer decided that route.
+	// Any other path stays unmatched: the authorizer decided only the
+	// catch-all (e.g. "/v2/dev%2Fapp%2Fmanifests%2Fv1", one segment for
+	// API Gateway, arrives with rawPath decoded).
+	if strings.HasSuffix(r.URL.Path, "/") {
+		if alt, ok := route.Find(r.Method, r.URL.Path); ok && alt.Route.Function != route.Base {
+			reg.Handler(alt.Route.Function).ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), alt)))
+			return nil
+		}
 	}
 	return unmatched(r.Method, m.Param("proxy"))
 }

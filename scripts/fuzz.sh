@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Run each fuzz target for a short time (CI) or as long as asked.
+#
+#   scripts/fuzz.sh            every target for ${FUZZTIME:-15s}
+#   FUZZTIME=5m scripts/fuzz.sh
+#
+# Seed corpora live in <package>/testdata/fuzz/<FuzzName>/ and also run as
+# plain tests under `go test`. A failure writes the failing input there;
+# commit it with the fix so it stays a regression test.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+fuzztime="${FUZZTIME:-15s}"
+targets=(
+	"FuzzParseStatement ./shared/auth"
+	"FuzzAuthorizationHeader ./shared/authz"
+)
+
+for t in "${targets[@]}"; do
+	read -r name pkg <<<"$t"
+	echo "fuzz: $name ($pkg) for $fuzztime" >&2
+	go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg"
+done
+echo "fuzz: ${#targets[@]} targets passed" >&2

@@ -1,0 +1,121 @@
+package authz
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+
+	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/lambdahttp"
+)
+
+func TestDecisionContextRoundTrip(t *testing.T) {
+	for _, d := range []Decision{
+		{Allow: true, Principal: auth.Principal{Tenancy: "dev", User: "ann", Groups: []string{"a", "b"}}, Via: "basic", Scope: "repository:dev/app:pull", MountFrom: true},
+		{Allow: true, Via: "none"},
+		{Status: http.StatusForbidden, Scope: "repository:dev/app:delete", Message: "dev/ann may not delete"},
+		{Status: http.StatusUnauthorized, Message: "authentication required"},
+	} {
+		// Through JSON, as API Gateway passes it (numbers become float64).
+		b, err := json.Marshal(d.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := FromContext(m)
+		if !ok || !reflect.DeepEqual(got, d) {
+			t.Errorf("round trip of %+v = %+v, %v", d, got, ok)
+		}
+	}
+	if _, ok := FromContext(nil); ok {
+		t.Error("FromContext(nil) holds a decision")
+	}
+	if _, ok := FromContext(map[string]any{"user": "admin", "status": 200}); ok {
+		t.Error("a context without \"allow\" holds a decision")
+	}
+	if _, ok := FromContext(map[string]any{"allow": "true"}); ok {
+		t.Error(`"allow" as a string counts as a decision`)
+	}
+	if d, ok := FromContext(map[string]any{"allow": false, "status": "403"}); !ok || d.Status != 403 {
+		t.Errorf("status as a string: %+v, %v", d, ok)
+	}
+}
+
+func TestEnforce(t *testing.T) {
+	tests := []struct {
+		name          string
+		ctx           map[string]any
+		proto         string
+		tls           bool
+		wantStatus    int
+		wantCode      string
+		wantChallenge string
+	}{
+		{"allowed reaches the function", Decision{Allow: true, Principal: auth.Principal{Tenancy: "dev", User: "ann"}}.Context(), "", false, http.StatusTeapot, "", ""},
+		{"403 → DENIED without a challenge", Decision{Status: 403, Scope: "repository:dev/app:delete", Message: "no"}.Context(), "", false, 403, "DENIED", ""},
+		{"401 → challenge naming realm, service and scope", Decision{Status: 401, Scope: "repository:dev/app:pull", Message: "no"}.Context(), "", false, 401, "UNAUTHORIZED",
+			`Bearer realm="http://registry.example:5000/token",service="berth",scope="repository:dev/app:pull"`},
+		{"401 without scope (GET /v2/)", Decision{Status: 401, Message: "no"}.Context(), "", false, 401, "UNAUTHORIZED",
+			`Bearer realm="http://registry.example:5000/token",service="berth"`},
+		{"realm follows X-Forwarded-Proto", Decision{Status: 401, Scope: "registry:catalog:*"}.Context(), "HTTPS", false, 401, "UNAUTHORIZED",
+			`Bearer realm="https://registry.example:5000/token",service="berth",scope="registry:catalog:*"`},
+		{"realm follows TLS", Decision{Status: 401}.Context(), "", true, 401, "UNAUTHORIZED",
+			`Bearer realm="https://registry.example:5000/token",service="berth"`},
+		{"no decision → fail closed", nil, "", false, 401, "UNAUTHORIZED", `Bearer realm="http://registry.example:5000/token",service="berth"`},
+		{"a context that is not a decision → fail closed", map[string]any{"principal": "dev/admin"}, "", false, 401, "UNAUTHORIZED", `Bearer realm="http://registry.example:5000/token",service="berth"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen *Decision
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				d, ok := DecisionFrom(r.Context())
+				if ok {
+					seen = &d
+				}
+				w.WriteHeader(http.StatusTeapot)
+			})
+			r := httptest.NewRequest("GET", "http://registry.example:5000/v2/dev/app/manifests/v1", nil)
+			if tc.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", tc.proto)
+			}
+			if tc.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			if tc.ctx != nil {
+				r = r.WithContext(lambdahttp.WithAuthorizerContext(r.Context(), tc.ctx))
+			}
+			rec := httptest.NewRecorder()
+			Enforce(next, "berth").ServeHTTP(rec, r)
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.wantStatus, rec.Body)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != tc.wantChallenge {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tc.wantChallenge)
+			}
+			if tc.wantCode == "" {
+				if seen == nil || seen.Principal.User != "ann" {
+					t.Errorf("the function did not see the decision: %+v", seen)
+				}
+				return
+			}
+			if seen != nil {
+				t.Fatal("the function ran on a refusal")
+			}
+			var body struct {
+				Errors []struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Errors) != 1 || body.Errors[0].Code != tc.wantCode {
+				t.Errorf("body %s, want one %s error (%v)", rec.Body, tc.wantCode, err)
+			}
+			if rec.Header().Get("Docker-Distribution-API-Version") != "registry/2.0" {
+				t.Error("refusal without Docker-Distribution-API-Version")
+			}
+		})
+	}
+}
