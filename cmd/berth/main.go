@@ -1,5 +1,8 @@
 // Command berth is Berth's one CLI: it serves the registry locally
-// (berth serve) and will carry the admin, push and proxy commands.
+// (berth serve), bootstraps a deployed one (berth bootstrap), and drives
+// the admin API (login, tenancies, users, groups, tokens, policies, repos,
+// audit). This file dispatches; each command lives in the file named for
+// what it manages.
 package main
 
 import (
@@ -15,14 +18,32 @@ import (
 
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/gateway"
 )
 
 const usage = `berth — a serverless OCI registry
 
 Usage:
-  berth serve      run the local gateway with every function (make run)
+  berth serve       run the local gateway with every function (make run)
+  berth bootstrap   create the first tenancy, its admin and an auth token in the
+                    configured store (once, after the first deploy on AWS)
 
-Configuration is read from the environment; see docs/configuration.md.
+  berth doctor <url> [-u <tenancy>/<user> --password-stdin]
+                    check a deployed registry's front door (docs/doctor.md)
+
+  berth login <url> -u <tenancy>/<user> --password-stdin
+  berth logout
+  berth tenancies   list | create
+  berth users       list | get | create | delete | set-groups
+  berth groups      list | get | create | delete
+  berth tokens      list | create | revoke
+  berth policies    list | get | put | delete
+  berth repos       list | get | create | set | delete
+  berth audit
+
+Run "berth <command> --help" for a command's verbs and flags. The admin
+commands and the model behind them are described in docs/auth.md;
+configuration (for serve and bootstrap) in docs/configuration.md.
 `
 
 func main() {
@@ -34,16 +55,39 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve()
+	case "doctor":
+		err = doctorCmd(os.Args[2:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
-		fmt.Fprintf(os.Stderr, "berth: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ok, cerr := newCLI().run(ctx, os.Args[1:])
+		stop()
+		if !ok {
+			fmt.Fprintf(os.Stderr, "berth: unknown command %q\n\n%s", os.Args[1], usage)
+			os.Exit(2)
+		}
+		os.Exit(exitCode(cerr))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth:", err)
 		os.Exit(1)
 	}
+}
+
+// exitCode reports a command's error and returns the exit status: 0
+// (done, or help shown), 2 (the command line is wrong), 1 (it failed).
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, ue.msg)
+		return 2
+	}
+	fmt.Fprintln(os.Stderr, "berth:", err)
+	return 1
 }
 
 func serve() error {
@@ -63,7 +107,12 @@ func serve() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: l.Gateway, ReadHeaderTimeout: 30 * time.Second}
+	// BERTH_FRONTDOOR emulates a front door's known failures (docs/doctor.md).
+	h, err := gateway.FrontDoor(l.Gateway, os.Getenv("BERTH_FRONTDOOR"))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 	limits := "AWS limits enforced (BERTH_LIMITS=off lifts them)"
 	if !cfg.Limits {
 		limits = "AWS limits off"

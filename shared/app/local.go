@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
@@ -38,6 +39,7 @@ func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, log *slog.Logg
 		if a.Tokens != nil {
 			hs[route.Token] = a.Tokens
 		}
+		hs[route.Admin] = authz.Enforce(admin.New(stores.IDs, stores.Meta, admin.Config{Tenancy: cfg.Tenancy}, log), cfg.Service)
 	}
 	for _, f := range route.RegistryFunctions {
 		h := reg.Handler(f)

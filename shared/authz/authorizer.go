@@ -251,8 +251,11 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 	allow := Decision{Allow: true, Principal: c.Principal, Via: c.Via, Scope: scope}
 	switch {
 	case m.Route.Function == route.Admin:
-		if c.Principal.Anonymous() {
-			return unauthorized("", "the admin API needs credentials: Basic <tenancy>/<user> with an auth token"), nil
+		// Only an auth token opens the admin API: a registry token was
+		// issued for pulls and pushes, and must not carry a user's
+		// administrative rights to whoever holds it.
+		if c.Principal.Anonymous() || c.Via != "basic" {
+			return unauthorized("", "the admin API needs Basic credentials: <tenancy>/<user> and an auth token"), nil
 		}
 		return allow, nil
 	case action == "":
