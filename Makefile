@@ -1,5 +1,5 @@
 # Berth — see README.md. Targets are the contract in ../shared/DESIGN.md §9.
-FUNCTIONS := base manifests blobs uploads tags referrers catalog
+FUNCTIONS := base manifests blobs uploads tags referrers catalog token admin authorizer
 GO        ?= go
 export BERTH_ADDR ?= 127.0.0.1:5000
 export BERTH_DATA ?= .berth
@@ -10,10 +10,11 @@ export BERTH_DATA ?= .berth
 run:
 	$(GO) run ./cmd/berth serve
 
-## test: every test; tests needing a tool this machine lacks skip and say so
+## test: every test, infra/ included; tests needing a tool this machine lacks skip and say so
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory infra-test
 
 ## build: dist/<function>/bootstrap and dist/<function>.zip for Lambda (linux/arm64)
 build: $(addprefix build-,$(FUNCTIONS))
@@ -37,3 +38,16 @@ bench:
 
 clean:
 	rm -rf dist bin
+
+.PHONY: synth infra-test
+
+## synth: infra/cdk.out/berth-prod.template.json from dist/*.zip, offline (no npm CLI, no Docker)
+synth: build
+	cd infra && CDK_OUTDIR=cdk.out JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 $(GO) run .
+
+## infra-test: the CDK stack's assertion tests and the edge function's node:test tests
+## (infra/ is its own module; without node both skip and say so, and under CI=true the Go tests fail instead)
+infra-test:
+	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
+	@if command -v node >/dev/null 2>&1; then cd infra/edge && node --test --test-reporter=spec; \
+	else echo "infra-test: SKIP: node is not on PATH, so the CDK tests and infra/edge's tests did not run (install Node.js 20+)"; fi

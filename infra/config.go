@@ -1,0 +1,216 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/berth-registry/berth/shared/route"
+)
+
+// Config is what ops choose per deployment, read from CDK context
+// (cdk.json, or `-c key=value` on the cdk command line). docs/deploy.md
+// lists every key.
+type Config struct {
+	// Stage names the deployment (stack berth-<stage>). The API Gateway
+	// stage itself is always $default: docker needs /v2/ at the host root.
+	Stage string
+	// DistDir holds the function zips that `make build` writes.
+	DistDir string
+	// DomainName and CertificateArn put the registry on a custom domain;
+	// both or neither. The ACM certificate is in the stack's region for
+	// the API's own domain, in us-east-1 for the CloudFront front door.
+	DomainName, CertificateArn string
+	// FrontDoor is what clients talk to: FrontDoorAPI (the HTTP API
+	// itself) or FrontDoorCloudFront (a distribution with the
+	// origin-response edge function, docs/deploy.md). `berth doctor`
+	// says which one a deployment needs.
+	FrontDoor string
+	// Region pins the stack's region, which the CloudFront front door
+	// needs (its edge function lives in us-east-1 and the stack must know
+	// whether it is there). Empty means CDK_DEFAULT_REGION, which the cdk
+	// CLI sets from the profile; other stacks stay region-agnostic.
+	Region string
+	// Memory overrides functions' memory sizes in MB, by function name.
+	Memory map[string]float64
+	// LogRetentionDays is how long CloudWatch keeps function logs.
+	LogRetentionDays int
+	// PresignTTL and LogLevel become BERTH_PRESIGN_TTL and BERTH_LOG_LEVEL.
+	PresignTTL, LogLevel string
+	// RetentionCooling is how long a new or changed retention policy only
+	// reports before it deletes (BERTH_RETENTION_COOLING).
+	RetentionCooling string
+	// ThrottleRate (requests per second) and ThrottleBurst limit the
+	// API's $default stage.
+	ThrottleRate, ThrottleBurst float64
+	// Routes is the route table; nil means route.Table(). Tests set it
+	// to add routes of functions that have not landed yet.
+	Routes []route.Route
+}
+
+// Front doors (Config.FrontDoor).
+const (
+	FrontDoorAPI        = "api"
+	FrontDoorCloudFront = "cloudfront"
+)
+
+// DefaultConfig is the configuration when no context is given.
+func DefaultConfig() Config {
+	return Config{
+		Stage:            "prod",
+		DistDir:          "../dist",
+		FrontDoor:        FrontDoorAPI,
+		LogRetentionDays: 30,
+		PresignTTL:       "15m",
+		LogLevel:         "info",
+		RetentionCooling: "6h",
+		ThrottleRate:     1000,
+		ThrottleBurst:    2000,
+	}
+}
+
+// ConfigFromContext reads the configuration from app's context, starting
+// from DefaultConfig.
+func ConfigFromContext(app awscdk.App) (Config, error) {
+	get := func(k string) any { return app.Node().TryGetContext(&k) }
+	c := DefaultConfig()
+	strs := map[string]*string{
+		"stage": &c.Stage, "distDir": &c.DistDir, "domainName": &c.DomainName,
+		"certificateArn": &c.CertificateArn, "presignTTL": &c.PresignTTL,
+		"logLevel": &c.LogLevel, "retentionCooling": &c.RetentionCooling,
+		"frontDoor": &c.FrontDoor, "region": &c.Region,
+	}
+	for k, p := range strs {
+		if v := get(k); v != nil {
+			*p = fmt.Sprint(v)
+		}
+	}
+	nums := map[string]*float64{"throttleRate": &c.ThrottleRate, "throttleBurst": &c.ThrottleBurst}
+	for k, p := range nums {
+		if v := get(k); v != nil {
+			n, err := number(v)
+			if err != nil {
+				return c, fmt.Errorf("context %s: %w", k, err)
+			}
+			*p = n
+		}
+	}
+	if v := get("logRetentionDays"); v != nil {
+		n, err := number(v)
+		if err != nil {
+			return c, fmt.Errorf("context logRetentionDays: %w", err)
+		}
+		c.LogRetentionDays = int(n)
+	}
+	if v := get("memory"); v != nil {
+		m, err := memoryMap(v)
+		if err != nil {
+			return c, fmt.Errorf("context memory: %w", err)
+		}
+		c.Memory = m
+	}
+	return c, c.Validate()
+}
+
+// number accepts a JSON number (cdk.json) or a numeric string (-c k=v).
+func number(v any) (float64, error) {
+	switch n := v.(type) {
+	case float64:
+		return n, nil
+	case string:
+		return strconv.ParseFloat(strings.TrimSpace(n), 64)
+	}
+	return 0, fmt.Errorf("%v is not a number", v)
+}
+
+// memoryMap accepts {"uploads": 2048} (cdk.json) or "uploads=2048,blobs=512"
+// (-c memory=...).
+func memoryMap(v any) (map[string]float64, error) {
+	out := map[string]float64{}
+	switch m := v.(type) {
+	case map[string]any:
+		for k, x := range m {
+			n, err := number(x)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = n
+		}
+	case string:
+		for _, pair := range strings.Split(m, ",") {
+			k, x, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok {
+				return nil, fmt.Errorf("%q is not name=MB", pair)
+			}
+			n, err := number(x)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = n
+		}
+	default:
+		return nil, fmt.Errorf("want an object or name=MB,... not %v", v)
+	}
+	return out, nil
+}
+
+var (
+	stageRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	// CloudFront takes certificates from us-east-1 only.
+	edgeCertRE = regexp.MustCompile(`^arn:aws[a-z-]*:acm:us-east-1:`)
+)
+
+// Validate reports the first setting that cannot be deployed.
+func (c Config) Validate() error {
+	if !stageRE.MatchString(c.Stage) {
+		return fmt.Errorf("stage %q: use lower-case letters, digits and '-'", c.Stage)
+	}
+	if (c.DomainName == "") != (c.CertificateArn == "") {
+		return fmt.Errorf("domainName and certificateArn go together")
+	}
+	switch c.FrontDoor {
+	case FrontDoorAPI:
+	case FrontDoorCloudFront:
+		if c.CertificateArn != "" && !edgeCertRE.MatchString(c.CertificateArn) {
+			return fmt.Errorf("certificateArn %q: the CloudFront front door needs an ACM certificate in us-east-1", c.CertificateArn)
+		}
+	default:
+		return fmt.Errorf("frontDoor %q: want %s or %s", c.FrontDoor, FrontDoorAPI, FrontDoorCloudFront)
+	}
+	if c.Region != "" && !regionRE.MatchString(c.Region) {
+		return fmt.Errorf("region %q is not an AWS region name such as eu-west-1", c.Region)
+	}
+	known := map[string]bool{}
+	for _, f := range functionTable() {
+		known[f.Name] = true
+	}
+	for name, mb := range c.Memory {
+		if !known[name] {
+			return fmt.Errorf("memory: no function %q", name)
+		}
+		if mb < 128 || mb > 10240 {
+			return fmt.Errorf("memory %s: %v MB is outside Lambda's 128..10240", name, mb)
+		}
+	}
+	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
+		return fmt.Errorf("logRetentionDays %d is not a CloudWatch Logs retention period", c.LogRetentionDays)
+	}
+	for k, v := range map[string]string{"presignTTL": c.PresignTTL, "retentionCooling": c.RetentionCooling} {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return fmt.Errorf("%s %q: want a positive Go duration such as 15m", k, v)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("logLevel %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.ThrottleRate <= 0 || c.ThrottleBurst <= 0 {
+		return fmt.Errorf("throttleRate and throttleBurst must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// StackProps are the CloudFormation stack's props and Berth's settings.
+type StackProps struct {
+	awscdk.StackProps
+	Config Config
+}
+
+// Stack is the whole registry: the HTTP API and its functions, the
+// metadata table, the blob bucket, the token-signing key and the hourly
+// retention schedule.
+type Stack struct {
+	awscdk.Stack
+	cfg Config
+
+	Table  awsdynamodb.Table
+	Bucket awss3.Bucket
+	// Key signs registry tokens (nil if no deployed function uses it).
+	Key awskms.Key
+	// Functions are the deployed functions by name.
+	Functions map[string]awslambda.Function
+	API       awsapigatewayv2.HttpApi
+	Stage     awsapigatewayv2.HttpStage
+	// Distribution is the CloudFront front door (nil unless
+	// Config.FrontDoor is FrontDoorCloudFront).
+	Distribution awscloudfront.Distribution
+
+	fns []function // the functions deployed, in functionTable order
+}
+
+// tableIndexes are the table's global secondary indexes; adding one here
+// is all the stack needs (grants on the table then cover its indexes).
+var tableIndexes = []awsdynamodb.GlobalSecondaryIndexProps{}
+
+// NewStack builds the stack, or says why it cannot (a function zip
+// missing, a route naming an unknown function, invalid settings).
+func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack, error) {
+	if err := props.Config.Validate(); err != nil {
+		return nil, err
+	}
+	fns, err := deployedFunctions(props.Config.DistDir)
+	if err != nil {
+		return nil, err
+	}
+	sp := props.StackProps
+	if props.Config.FrontDoor == FrontDoorCloudFront {
+		if sp.Env, err = frontDoorEnv(props.Config, sp.Env); err != nil {
+			return nil, err
+		}
+	}
+	s := &Stack{
+		Stack:     awscdk.NewStack(scope, &id, &sp),
+		cfg:       props.Config,
+		Functions: map[string]awslambda.Function{},
+		fns:       fns,
+	}
+	s.table()
+	s.bucket()
+	s.signingKey()
+	s.functions()
+	if err := s.api(); err != nil {
+		return nil, err
+	}
+	s.schedule()
+	return s, nil
+}
+
+// deployedFunctions selects the functions to deploy: every registry
+// function (its zip must exist) and each later one whose zip exists.
+func deployedFunctions(dist string) ([]function, error) {
+	var out []function
+	for _, f := range functionTable() {
+		_, err := os.Stat(zipPath(dist, f.Name))
+		switch {
+		case err == nil:
+			out = append(out, f)
+		case f.Later && os.IsNotExist(err):
+		default:
+			return nil, fmt.Errorf("function %s: %w (run `make build` first)", f.Name, err)
+		}
+	}
+	return out, nil
+}
+
+func zipPath(dist, name string) string { return filepath.Join(dist, name+".zip") }
+
+// table is the metadata table (single-table design, shared/store): on
+// demand, point-in-time recovery, TTL on "ttl" (epoch seconds) for
+// abandoned upload sessions, kept when the stack is deleted.
+func (s *Stack) table() {
+	s.Table = awsdynamodb.NewTable(s.Stack, jsii.String("MetadataTable"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:             &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String("ttl"),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	for i := range tableIndexes {
+		s.Table.AddGlobalSecondaryIndex(&tableIndexes[i])
+	}
+}
+
+// bucket holds blobs, large manifests and upload tails. SSE-S3 rather
+// than SSE-KMS: pulls are presigned GETs, and with KMS every layer
+// download would also be a KMS Decrypt call (request quotas and cost at
+// pull volume) that each signing role must be granted; SSE-S3 encrypts at
+// rest with no such coupling. No versioning: objects are immutable by
+// digest, and versions would keep what garbage collection deletes.
+func (s *Stack) bucket() {
+	s.Bucket = awss3.NewBucket(s.Stack, jsii.String("BlobBucket"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{
+			{
+				Id:                                  jsii.String("abort-incomplete-multipart"),
+				AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+			},
+			{
+				// Upload tails live only between the requests of one
+				// chunked upload; sessions expire well before this.
+				Id:         jsii.String("expire-upload-tails"),
+				Prefix:     jsii.String(uploadsPrefix),
+				Expiration: awscdk.Duration_Days(jsii.Number(2)),
+			},
+		},
+	})
+}
+
+// signingKey is the token-signing key: a KMS asymmetric P-256 key (JWT
+// ES256). The private key never leaves KMS, so only the token function,
+// granted kms:Sign, can mint tokens, and every signature is in
+// CloudTrail; the authorizer verifies locally with the public key
+// (kms:GetPublicKey, cached across warm invocations), so verifying costs
+// no KMS call per request. An HMAC secret (Secrets Manager, SSM) would
+// hand the signing secret to every verifier. Tokens are short-lived, so
+// the key holds nothing worth keeping after the stack is gone.
+func (s *Stack) signingKey() {
+	for _, f := range s.fns {
+		if f.usesKey() {
+			s.Key = awskms.NewKey(s.Stack, jsii.String("TokenSigningKey"), &awskms.KeyProps{
+				Description:   jsii.String("Berth token signing (ES256)"),
+				KeySpec:       awskms.KeySpec_ECC_NIST_P256,
+				KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
+				PendingWindow: awscdk.Duration_Days(jsii.Number(7)),
+				RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+			})
+			return
+		}
+	}
+}
+
+// functions creates one Lambda per deployed function: arm64,
+// provided.al2023, the zip from dist/, its own log group and a role
+// holding exactly its grants.
+func (s *Stack) functions() {
+	for _, f := range s.fns {
+		id := f.logicalName()
+		logs := awslogs.NewLogGroup(s.Stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+			Retention:     retentionDays[s.cfg.LogRetentionDays],
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		role := awsiam.NewRole(s.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("Berth " + f.Name + " function"),
+		})
+		logs.GrantWrite(role)
+		for _, st := range s.statements(f) {
+			role.AddToPrincipalPolicy(st)
+		}
+		memory := f.Memory
+		if mb, ok := s.cfg.Memory[f.Name]; ok {
+			memory = mb
+		}
+		s.Functions[f.Name] = awslambda.NewFunction(s.Stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
+			Description:  jsii.String("Berth " + f.Name),
+			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture: awslambda.Architecture_ARM_64(),
+			Handler:      jsii.String("bootstrap"),
+			Code:         awslambda.Code_FromAsset(jsii.String(zipPath(s.cfg.DistDir, f.Name)), nil),
+			MemorySize:   jsii.Number(memory),
+			Timeout:      awscdk.Duration_Seconds(jsii.Number(f.Timeout.Seconds())),
+			Environment:  s.environment(f),
+			Role:         role,
+			LogGroup:     logs,
+		})
+	}
+}
+
+// environment is the contract shared/config reads.
+func (s *Stack) environment(f function) *map[string]*string {
+	env := map[string]*string{
+		"BERTH_BACKEND":     jsii.String("aws"),
+		"BERTH_TABLE":       s.Table.TableName(),
+		"BERTH_BUCKET":      s.Bucket.BucketName(),
+		"BERTH_LIMITS":      jsii.String("aws"),
+		"BERTH_PRESIGN_TTL": jsii.String(s.cfg.PresignTTL),
+		"BERTH_LOG_LEVEL":   jsii.String(s.cfg.LogLevel),
+	}
+	if f.usesKey() {
+		env["BERTH_SIGNING_KEY_ID"] = s.Key.KeyArn()
+	}
+	if f.Name == fnRetention {
+		env["BERTH_RETENTION_COOLING"] = jsii.String(s.cfg.RetentionCooling)
+	}
+	return &env
+}
+
+// statements turns f's grants into IAM statements, one per set of
+// actions, each scoped to the table, bucket prefixes or key it names.
+func (s *Stack) statements(f function) []awsiam.PolicyStatement {
+	byActions := map[string][]*string{}
+	var order []string
+	for _, g := range mergeGrants(f.Grants) {
+		k := strings.Join(g.Actions, ",")
+		if _, ok := byActions[k]; !ok {
+			order = append(order, k)
+		}
+		byActions[k] = append(byActions[k], s.resources(g)...)
+	}
+	out := make([]awsiam.PolicyStatement, 0, len(order))
+	for _, k := range order {
+		resources := byActions[k]
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(strings.Split(k, ",")...),
+			Resources: &resources,
+		}))
+	}
+	return out
+}
+
+func (s *Stack) resources(g grant) []*string {
+	switch g.On {
+	case onTable:
+		rs := []*string{s.Table.TableArn()}
+		if len(tableIndexes) > 0 {
+			rs = append(rs, jsii.String(*s.Table.TableArn()+"/index/*"))
+		}
+		return rs
+	case onObjects:
+		return []*string{s.Bucket.ArnForObjects(jsii.String(g.Prefix + "*"))}
+	case onBucket:
+		return []*string{s.Bucket.BucketArn()}
+	default:
+		return []*string{s.Key.KeyArn()}
+	}
+}
+
+// schedule runs the retention function hourly (DESIGN.md §5), once it
+// exists.
+func (s *Stack) schedule() {
+	fn, ok := s.Functions[fnRetention]
+	if !ok {
+		return
+	}
+	awsevents.NewRule(s.Stack, jsii.String("RetentionSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("Berth: apply retention policies, then collect garbage"),
+		Schedule:    awsevents.Schedule_Expression(jsii.String("rate(1 hour)")),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+			RetryAttempts: jsii.Number(2),
+			MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
+		})},
+	})
+}
+
+// retentionDays maps days to CloudWatch Logs' retention periods.
+var retentionDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS,
+	5: awslogs.RetentionDays_FIVE_DAYS, 7: awslogs.RetentionDays_ONE_WEEK,
+	14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS,
+	120: awslogs.RetentionDays_FOUR_MONTHS, 150: awslogs.RetentionDays_FIVE_MONTHS,
+	180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS,
+	731: awslogs.RetentionDays_TWO_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
