@@ -1,5 +1,5 @@
 # Berth — see README.md. Targets are the contract in ../shared/DESIGN.md §9.
-FUNCTIONS := base manifests blobs uploads tags referrers catalog token admin authorizer
+FUNCTIONS := base manifests blobs uploads tags referrers catalog token admin authorizer retention
 GO        ?= go
 export BERTH_ADDR ?= 127.0.0.1:5000
 export BERTH_DATA ?= .berth
@@ -41,7 +41,8 @@ clean:
 
 .PHONY: synth infra-test
 
-## synth: infra/cdk.out/berth-prod.template.json from dist/*.zip, offline (no npm CLI, no Docker)
+## synth: infra/cdk.out/berth-prod.template.json from dist/*.zip, offline (no npm CLI, no Docker);
+## with frontDoor=cloudfront outside us-east-1 also berth-prod-edge.template.json (docs/deploy.md)
 synth: build
 	cd infra && CDK_OUTDIR=cdk.out JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 $(GO) run .
 

@@ -1,6 +1,8 @@
 // Command infra is Berth's CDK app: one stack, berth-<stage>, holding the
 // HTTP API, the functions that `make build` zips into dist/, the metadata
-// table, the blob bucket and the retention schedule. `npx cdk synth`,
+// table, the blob bucket and the retention schedule (plus, for the
+// CloudFront front door outside us-east-1, the support stack
+// berth-<stage>-edge holding its Lambda@Edge function). `npx cdk synth`,
 // `cdk deploy` and `cdklocal deploy` run it through cdk.json; `make synth`
 // runs it directly, offline, into cdk.out/. docs/deploy.md explains the
 // context keys (ConfigFromContext).

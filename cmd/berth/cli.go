@@ -77,6 +77,7 @@ var groups = []group{
 		{"set", "change a repository's visibility or tag immutability", (*cli).reposSet},
 		{"delete", "delete a repository with its tags and manifests", (*cli).reposDelete},
 	}},
+	retentionGroup,
 }
 
 // commands are the admin commands without verbs.

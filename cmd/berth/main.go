@@ -40,6 +40,7 @@ Usage:
   berth policies    list | get | put | delete
   berth repos       list | get | create | set | delete
   berth audit
+  berth retention   policies | assign | run | runs | bin | restore | pins (docs/retention.md)
 
 Run "berth <command> --help" for a command's verbs and flags. The admin
 commands and the model behind them are described in docs/auth.md;
@@ -124,6 +125,10 @@ func serve() error {
 		fmt.Printf("Then:    docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
 	} else {
 		fmt.Printf("Authentication is off (BERTH_AUTH=off): docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+	}
+	if l.Retention != nil {
+		// The local stand-in for the hourly EventBridge rule.
+		go l.Retention.Schedule(ctx, time.Hour)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

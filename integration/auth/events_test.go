@@ -31,7 +31,7 @@ func TestCatchAllServesOnlyWhatTheAuthorizerDecided(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := lambdahttp.Handler(app.Handlers(r.cfg, r.local.Stores, a, slog.New(slog.DiscardHandler))[route.Base])
+	base := lambdahttp.Handler(app.Handlers(r.cfg, r.local.Stores, a, nil, nil, slog.New(slog.DiscardHandler))[route.Base])
 	authorize := a.Authorizer.Lambda()
 
 	callers := map[string]string{

@@ -61,7 +61,11 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 		// policy questions; they never touch the signing key.
 		a = &Auth{Authorizer: authz.NewAuthorizer(stores.IDs, stores.Meta, nil)}
 	}
-	h, ok := Handlers(cfg, stores, a, log)[name]
+	svc, clock, err := Retention(stores, log)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := Handlers(cfg, stores, a, svc, clock, log)[name]
 	if !ok {
 		return nil, fmt.Errorf("no function %q (with BERTH_AUTH=%v)", name, cfg.Auth)
 	}

@@ -3,7 +3,6 @@ package backend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
+	"github.com/berth-registry/berth/shared/store/s3store"
 )
 
 // Stores are the opened metadata and blob stores.
@@ -23,7 +23,13 @@ type Stores struct {
 	// Objects is set for the embedded backend: it serves the signed
 	// URLs its PresignGet makes.
 	Objects *local.Objects
-	close   func() error
+	// S3 is the aws backend's blob store (Blobs, as itself), for
+	// SweepUploads; nil for the embedded backend.
+	S3 *s3store.Store
+	// Calls counts the aws backend's requests to DynamoDB and S3; nil
+	// for the embedded backend.
+	Calls *Calls
+	close func() error
 }
 
 // Close releases the stores.
@@ -34,8 +40,10 @@ func (s *Stores) Close() error {
 	return s.close()
 }
 
-// Open opens the stores of cfg.Backend.
-func Open(_ context.Context, cfg config.Config) (*Stores, error) {
+// Open opens the stores of cfg.Backend: "embedded" (bbolt and files
+// under cfg.Data) or "aws" (DynamoDB table cfg.Table and S3 bucket
+// cfg.Bucket, created when cfg.Init is set).
+func Open(ctx context.Context, cfg config.Config) (*Stores, error) {
 	switch cfg.Backend {
 	case "embedded":
 		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
@@ -52,7 +60,7 @@ func Open(_ context.Context, cfg config.Config) (*Stores, error) {
 		}
 		return &Stores{Meta: meta, Blobs: objs, IDs: meta, Objects: objs, close: meta.Close}, nil
 	case "aws":
-		return nil, errors.New("the aws backend is not built yet (BERTH_BACKEND=aws)")
+		return openAWS(ctx, cfg)
 	}
 	return nil, fmt.Errorf("unknown backend %q", cfg.Backend)
 }

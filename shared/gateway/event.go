@@ -27,7 +27,7 @@ func textBody(contentType string) bool {
 
 // buildEvent makes the payload-2.0 event API Gateway would send for r.
 func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, now time.Time) events.APIGatewayV2HTTPRequest {
-	headers := map[string]string{}
+	headers := make(map[string]string, len(r.Header)+4)
 	var cookies []string
 	for k, vs := range r.Header {
 		lk := strings.ToLower(k)
@@ -60,15 +60,19 @@ func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, n
 	headers["x-forwarded-port"] = port
 	headers["x-forwarded-proto"] = proto
 	var qsp map[string]string
-	if q := r.URL.Query(); len(q) > 0 {
-		qsp = map[string]string{}
-		for k, vs := range q {
-			qsp[k] = strings.Join(vs, ",")
+	if r.URL.RawQuery != "" { // an empty query parses to nothing
+		if q := r.URL.Query(); len(q) > 0 {
+			qsp = map[string]string{}
+			for k, vs := range q {
+				qsp[k] = strings.Join(vs, ",")
+			}
 		}
 	}
+	routeKey := m.Route.Key()
+	domainPrefix, _, _ := strings.Cut(r.Host, ".")
 	ev := events.APIGatewayV2HTTPRequest{
 		Version:               "2.0",
-		RouteKey:              m.Route.Key(),
+		RouteKey:              routeKey,
 		RawPath:               r.URL.Path,
 		RawQueryString:        r.URL.RawQuery,
 		Cookies:               cookies,
@@ -76,13 +80,13 @@ func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, n
 		QueryStringParameters: qsp,
 		PathParameters:        m.Params,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey:     m.Route.Key(),
+			RouteKey:     routeKey,
 			AccountID:    "000000000000",
 			Stage:        "$default",
 			RequestID:    requestID,
 			APIID:        "local",
 			DomainName:   r.Host,
-			DomainPrefix: strings.Split(r.Host, ".")[0],
+			DomainPrefix: domainPrefix,
 			Time:         now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
 			TimeEpoch:    now.UnixMilli(),
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{

@@ -45,7 +45,7 @@ type Gateway struct {
 	Objects http.Handler
 	// ObjectPrefix is the path under which Objects serves.
 	ObjectPrefix string
-	workers *workers
+	workers      *workers
 	// Authorizer, when set, runs before every route but the NoAuth ones,
 	// as an HTTP API Lambda authorizer (payload 2.0, simple responses,
 	// no identity sources, so it runs on every request).

@@ -35,7 +35,11 @@ func (reg *Registry) blobsHandler(w http.ResponseWriter, r *http.Request, m rout
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
-	b, err := reg.meta.GetLink(ctx, name, d)
+	getLink := reg.meta.GetLink
+	if r.Method == http.MethodHead {
+		getLink = reg.link // a pusher checking for the blob: mark it in use
+	}
+	b, err := getLink(ctx, name, d)
 	if errors.Is(err, store.ErrNotFound) {
 		// Manifests are content too: some clients fetch an index child
 		// or a referrer through the blobs endpoint.

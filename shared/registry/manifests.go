@@ -101,6 +101,7 @@ func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, r
 	if err != nil {
 		return fmt.Errorf("read manifest %s body: %w", man.Digest, err)
 	}
+	reg.pulled(w, r, name, man.Digest)
 	writeJSON(w, r, http.StatusOK, man.MediaType, body)
 	return nil
 }
@@ -178,8 +179,15 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 			}
 		}
 	}
+	existed, err := reg.storedBefore(ctx, name, d)
+	if err != nil {
+		return err
+	}
 	if err := reg.meta.PutManifest(ctx, man); err != nil {
 		return fmt.Errorf("put manifest: %w", err)
+	}
+	if err := reg.confirmBlobs(ctx, name, parsed, d, existed); err != nil {
+		return err
 	}
 	h := w.Header()
 	for _, tag := range tags {
@@ -228,6 +236,9 @@ func (reg *Registry) checkReferences(ctx context.Context, name string, m *oci.Ma
 	for _, b := range blobs {
 		_, err := reg.meta.GetLink(ctx, name, b.Digest)
 		if errors.Is(err, store.ErrNotFound) {
+			if e := reg.unverified(ctx, name, b.Digest); e != nil {
+				return e // a direct upload still verifying it (direct_verify.go)
+			}
 			return missing(b, "blob")
 		} else if err != nil {
 			return err

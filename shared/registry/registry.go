@@ -31,6 +31,12 @@ type Config struct {
 	// UploadTTL is how long an upload session lives after its last
 	// request.
 	UploadTTL time.Duration
+	// VerifyStep is the most bytes of a direct upload one request hashes
+	// to verify its digest, and VerifyBudget the most time it spends
+	// (direct_verify.go; zero means the default). A larger blob is
+	// verified over the status polls that follow.
+	VerifyStep   int64
+	VerifyBudget time.Duration
 }
 
 // DefaultConfig fits AWS's limits: a 6 MB invoke payload carries about
@@ -60,6 +66,12 @@ type Registry struct {
 	Policy Policy
 	// Audit, when set, records pushes, deletes and created repositories.
 	Audit store.Audit
+	// Pulls, when set, counts manifest GETs for retention and may add a
+	// Warning to the response.
+	Pulls PullRecorder
+	// Touch, when set, marks blobs that pushes reuse (HEAD, mount,
+	// commit, manifest push) so that garbage collection keeps them.
+	Touch store.BlobTouches
 }
 
 // Policy evaluates a principal's access to a repository.

@@ -41,6 +41,9 @@ func (reg *Registry) uploads(w http.ResponseWriter, r *http.Request, m route.Mat
 	if err != nil {
 		return err
 	}
+	if st, ok := directOf(u); ok {
+		return reg.directUpload(w, r, u, st) // direct.go
+	}
 	switch r.Method {
 	case http.MethodGet:
 		reg.uploadStatus(w, u, http.StatusNoContent)
@@ -90,6 +93,11 @@ func (reg *Registry) startUpload(w http.ResponseWriter, r *http.Request, name st
 		}
 		return reg.commit(w, r, &u, body, dg, false)
 	}
+	if q.Get("direct") != "" {
+		if ok, err := reg.startDirect(w, r, name); ok || err != nil {
+			return err // direct.go
+		}
+	}
 	u := reg.newUpload(name)
 	if err := reg.meta.CreateUpload(ctx, u); err != nil {
 		return fmt.Errorf("create upload: %w", err)
@@ -115,7 +123,7 @@ func (reg *Registry) mount(ctx context.Context, name, mount, from string) (bool,
 		// so knowing a digest never copies another repository's data.
 		return false, nil
 	}
-	b, err := reg.meta.GetLink(ctx, from, d)
+	b, err := reg.link(ctx, from, d)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
@@ -193,7 +201,9 @@ func (reg *Registry) patchUpload(w http.ResponseWriter, r *http.Request, u store
 	if err := checkRange(r, u, len(body)); err != nil {
 		return err
 	}
-	old, err := reg.appendData(r.Context(), &u, body, false)
+	// A client that sends Content-Range is uploading in chunks: more
+	// will follow (see appendData's prepare).
+	old, err := reg.appendData(r.Context(), &u, body, false, r.Header.Get("Content-Range") != "")
 	if err != nil {
 		return err
 	}
@@ -204,8 +214,17 @@ func (reg *Registry) patchUpload(w http.ResponseWriter, r *http.Request, u store
 	return nil
 }
 
+// tailExpirer is a blob store whose storage expires upload tails by
+// itself (S3: the bucket's lifecycle rule on uploads/). On it a chunk
+// does not spend a request deleting the tail it superseded: the budget
+// of a chunk is one read of the tail and one write. Commit and cancel
+// still delete the current tail; superseded ones wait for the rule (or
+// backend.SweepUploads).
+type tailExpirer interface{ ExpiresUploadTails() bool }
+
 // save persists a session after a chunk, conditional on its version, then
-// drops the tail object the chunk replaced.
+// drops the tail object the chunk replaced (unless the store expires
+// tails itself).
 func (reg *Registry) save(ctx context.Context, u *store.Upload, oldTail string) error {
 	u.Version++
 	u.Expires = reg.now().UTC().Add(reg.cfg.UploadTTL)
@@ -213,6 +232,9 @@ func (reg *Registry) save(ctx context.Context, u *store.Upload, oldTail string) 
 		return errcode.New(errcode.BlobUploadInvalid, "upload %s was changed by a concurrent request; resume from its current offset", u.ID).WithStatus(http.StatusConflict)
 	} else if err != nil {
 		return err
+	}
+	if te, ok := reg.blobs.(tailExpirer); ok && te.ExpiresUploadTails() {
+		return nil
 	}
 	if oldTail != "" && oldTail != u.TailKey {
 		_ = reg.blobs.Delete(ctx, oldTail)
@@ -240,7 +262,7 @@ func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upl
 	if err != nil {
 		return errcode.New(errcode.DigestInvalid, "commit needs ?digest=<algorithm>:<hex>: %v", err)
 	}
-	oldTail, err := reg.appendData(ctx, u, body, true)
+	oldTail, err := reg.appendData(ctx, u, body, true, false)
 	if err != nil {
 		return err
 	}
@@ -262,20 +284,7 @@ func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upl
 		return errcode.New(errcode.DigestInvalid, "uploaded content has digest %s, not %s; the upload was discarded", got, want)
 	}
 	b := store.Blob{Digest: want, Size: u.Offset, Key: u.Key, Created: reg.now().UTC()}
-	err = reg.meta.PutBlob(ctx, b)
-	if errors.Is(err, store.ErrExists) {
-		// Someone stored these bytes first; theirs stay, ours go.
-		_ = reg.blobs.Delete(ctx, u.Key)
-		if b, err = reg.meta.GetBlob(ctx, want); err != nil {
-			return fmt.Errorf("read existing blob record: %w", err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("record blob: %w", err)
-	}
-	if _, err := reg.repository(ctx, u.Repo); err != nil {
-		return err
-	}
-	if err := reg.meta.LinkBlob(ctx, u.Repo, b); err != nil {
+	if err := reg.recordBlob(ctx, u.Repo, b); err != nil {
 		return err
 	}
 	if persisted {
@@ -320,12 +329,20 @@ func (reg *Registry) discard(ctx context.Context, u store.Upload) error {
 // the buffered tail reach store.MinPartSize become a multipart part, the
 // rest become the new tail. With final set, everything is written and the
 // object completed. It returns the tail key the write replaced.
-func (reg *Registry) appendData(ctx context.Context, u *store.Upload, data []byte, final bool) (string, error) {
+//
+// A chunk costs at most two object-store requests: reading the tail and
+// writing a part or a new tail. With prepare set (more chunks will
+// follow), a request that read no tail and starts a tail also begins the
+// multipart upload, so the later chunk that turns the tail into a part
+// need not. Without it (docker's single streamed PATCH) no multipart is
+// begun for a blob that fits the tail, and commit writes it with one Put.
+func (reg *Registry) appendData(ctx context.Context, u *store.Upload, data []byte, final, prepare bool) (string, error) {
 	if err := hashInto(u, data); err != nil {
 		return "", err
 	}
 	buf := data
-	if u.TailSize > 0 {
+	readTail := u.TailSize > 0
+	if readTail {
 		tail, err := reg.blobs.Get(ctx, u.TailKey)
 		if err != nil {
 			return "", fmt.Errorf("read upload tail: %w", err)
@@ -355,10 +372,20 @@ func (reg *Registry) appendData(ctx context.Context, u *store.Upload, data []byt
 			}
 		}
 	case len(buf) > 0:
-		u.TailKey = fmt.Sprintf("uploads/%s/tail-%d", u.ID, u.Version+1)
+		// Each tail has a key of its own: of two requests racing from
+		// one version, the loser's tail must not overwrite the winner's
+		// (the session's digest state would no longer match its bytes).
+		u.TailKey = fmt.Sprintf("uploads/%s/tail-%d-%s", u.ID, u.Version+1, newID()[:8])
 		u.TailSize = int64(len(buf))
 		if err := reg.blobs.Put(ctx, u.TailKey, buf); err != nil {
 			return "", fmt.Errorf("write upload tail: %w", err)
+		}
+		if prepare && !readTail && u.MultipartID == "" {
+			id, err := reg.blobs.CreateMultipart(ctx, u.Key)
+			if err != nil {
+				return "", fmt.Errorf("create multipart: %w", err)
+			}
+			u.MultipartID = id
 		}
 	}
 	return old, nil

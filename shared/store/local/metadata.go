@@ -42,7 +42,7 @@ func OpenMetadata(path string) (*Metadata, error) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads}, identityBuckets...) {
+		for _, b := range append([][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads}, append(identityBuckets, retentionBuckets...)...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -158,6 +158,10 @@ func (o *Objects) PresignGet(_ context.Context, key string, ttl time.Duration) (
 // ServeHTTP serves a URL made by PresignGet: 403 for a bad or expired
 // signature, 404 for a missing object, Range requests as net/http does.
 func (o *Objects) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut {
+		o.servePart(w, r) // a URL made by PresignUploadPart (presign_part.go)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return

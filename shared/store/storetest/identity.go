@@ -272,10 +272,12 @@ var tokenTests = []identityTest{
 	}},
 }
 
+var auditEpoch = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
 // auditEvent returns an event whose id sorts by its index.
 func auditEvent(ten string, i int) store.AuditEvent {
 	return store.AuditEvent{
-		Tenancy: ten, Time: now().Add(time.Duration(i) * time.Second), ID: fmt.Sprintf("%020d-%04d", 1_700_000_000+i, i),
+		Tenancy: ten, Time: auditEpoch.Add(time.Duration(i) * time.Second), ID: fmt.Sprintf("%020d-%04d", 1_700_000_000+i, i),
 		Principal: ten + "/alice", Action: "push", Target: "repo:tag", Detail: fmt.Sprint(i),
 	}
 }

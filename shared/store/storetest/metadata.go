@@ -22,6 +22,8 @@ func Metadata(t *testing.T, open func(t *testing.T) store.Metadata) {
 		{"tags", tagTests},
 		{"blobs", blobRecordTests},
 		{"uploads", uploadTests},
+		{"listing", listingTests},
+		{"large manifests", largeManifestTests},
 		{"concurrency", metaConcurrencyTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/authz"
+	"github.com/berth-registry/berth/shared/retention"
+	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/store/local"
+)
+
+// retentionTerm is a terminal logged in to a server that serves the
+// retention API alone, as dev/admin.
+func retentionTerm(t *testing.T) *term {
+	meta, err := local.OpenMetadata(filepath.Join(t.TempDir(), "metadata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	objs, err := local.OpenObjects(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, err := range []error{
+		meta.CreateTenancy(ctx, store.Tenancy{Name: "dev"}),
+		meta.PutUser(ctx, store.User{Tenancy: "dev", Name: "admin", Groups: []string{auth.AdminGroup}}),
+		meta.EnsureRepository(ctx, "dev/app"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := retention.New(retention.Stores{Meta: meta, Ret: meta, Blobs: objs, Tenancies: meta}, retention.DefaultConfig(), slog.New(slog.DiscardHandler))
+	api := retention.API(svc, meta, retention.APIConfig{Tenancy: "dev"})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, _, ok := r.BasicAuth(); !ok || u != "dev/admin" {
+			http.Error(w, "no credentials", http.StatusUnauthorized)
+			return
+		}
+		p := auth.Principal{Tenancy: "dev", User: "admin"}
+		api.ServeHTTP(w, r.WithContext(authz.WithDecision(r.Context(), authz.Decision{Allow: true, Principal: p})))
+	}))
+	t.Cleanup(srv.Close)
+	tm := newTerm(t)
+	b, _ := json.Marshal(settings{URL: srv.URL, Username: "dev/admin", Token: "secret"})
+	if err := os.MkdirAll(filepath.Dir(tm.config), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tm.config, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+// retention runs one `berth retention` verb.
+func (tm *term) retention(args ...string) (string, error) {
+	tm.out.Reset()
+	tm.err.Reset()
+	for _, v := range retentionGroup.verbs {
+		if v.name == args[0] {
+			err := v.run(tm.c, context.Background(), args[1:])
+			return tm.out.String(), err
+		}
+	}
+	tm.t.Fatalf("no verb %q", args[0])
+	return "", nil
+}
+
+func TestRetentionCommands(t *testing.T) {
+	tm := retentionTerm(t)
+	steps := []struct {
+		args    []string
+		want    string // in stdout
+		wantErr string // in the error
+	}{
+		{[]string{"set", "global", "--not-pulled-days", "90", "--exempt-tags", "latest, release-*"}, "Saved retention policy global", ""},
+		{[]string{"set", "weekly", "--untagged-days", "7"}, "Saved retention policy weekly", ""},
+		{[]string{"assign", "dev/app", "weekly"}, "dev/app is now under retention policy weekly", ""},
+		{[]string{"list"}, "weekly", ""},
+		{[]string{"delete", "weekly"}, "", "still governs dev/app"},
+		{[]string{"run", "--dry-run"}, "Retention dry run", ""},
+		{[]string{"runs"}, "api", ""},
+		{[]string{"pin", "dev/app@sha256:" + strings.Repeat("a", 64), "--expires", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, "Pinned", ""},
+		{[]string{"restore", "dev/app@sha256:" + strings.Repeat("b", 64)}, "", "not in the recycle bin"},
+		{[]string{"unassign", "dev/app"}, "global retention policy", ""},
+		{[]string{"gc"}, "Removed 0 links and 0 blobs", ""},
+	}
+	for _, s := range steps {
+		out, err := tm.retention(s.args...)
+		switch {
+		case s.wantErr == "" && err != nil:
+			t.Fatalf("berth retention %s: %v", strings.Join(s.args, " "), err)
+		case s.wantErr != "" && (err == nil || !strings.Contains(err.Error(), s.wantErr)):
+			t.Fatalf("berth retention %s: error %v, want one saying %q", strings.Join(s.args, " "), err, s.wantErr)
+		case !strings.Contains(out, s.want):
+			t.Fatalf("berth retention %s printed %q, want %q in it", strings.Join(s.args, " "), out, s.want)
+		}
+	}
+	out, _ := tm.retention("list")
+	if !strings.Contains(out, "latest,release-*") {
+		t.Errorf("list does not show the global policy's exempt tags:\n%s", out)
+	}
+}

@@ -1,0 +1,134 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// PullRecorder counts manifest pulls for retention (a GET counts, a HEAD
+// does not) and may answer a warning for the client.
+type PullRecorder interface {
+	// Pulled records a pull of repo@d; warning, when not "", is a
+	// Warning header value (`299 - "..."`).
+	Pulled(ctx context.Context, repo string, d digest.Digest) (warning string, err error)
+}
+
+// pulled records a manifest GET through the Pulls hook; a failure is
+// logged, never the pull's.
+func (reg *Registry) pulled(w http.ResponseWriter, r *http.Request, name string, d digest.Digest) {
+	if reg.Pulls == nil {
+		return
+	}
+	warning, err := reg.Pulls.Pulled(r.Context(), name, d)
+	if err != nil {
+		reg.log.WarnContext(r.Context(), "recording a pull failed", "repository", name, "digest", d.String(), "error", err.Error())
+		return
+	}
+	if warning != "" {
+		w.Header().Add("Warning", warning)
+	}
+}
+
+// link reads the link of d in repo for a client that may be about to
+// reuse the blob (blob HEAD, mount source): through the Touch hook it
+// also marks the link in use, so garbage collection keeps it.
+func (reg *Registry) link(ctx context.Context, repo string, d digest.Digest) (store.Blob, error) {
+	if reg.Touch == nil {
+		return reg.meta.GetLink(ctx, repo, d)
+	}
+	return reg.Touch.TouchLink(ctx, repo, d)
+}
+
+// existingBlob returns the record a commit links to when the digest is
+// recorded already, and whether that record is the commit's own (so its
+// object stays). Through the Touch hook the record is marked in use; a
+// record the collector condemned is replaced by the commit's, and one it
+// deleted meanwhile is recorded anew.
+func (reg *Registry) existingBlob(ctx context.Context, ours store.Blob) (store.Blob, bool, error) {
+	if reg.Touch == nil {
+		b, err := reg.meta.GetBlob(ctx, ours.Digest)
+		return b, false, err
+	}
+	for range 3 {
+		st, err := reg.Touch.TouchBlob(ctx, ours.Digest)
+		switch {
+		case err == nil:
+			return st.Blob, false, nil
+		case errors.Is(err, store.ErrConflict) && st.Condemned != "":
+			err = reg.Touch.ReplaceCondemnedBlob(ctx, ours, st.Condemned)
+			if err == nil {
+				return ours, true, nil
+			} else if !errors.Is(err, store.ErrConflict) {
+				return ours, false, err
+			}
+		case errors.Is(err, store.ErrNotFound):
+			err = reg.meta.PutBlob(ctx, ours)
+			if err == nil {
+				return ours, true, nil
+			} else if !errors.Is(err, store.ErrExists) {
+				return ours, false, err
+			}
+		default:
+			return ours, false, err
+		}
+	}
+	return ours, false, fmt.Errorf("blob %s kept changing under garbage collection", ours.Digest)
+}
+
+// confirmBlobs re-touches, after a manifest is stored, the links of the
+// blobs it references (through the Touch hook). A link garbage
+// collection removed since checkReferences read it means the blob may be
+// gone: the manifest is taken back (unless it was stored before this
+// push) and the push refused, so no stored manifest points at a deleted
+// blob whatever the timing.
+func (reg *Registry) confirmBlobs(ctx context.Context, name string, m *oci.Manifest, d digest.Digest, existed bool) error {
+	if reg.Touch == nil {
+		return nil
+	}
+	var blobs []oci.Descriptor
+	if m.Config != nil {
+		blobs = append(blobs, *m.Config)
+	}
+	for _, l := range m.Layers {
+		if !oci.NonDistributable(l.MediaType) {
+			blobs = append(blobs, l)
+		}
+	}
+	for _, b := range blobs {
+		_, err := reg.Touch.TouchLink(ctx, name, b.Digest)
+		if errors.Is(err, store.ErrNotFound) {
+			if !existed {
+				if err := reg.meta.DeleteManifest(ctx, name, d); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			e := errcode.New(errcode.ManifestBlobUnknown, "blob %s was garbage-collected from repository %q during the push; push it again", b.Digest, name)
+			e.Detail = map[string]string{"digest": b.Digest.String()}
+			return e
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storedBefore reports whether repo holds manifest d already (asked
+// only when confirmBlobs will need it).
+func (reg *Registry) storedBefore(ctx context.Context, name string, d digest.Digest) (bool, error) {
+	if reg.Touch == nil {
+		return false, nil
+	}
+	_, err := reg.meta.GetManifest(ctx, name, d)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -1,0 +1,376 @@
+package retention
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/store"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// runView is a run with its repositories' outcomes.
+type runView struct {
+	store.RetentionRun
+	Results []store.RunRepo `json:"results"`
+	// Done says every repository job has finished.
+	Done bool `json:"done"`
+	// Decisions are the run's first decisions, when the run finished
+	// before the answer (a local run); page with .../decisions.
+	Decisions []store.Decision `json:"decisions,omitempty"`
+}
+
+func (a *api) runView(r *http.Request, run store.RetentionRun, decisions bool) (runView, error) {
+	ctx := r.Context()
+	rs, err := a.svc.st.Ret.ListRunRepos(ctx, run.Tenancy, run.ID)
+	if err != nil {
+		return runView{}, err
+	}
+	if rs == nil {
+		rs = []store.RunRepo{}
+	}
+	v := runView{RetentionRun: run, Results: rs, Done: len(rs) >= run.Repositories}
+	if decisions && v.Done {
+		if v.Decisions, err = a.svc.st.Ret.ListDecisions(ctx, run.Tenancy, run.ID, "", 1000); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// runsPost serves POST /api/retention/runs (start one) and
+// POST /api/retention/runs/<id>/restore.
+func (a *api) runsPost(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	if len(path) == 2 && path[1] == "restore" {
+		t, err := a.tenancy(r, c, "")
+		if err != nil {
+			return err
+		}
+		if _, err := a.svc.st.Ret.GetRun(r.Context(), t, path[0]); err != nil {
+			return missing(err, "run %q does not exist in tenancy %s", path[0], t)
+		}
+		n, err := a.svc.RestoreRun(r.Context(), t, path[0])
+		if err != nil {
+			return err
+		}
+		a.record(r.Context(), c, t, "restore retention run", path[0], itoa(n)+" images")
+		return reply(w, http.StatusOK, map[string]any{"restored": n})
+	}
+	if len(path) != 0 {
+		return notFound("no retention API endpoint at %s", r.URL.Path)
+	}
+	var b struct {
+		Tenancy    string `json:"tenancy"`
+		Repository string `json:"repository"`
+		DryRun     bool   `json:"dryRun"`
+		Confirm    bool   `json:"confirm"`
+		AsOf       string `json:"asOf"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	t := b.Tenancy
+	if b.Repository != "" {
+		rt, err := a.repo(r, c, b.Repository)
+		if err != nil {
+			return err
+		}
+		if t != "" && t != rt {
+			return invalid("repository %s is not in tenancy %s", b.Repository, t)
+		}
+		t = rt
+		if _, err := a.svc.st.Meta.GetRepository(r.Context(), b.Repository); err != nil {
+			return missing(err, "repository %q is not known", b.Repository)
+		}
+	}
+	t, err := a.tenancy(r, c, t)
+	if err != nil {
+		return err
+	}
+	req := RunRequest{Tenancy: t, Repository: b.Repository, DryRun: b.DryRun, Confirm: b.Confirm, Trigger: "api", By: c.String()}
+	if b.AsOf != "" {
+		if !a.svc.cfg.TestClock {
+			return invalid("%v", ErrAsOf)
+		}
+		if req.AsOf, err = time.Parse(time.RFC3339, b.AsOf); err != nil {
+			return invalid("asOf must be an RFC 3339 time, not %q", b.AsOf)
+		}
+	}
+	run, err := a.svc.StartRun(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	if !run.DryRun {
+		a.record(r.Context(), c, t, "retention run", run.ID, "confirm="+strconv.FormatBool(run.Confirm))
+	}
+	v, err := a.runView(r, run, true)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if !v.Done {
+		status = http.StatusAccepted
+	}
+	return reply(w, status, v)
+}
+
+// GET /api/retention/runs, runs/<id>, runs/<id>/decisions
+func (a *api) runs(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	t, err := a.tenancy(r, c, "")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	switch {
+	case len(path) == 0:
+		n, err := limit(r, 50, 500)
+		if err != nil {
+			return err
+		}
+		runs, err := a.svc.st.Ret.ListRuns(ctx, t, q.Get("before"), n)
+		if err != nil {
+			return err
+		}
+		if runs == nil {
+			runs = []store.RetentionRun{}
+		}
+		res := map[string]any{"runs": runs}
+		if len(runs) == n {
+			res["next"] = runs[len(runs)-1].ID
+		}
+		return reply(w, http.StatusOK, res)
+	case len(path) == 1:
+		run, err := a.svc.st.Ret.GetRun(ctx, t, path[0])
+		if err != nil {
+			return missing(err, "run %q does not exist in tenancy %s", path[0], t)
+		}
+		v, err := a.runView(r, run, false)
+		if err != nil {
+			return err
+		}
+		return reply(w, http.StatusOK, v)
+	case len(path) == 2 && path[1] == "decisions":
+		n, err := limit(r, 1000, 1000)
+		if err != nil {
+			return err
+		}
+		ds, err := a.svc.st.Ret.ListDecisions(ctx, t, path[0], q.Get("after"), n)
+		if err != nil {
+			return err
+		}
+		if ds == nil {
+			ds = []store.Decision{}
+		}
+		res := map[string]any{"decisions": ds}
+		if len(ds) == n {
+			res["next"] = store.DecisionCursor(ds[len(ds)-1])
+		}
+		return reply(w, http.StatusOK, res)
+	}
+	return notFound("no retention API endpoint at %s", r.URL.Path)
+}
+
+// imageRef parses "<repo>@<digest>" from the path segments after the
+// endpoint.
+func imageRef(path []string) (string, digest.Digest, error) {
+	ref := strings.Join(path, "/")
+	i := strings.LastIndex(ref, "@")
+	if i < 0 {
+		return "", "", invalid("name an image as <repository>@<digest>")
+	}
+	d, err := oci.ParseDigest(ref[i+1:])
+	if err != nil {
+		return "", "", errcode.New(errcode.DigestInvalid, "%v", err)
+	}
+	return ref[:i], d, nil
+}
+
+// GET /api/retention/bin?repository=
+func (a *api) bin(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
+	repo := r.URL.Query().Get("repository")
+	if _, err := a.repo(r, c, repo); err != nil {
+		return err
+	}
+	n, err := limit(r, 100, 1000)
+	if err != nil {
+		return err
+	}
+	bs, err := a.svc.Binned(r.Context(), repo, digest.Digest(r.URL.Query().Get("after")), n)
+	if err != nil {
+		return err
+	}
+	type entry struct {
+		Digest    digest.Digest `json:"digest"`
+		MediaType string        `json:"mediaType"`
+		Tags      []string      `json:"tags"`
+		RunID     string        `json:"runId"`
+		Deleted   time.Time     `json:"deleted"`
+		Expires   time.Time     `json:"expires"`
+		Reason    string        `json:"reason"`
+	}
+	out := []entry{}
+	for _, b := range bs {
+		e := entry{Digest: b.Manifest.Digest, MediaType: b.Manifest.MediaType, Tags: []string{}, RunID: b.RunID, Deleted: b.Deleted, Expires: b.Expires, Reason: b.Reason}
+		for _, t := range b.Tags {
+			e.Tags = append(e.Tags, t.Name)
+		}
+		out = append(out, e)
+	}
+	return reply(w, http.StatusOK, map[string]any{"images": out})
+}
+
+// POST /api/retention/bin/restore {"repository", "digest"}
+func (a *api) binRestore(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	if len(path) != 1 || path[0] != "restore" {
+		return notFound("POST %sbin/restore restores an image", Prefix)
+	}
+	var b struct {
+		Repository string `json:"repository"`
+		Digest     string `json:"digest"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	t, err := a.repo(r, c, b.Repository)
+	if err != nil {
+		return err
+	}
+	d, err := oci.ParseDigest(b.Digest)
+	if err != nil {
+		return errcode.New(errcode.DigestInvalid, "%v", err)
+	}
+	n, err := a.svc.Restore(r.Context(), b.Repository, d)
+	if err != nil {
+		return missing(err, "%s@%s is not in the recycle bin (never deleted, restored already, or expired)", b.Repository, d)
+	}
+	a.record(r.Context(), c, t, "restore image", b.Repository+"@"+d.String(), itoa(n)+" images")
+	return reply(w, http.StatusOK, map[string]any{"restored": n})
+}
+
+// GET /api/retention/pins?repository=
+func (a *api) pins(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
+	repo := r.URL.Query().Get("repository")
+	if _, err := a.repo(r, c, repo); err != nil {
+		return err
+	}
+	ps, err := a.svc.st.Ret.ListPins(r.Context(), repo)
+	if err != nil {
+		return err
+	}
+	if ps == nil {
+		ps = []store.Pin{}
+	}
+	return reply(w, http.StatusOK, map[string]any{"pins": ps})
+}
+
+// PUT /api/retention/pins/<repo>@<digest> {"expires", "note"}
+func (a *api) pin(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	repo, d, err := imageRef(path)
+	if err != nil {
+		return err
+	}
+	t, err := a.repo(r, c, repo)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Expires string `json:"expires"`
+		Note    string `json:"note"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	p := store.Pin{Repo: repo, Digest: d, Note: b.Note, By: c.String(), Created: a.svc.Now()}
+	if b.Expires != "" {
+		if p.Expires, err = time.Parse(time.RFC3339, b.Expires); err != nil {
+			return invalid("expires must be an RFC 3339 time, not %q", b.Expires)
+		}
+	}
+	if err := a.svc.st.Ret.PutPin(r.Context(), p); err != nil {
+		return err
+	}
+	a.record(r.Context(), c, t, "pin image", repo+"@"+d.String(), b.Expires)
+	return reply(w, http.StatusOK, p)
+}
+
+// DELETE /api/retention/pins/<repo>@<digest>
+func (a *api) unpin(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	repo, d, err := imageRef(path)
+	if err != nil {
+		return err
+	}
+	t, err := a.repo(r, c, repo)
+	if err != nil {
+		return err
+	}
+	if err := missing(a.svc.st.Ret.DeletePin(r.Context(), repo, d), "%s@%s is not pinned", repo, d); err != nil {
+		return err
+	}
+	a.record(r.Context(), c, t, "unpin image", repo+"@"+d.String(), "")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// GET /api/retention/images/<repo>@<digest>: pulls, marks, notice, pin
+// and bin state (the retention part of image details).
+func (a *api) image(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	repo, d, err := imageRef(path)
+	if err != nil {
+		return err
+	}
+	if _, err := a.repo(r, c, repo); err != nil {
+		return err
+	}
+	details, err := a.svc.ImageDetails(r.Context(), repo, d)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, details)
+}
+
+// POST /api/retention/gc: collect garbage now (all tenancies share
+// blobs, so only the bootstrap tenancy's administrators may).
+func (a *api) collect(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
+	if !c.super {
+		return errcode.New(errcode.Denied, "garbage collection spans every tenancy: only administrators of %s may start it", a.cfg.Tenancy)
+	}
+	res, err := a.svc.Collect(r.Context(), a.svc.Now())
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, res)
+}
+
+// GET|POST /api/retention/clock {"advance": "<duration>"}: the test
+// clock (BERTH_TEST_CLOCK=1 only).
+func (a *api) clock(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
+	if a.cfg.Clock == nil {
+		return notFound("the clock can be moved only when the server runs with BERTH_TEST_CLOCK=1")
+	}
+	if r.Method == http.MethodPost {
+		if !c.super {
+			return errcode.New(errcode.Denied, "only administrators of %s may move the clock", a.cfg.Tenancy)
+		}
+		var b struct {
+			Advance string `json:"advance"`
+		}
+		if err := decode(r, &b); err != nil {
+			return err
+		}
+		d, err := time.ParseDuration(b.Advance)
+		if err != nil || d < 0 {
+			return invalid("advance must be a duration such as 240h, not %q", b.Advance)
+		}
+		if err := a.cfg.Clock.Advance(d); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	return reply(w, http.StatusOK, map[string]any{"now": a.cfg.Clock.Now()})
+}

@@ -1,0 +1,95 @@
+package retention
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// Event is what the retention function receives: EventBridge's
+// scheduled event (source "aws.events", detail-type "Scheduled Event"),
+// a repository Job from the fan-out, or {"action": "gc"}.
+type Event struct {
+	Source     string `json:"source,omitempty"`
+	DetailType string `json:"detail-type,omitempty"`
+	Action     string `json:"action,omitempty"`
+	Job
+}
+
+// Result is what one invocation did.
+type Result struct {
+	// Runs are the runs a scheduled event started.
+	Runs []store.RetentionRun `json:"runs,omitempty"`
+	// Job is a repository job's outcome.
+	Job *store.RunRepo `json:"job,omitempty"`
+	// Collection is the garbage collection's outcome.
+	Collection *Collection `json:"collection,omitempty"`
+}
+
+// Handle runs one invocation of the retention function.
+func (s *Service) Handle(ctx context.Context, raw json.RawMessage) (Result, error) {
+	var ev Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return Result{}, fmt.Errorf("retention event is not JSON: %w", err)
+	}
+	switch {
+	case ev.RunID != "" && ev.Repository != "" && ev.Tenancy != "":
+		out, err := s.RunRepository(ctx, ev.Job)
+		return Result{Job: &out}, err
+	case ev.DetailType == "Scheduled Event":
+		return s.Hourly(ctx)
+	case ev.Action == "gc":
+		c, err := s.Collect(ctx, s.Now())
+		return Result{Collection: &c}, err
+	}
+	return Result{}, errors.New(`retention event is neither a scheduled event, a repository job ({"tenancy", "repository", "runId"}) nor {"action": "gc"}`)
+}
+
+// Hourly starts a run in every tenancy (its jobs fan out through the
+// Dispatcher, or run here without one), then collects garbage. The
+// collection does not wait for the jobs: what they delete goes to the
+// recycle bin, whose blobs a later collection takes.
+func (s *Service) Hourly(ctx context.Context) (Result, error) {
+	var res Result
+	ts, err := s.st.Tenancies.ListTenancies(ctx)
+	if err != nil {
+		return res, err
+	}
+	var errs []error
+	for _, t := range ts {
+		run, err := s.StartRun(ctx, RunRequest{Tenancy: t.Name, Trigger: "schedule"})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenancy %s: %w", t.Name, err))
+			continue
+		}
+		res.Runs = append(res.Runs, run)
+	}
+	c, err := s.Collect(ctx, s.Now())
+	if err != nil {
+		errs = append(errs, fmt.Errorf("garbage collection: %w", err))
+	} else {
+		res.Collection = &c
+	}
+	return res, errors.Join(errs...)
+}
+
+// Schedule runs Hourly every interval until ctx ends: what `berth serve`
+// does in place of EventBridge. Failures are logged.
+func (s *Service) Schedule(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := s.Hourly(ctx); err != nil {
+				s.log.ErrorContext(ctx, "scheduled retention failed", "error", err.Error())
+			}
+		}
+	}
+}
