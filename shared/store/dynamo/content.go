@@ -38,13 +38,15 @@ func (t *Table) ListTags(ctx context.Context, repo, after string, limit int) ([]
 
 // PutBlob implements store.Blobs with a create-if-absent write.
 func (t *Table) PutBlob(ctx context.Context, b store.Blob) error {
-	return t.create(ctx, pkBlobPrefix+b.Digest.String(), skBlob, b)
+	pk, sk := blobKey(b.Digest)
+	return t.create(ctx, pk, sk, b)
 }
 
 // GetBlob implements store.Blobs.
 func (t *Table) GetBlob(ctx context.Context, d digest.Digest) (store.Blob, error) {
 	var b store.Blob
-	return b, t.get(ctx, pkBlobPrefix+d.String(), skBlob, &b)
+	pk, sk := blobKey(d)
+	return b, t.get(ctx, pk, sk, &b)
 }
 
 // link is a blob's record as linked to a repository, with the time that

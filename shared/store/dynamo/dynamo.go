@@ -8,15 +8,18 @@
 //	REPO#<name>           S#<subject>#<digest>     referrer: a copy of the manifest, so Referrers is one Query
 //	REPO#<name>           T#<tag>                  tag, with the manifest's media type and size (HEAD by tag: one read)
 //	REPO#<name>           L#<digest>               blob link, with the blob's size and key (blob GET/HEAD: one read)
-//	BLOB#<digest>         B                        blob record (create-if-absent)
+//	BLOB#<alg>:<h>        <digest>                 blob record (create-if-absent), sharded by the digest's first hex digit h
 //	UPLOAD#<id>           U                        upload session: "ver" for compare-and-set, "ttl" for expiry
 //	TENANCIES             <name>                   tenancy
 //	TENANCY#<tenancy>     U#<user> | G#<group> | P#<policy> | K#<user>#<token id>
 //	AUDIT#<tenancy>       <event id>               audit event (ids sort by time)
 //
+// retention.go lists the items of retention state (store.Retention).
+//
 // Each record is JSON in the attribute "v". Every write is one
-// single-item (conditional where two writers can race) PutItem or
-// DeleteItem: no transactions, so the store also runs on emulators that
+// single-item (conditional where two writers can race) PutItem,
+// UpdateItem or DeleteItem (retention's decisions are batched puts): no
+// transactions, so the store also runs on emulators that
 // lack them (dynalite). Reads are strongly consistent, so a push is
 // visible to the request after it.
 package dynamo

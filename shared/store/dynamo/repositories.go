@@ -21,7 +21,6 @@ const (
 	skTag         = "T#"
 
 	skLink   = "L#"
-	skBlob   = "B"
 	skUpload = "U"
 )
 
