@@ -128,7 +128,8 @@ func (s *Stack) authorizer() awsapigatewayv2.IHttpRouteAuthorizer {
 }
 
 // outputs are what ops need after a deploy: the registry URL, the docker
-// login line, the resource names, and the DNS target of a custom domain.
+// login line, the resource names, the tenancy to bootstrap, and the DNS
+// target of a custom domain.
 // With the CloudFront front door, the URL is the distribution's (or the
 // custom domain on it), and ApiUrl names the API behind it.
 func (s *Stack) outputs(domain awsapigatewayv2.DomainName) {
@@ -153,6 +154,7 @@ func (s *Stack) outputs(domain awsapigatewayv2.DomainName) {
 	out(s, "DockerLogin", jsii.String("docker login "+*host), "log docker in to the registry")
 	out(s, "TableName", s.Table.TableName(), "metadata table (BERTH_TABLE)")
 	out(s, "BucketName", s.Bucket.BucketName(), "blob bucket (BERTH_BUCKET)")
+	out(s, "BootstrapTenancy", jsii.String(s.cfg.Tenancy), "the bootstrap tenancy (BERTH_TENANCY): run berth bootstrap with it")
 	if s.Key != nil {
 		out(s, "SigningKeyArn", s.Key.KeyArn(), "token-signing KMS key (BERTH_SIGNING_KEY_ID)")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,9 +41,28 @@ type Config struct {
 	LogRetentionDays int
 	// PresignTTL and LogLevel become BERTH_PRESIGN_TTL and BERTH_LOG_LEVEL.
 	PresignTTL, LogLevel string
+	// Tenancy is the bootstrap tenancy (BERTH_TENANCY): the one `berth
+	// bootstrap` creates, whose administrators create tenancies and start
+	// garbage collections, which span every tenancy.
+	Tenancy string
 	// RetentionCooling is how long a new or changed retention policy only
 	// reports before it deletes (BERTH_RETENTION_COOLING).
 	RetentionCooling string
+	// RetentionBin is how long deleted images stay restorable
+	// (BERTH_RETENTION_BIN), RetentionNotice how far ahead a pull warns
+	// of a deletion (BERTH_RETENTION_NOTICE; "0s" turns warnings off),
+	// and GCGrace how long an unreferenced blob stays untouched before
+	// the collector deletes it (BERTH_GC_GRACE). Go durations.
+	RetentionBin, RetentionNotice, GCGrace string
+	// RetentionMaxShare and RetentionMaxCount are the circuit breaker's
+	// default limits per repository and run (BERTH_RETENTION_MAX_SHARE:
+	// a share >= 1 is no limit; BERTH_RETENTION_MAX_COUNT: -1 is none).
+	RetentionMaxShare float64
+	RetentionMaxCount int
+	// RetentionConcurrency is the retention function's reserved
+	// concurrency: how many repository jobs of a run's fan-out (and the
+	// hourly invocation) run at once.
+	RetentionConcurrency int
 	// ThrottleRate (requests per second) and ThrottleBurst limit the
 	// API's $default stage.
 	ThrottleRate, ThrottleBurst float64
@@ -66,9 +86,30 @@ func DefaultConfig() Config {
 		LogRetentionDays: 30,
 		PresignTTL:       "15m",
 		LogLevel:         "info",
-		RetentionCooling: "6h",
-		ThrottleRate:     1000,
-		ThrottleBurst:    2000,
+		Tenancy:          "dev",
+		// The retention settings are retention.DefaultConfig's,
+		// written out so that the template shows what a deployment uses.
+		RetentionCooling:     "6h",
+		RetentionBin:         "48h",
+		RetentionNotice:      "24h",
+		GCGrace:              "1h",
+		RetentionMaxShare:    0.5,
+		RetentionMaxCount:    1000,
+		RetentionConcurrency: 10,
+		ThrottleRate:         1000,
+		ThrottleBurst:        2000,
+	}
+}
+
+// retentionEnv is the environment retention.ConfigFromEnv reads.
+func (c Config) retentionEnv() map[string]string {
+	return map[string]string{
+		"BERTH_RETENTION_COOLING":   c.RetentionCooling,
+		"BERTH_RETENTION_BIN":       c.RetentionBin,
+		"BERTH_RETENTION_NOTICE":    c.RetentionNotice,
+		"BERTH_GC_GRACE":            c.GCGrace,
+		"BERTH_RETENTION_MAX_SHARE": strconv.FormatFloat(c.RetentionMaxShare, 'g', -1, 64),
+		"BERTH_RETENTION_MAX_COUNT": strconv.Itoa(c.RetentionMaxCount),
 	}
 }
 
@@ -81,14 +122,16 @@ func ConfigFromContext(app awscdk.App) (Config, error) {
 		"stage": &c.Stage, "distDir": &c.DistDir, "domainName": &c.DomainName,
 		"certificateArn": &c.CertificateArn, "presignTTL": &c.PresignTTL,
 		"logLevel": &c.LogLevel, "retentionCooling": &c.RetentionCooling,
-		"frontDoor": &c.FrontDoor, "region": &c.Region,
+		"frontDoor": &c.FrontDoor, "region": &c.Region, "tenancy": &c.Tenancy,
+		"retentionBin": &c.RetentionBin, "retentionNotice": &c.RetentionNotice, "gcGrace": &c.GCGrace,
 	}
 	for k, p := range strs {
 		if v := get(k); v != nil {
 			*p = fmt.Sprint(v)
 		}
 	}
-	nums := map[string]*float64{"throttleRate": &c.ThrottleRate, "throttleBurst": &c.ThrottleBurst}
+	nums := map[string]*float64{"throttleRate": &c.ThrottleRate, "throttleBurst": &c.ThrottleBurst,
+		"retentionMaxShare": &c.RetentionMaxShare}
 	for k, p := range nums {
 		if v := get(k); v != nil {
 			n, err := number(v)
@@ -98,12 +141,16 @@ func ConfigFromContext(app awscdk.App) (Config, error) {
 			*p = n
 		}
 	}
-	if v := get("logRetentionDays"); v != nil {
-		n, err := number(v)
-		if err != nil {
-			return c, fmt.Errorf("context logRetentionDays: %w", err)
+	ints := map[string]*int{"logRetentionDays": &c.LogRetentionDays, "retentionMaxCount": &c.RetentionMaxCount,
+		"retentionConcurrency": &c.RetentionConcurrency}
+	for k, p := range ints {
+		if v := get(k); v != nil {
+			n, err := number(v)
+			if err != nil || n != math.Trunc(n) {
+				return c, fmt.Errorf("context %s: %v is not a whole number", k, v)
+			}
+			*p = int(n)
 		}
-		c.LogRetentionDays = int(n)
 	}
 	if v := get("memory"); v != nil {
 		m, err := memoryMap(v)
@@ -158,11 +205,40 @@ func memoryMap(v any) (map[string]float64, error) {
 }
 
 var (
-	stageRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
-	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	// tenancyRE and maxTenancyName are shared/admin's rule for tenancy
+	// names (one component of an OCI repository name).
+	tenancyRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+	stageRE   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	// CloudFront takes certificates from us-east-1 only.
 	edgeCertRE = regexp.MustCompile(`^arn:aws[a-z-]*:acm:us-east-1:`)
 )
+
+const maxTenancyName = 63
+
+// validateRetention checks the retention function's settings: the
+// breaker's limits as retention.ConfigFromEnv takes them, a fan-out of
+// at least one job, and a grace period longer than any request of the
+// functions that touch blobs (docs/retention.md: the span between a
+// push's touch and the write it protects must fit in it).
+func (c Config) validateRetention() error {
+	if c.RetentionMaxShare <= 0 {
+		return fmt.Errorf("retentionMaxShare %v: want a fraction such as 0.5 (1 for no limit)", c.RetentionMaxShare)
+	}
+	if c.RetentionMaxCount == 0 || c.RetentionMaxCount < -1 {
+		return fmt.Errorf("retentionMaxCount %d: want a number of images (-1 for no limit)", c.RetentionMaxCount)
+	}
+	if c.RetentionConcurrency < 1 || c.RetentionConcurrency > 1000 {
+		return fmt.Errorf("retentionConcurrency %d: want 1 to 1000 concurrent jobs", c.RetentionConcurrency)
+	}
+	grace, _ := time.ParseDuration(c.GCGrace) // parsed by Validate already
+	for _, f := range functionTable() {
+		if f.Name != fnRetention && f.Timeout >= grace {
+			return fmt.Errorf("gcGrace %s: must exceed the longest request, the %s function's timeout of %s", c.GCGrace, f.Name, f.Timeout)
+		}
+	}
+	return nil
+}
 
 // Validate reports the first setting that cannot be deployed.
 func (c Config) Validate() error {
@@ -199,10 +275,20 @@ func (c Config) Validate() error {
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		return fmt.Errorf("logRetentionDays %d is not a CloudWatch Logs retention period", c.LogRetentionDays)
 	}
-	for k, v := range map[string]string{"presignTTL": c.PresignTTL, "retentionCooling": c.RetentionCooling} {
+	for k, v := range map[string]string{"presignTTL": c.PresignTTL, "retentionCooling": c.RetentionCooling,
+		"retentionBin": c.RetentionBin, "gcGrace": c.GCGrace} {
 		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
 			return fmt.Errorf("%s %q: want a positive Go duration such as 15m", k, v)
 		}
+	}
+	if d, err := time.ParseDuration(c.RetentionNotice); err != nil || d < 0 {
+		return fmt.Errorf("retentionNotice %q: want a Go duration such as 24h (0s: no warnings)", c.RetentionNotice)
+	}
+	if err := c.validateRetention(); err != nil {
+		return err
+	}
+	if len(c.Tenancy) > maxTenancyName || !tenancyRE.MatchString(c.Tenancy) {
+		return fmt.Errorf("tenancy %q: 1 to %d characters of a-z and 0-9, with '.', '_' or '-' between them (the first segment of repository names)", c.Tenancy, maxTenancyName)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

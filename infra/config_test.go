@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -28,6 +29,17 @@ func TestConfigFromContextReadsCLIStringsAndCdkJSONValues(t *testing.T) {
 			}},
 		{"front door and region", map[string]any{"frontDoor": "cloudfront", "region": "eu-west-1"},
 			func(c Config) bool { return c.FrontDoor == FrontDoorCloudFront && c.Region == "eu-west-1" }},
+		{"default tenancy and retention", nil, func(c Config) bool {
+			return c.Tenancy == "dev" && c.RetentionConcurrency == 10 && c.GCGrace == "1h" &&
+				fmt.Sprint(c.retentionEnv()) == "map[BERTH_GC_GRACE:1h BERTH_RETENTION_BIN:48h BERTH_RETENTION_COOLING:6h "+
+					"BERTH_RETENTION_MAX_COUNT:1000 BERTH_RETENTION_MAX_SHARE:0.5 BERTH_RETENTION_NOTICE:24h]"
+		}},
+		{"tenancy and retention as -c strings", map[string]any{"tenancy": "acme", "retentionConcurrency": "4",
+			"retentionMaxShare": "1", "retentionMaxCount": "-1", "retentionNotice": "0s", "gcGrace": "3h", "retentionBin": "168h"},
+			customRetention},
+		{"tenancy and retention from cdk.json", map[string]any{"tenancy": "acme", "retentionConcurrency": 4,
+			"retentionMaxShare": 1, "retentionMaxCount": -1, "retentionNotice": "0s", "gcGrace": "3h", "retentionBin": "168h"},
+			customRetention},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := c.ctx
@@ -41,6 +53,13 @@ func TestConfigFromContextReadsCLIStringsAndCdkJSONValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// customRetention is what the tenancy and retention cases set.
+func customRetention(c Config) bool {
+	return c.Tenancy == "acme" && c.RetentionConcurrency == 4 && fmt.Sprint(c.retentionEnv()) ==
+		"map[BERTH_GC_GRACE:3h BERTH_RETENTION_BIN:168h BERTH_RETENTION_COOLING:6h "+
+			"BERTH_RETENTION_MAX_COUNT:-1 BERTH_RETENTION_MAX_SHARE:1 BERTH_RETENTION_NOTICE:0s]"
 }
 
 func TestConfigRejectsWhatCannotDeploy(t *testing.T) {
@@ -63,6 +82,16 @@ func TestConfigRejectsWhatCannotDeploy(t *testing.T) {
 			c.FrontDoor, c.DomainName, c.CertificateArn = FrontDoorCloudFront, "r.example.com", "arn:aws:acm:eu-west-1:1:certificate/x"
 		}, "us-east-1"},
 		{"region that is not one", func(c *Config) { c.Region = "Europe" }, "region"},
+		{"tenancy with upper case", func(c *Config) { c.Tenancy = "Acme" }, `tenancy "Acme"`},
+		{"tenancy with a slash", func(c *Config) { c.Tenancy = "acme/team" }, "tenancy"},
+		{"empty tenancy", func(c *Config) { c.Tenancy = "" }, "tenancy"},
+		{"tenancy over 63 characters", func(c *Config) { c.Tenancy = strings.Repeat("a", 64) }, "tenancy"},
+		{"no retention concurrency", func(c *Config) { c.RetentionConcurrency = 0 }, "retentionConcurrency"},
+		{"negative notice", func(c *Config) { c.RetentionNotice = "-1h" }, "retentionNotice"},
+		{"bin in days", func(c *Config) { c.RetentionBin = "7d" }, "retentionBin"},
+		{"zero delete share", func(c *Config) { c.RetentionMaxShare = 0 }, "retentionMaxShare"},
+		{"zero delete count", func(c *Config) { c.RetentionMaxCount = 0 }, "retentionMaxCount"},
+		{"grace within a request", func(c *Config) { c.GCGrace = "29s" }, "uploads function's timeout"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := DefaultConfig()

@@ -25,6 +25,14 @@ type function struct {
 	// stack creates it (and its routes) only when dist/<name>.zip exists,
 	// so the stack deploys before and after that function lands.
 	Later bool
+	// Retention marks a function that applies retention policies and
+	// collects garbage (retention.ConfigFromEnv): it gets the
+	// BERTH_RETENTION_* and BERTH_GC_GRACE settings.
+	Retention bool
+	// Tenancy marks a function that reads the bootstrap tenancy
+	// (BERTH_TENANCY): its administrators create tenancies and start
+	// collections across them (shared/admin, shared/retention's API).
+	Tenancy bool
 }
 
 // target is what a grant applies to.
@@ -33,8 +41,8 @@ type target int
 const (
 	onTable   target = iota // the DynamoDB table (and its indexes)
 	onObjects               // keys under a prefix of the S3 bucket
-	onBucket                // the bucket itself (listing)
 	onKey                   // the token-signing KMS key
+	onSelf                  // the function itself (lambda:InvokeFunction)
 )
 
 // grant is actions on one target; Prefix is the S3 key prefix for
@@ -51,60 +59,96 @@ func objectGrant(prefix string, actions ...string) grant {
 	return grant{On: onObjects, Prefix: prefix, Actions: actions}
 }
 
-func bucketGrant(actions ...string) grant { return grant{On: onBucket, Actions: actions} }
-
 func keyGrant(actions ...string) grant { return grant{On: onKey, Actions: actions} }
 
-// Bucket layout (shared/registry): committed blobs, large manifests, and
-// temporary upload tails, which a lifecycle rule expires.
+func selfGrant(actions ...string) grant { return grant{On: onSelf, Actions: actions} }
+
+// Bucket layout (shared/registry): committed blobs (each where its
+// upload put it, blobs/<upload id>), large manifests, and temporary
+// upload tails, which a lifecycle rule expires.
 const (
 	blobsPrefix     = "blobs/"
 	manifestsPrefix = "manifests/"
 	uploadsPrefix   = "uploads/"
 )
 
-// DynamoDB action sets, as shared/store/dynamo uses them: every write is
-// a (conditional) PutItem or DeleteItem, never UpdateItem or a
-// transaction (DESIGN.md §2).
-var (
-	tableRead  = []string{"dynamodb:GetItem", "dynamodb:Query"}
-	tableWrite = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+// DynamoDB actions as shared/store/dynamo sends them. Reads are
+// strongly consistent GetItem and Query (a manifest whose record
+// overflows one item is a GetItem plus a Query, wherever it is read);
+// writes are single-item (conditional) PutItem and DeleteItem, except
+// that retention's counters and marks are UpdateItem (RecordPull on a
+// manifest GET, TouchLink on blob HEAD, mount and manifest PUT,
+// TouchBlob on a commit that reuses a digest, MarkImages and CondemnBlob
+// in runs and collections) and a run's decisions are BatchWriteItem
+// (PutDecisions). Nothing scans the table or uses a transaction.
+const (
+	ddbGet        = "dynamodb:GetItem"
+	ddbQuery      = "dynamodb:Query"
+	ddbPut        = "dynamodb:PutItem"
+	ddbUpdate     = "dynamodb:UpdateItem"
+	ddbDelete     = "dynamodb:DeleteItem"
+	ddbBatchWrite = "dynamodb:BatchWriteItem"
+)
+
+// S3 actions: s3:PutObject also covers CreateMultipartUpload,
+// UploadPart (presigned part URLs of direct uploads included) and
+// CompleteMultipartUpload; s3:GetObject covers HeadObject and the
+// presigned GETs a function signs.
+const (
+	s3Get   = "s3:GetObject"
+	s3Put   = "s3:PutObject"
+	s3Del   = "s3:DeleteObject"
+	s3Abort = "s3:AbortMultipartUpload"
 )
 
 // registryGrants are what each registry function does with the table and
-// bucket, read from shared/registry, shared/authz and the stores. None
-// touches the signing key: they enforce the authorizer's decision and ask
-// policy questions of metadata only (shared/app Function).
-// s3:PutObject also covers CreateMultipartUpload, UploadPart and
-// CompleteMultipartUpload; s3:GetObject covers HeadObject and the
-// presigned GETs a function signs.
+// bucket, read from shared/registry, shared/authz, shared/retention's
+// hooks (PullTracker, the store's BlobTouches) and the stores. None
+// touches the signing key: they enforce the authorizer's decision and
+// ask policy questions of metadata only (shared/app Function).
 var registryGrants = map[string][]grant{
-	// Pushes create repositories (policy lookup) and write the audit
-	// trail.
+	// GET reads a tag and the manifest (its body from manifests/ when
+	// large) and counts the pull (UpdateItem); PUT checks references,
+	// creates the repository (policy lookup), stores manifest and tags,
+	// re-touches the blob links (UpdateItem), takes the manifest back if
+	// one is gone, and audits; DELETE removes tags and manifests.
 	route.Manifests: {
-		tableGrant(tableWrite...),
-		objectGrant(manifestsPrefix, "s3:GetObject", "s3:PutObject"),
+		tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete),
+		objectGrant(manifestsPrefix, s3Get, s3Put),
 	},
-	// blobs presigns blob GETs and, for a manifest fetched through the
-	// blobs endpoint, reads the manifest's body.
+	// GET reads the link and presigns the blob; a digest that is no
+	// blob may be a manifest fetched through the blobs endpoint (GetItem,
+	// plus Query when its record overflows; its body from manifests/).
+	// HEAD touches the link (UpdateItem); DELETE unlinks.
 	route.Blobs: {
-		tableGrant("dynamodb:GetItem", "dynamodb:DeleteItem"),
-		objectGrant(blobsPrefix, "s3:GetObject"),
-		objectGrant(manifestsPrefix, "s3:GetObject"),
+		tableGrant(ddbGet, ddbQuery, ddbUpdate, ddbDelete),
+		objectGrant(blobsPrefix, s3Get),
+		objectGrant(manifestsPrefix, s3Get),
 	},
-	// A blob is written where its upload put it (blobs/<upload id>, whole
-	// or multipart); tails of chunked uploads wait under uploads/.
+	// Sessions are PutItem (compare-and-set) and DeleteItem; a mount
+	// touches the source link and a commit of a known digest the blob
+	// record (UpdateItem), replacing a condemned one (PutItem). A blob is
+	// written where its upload put it (blobs/<upload id>, whole or
+	// multipart, or part by part through presigned URLs for a direct
+	// upload, then read back to verify its digest); tails of chunked
+	// uploads wait under uploads/ as whole objects.
 	route.Uploads: {
-		tableGrant(tableWrite...),
-		objectGrant(uploadsPrefix, uploadActions...),
-		objectGrant(blobsPrefix, uploadActions...),
+		tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete),
+		objectGrant(uploadsPrefix, s3Put, s3Get, s3Del),
+		objectGrant(blobsPrefix, s3Put, s3Get, s3Del, s3Abort),
 	},
-	route.Tags:      {tableGrant(tableRead...)},
-	route.Referrers: {tableGrant(tableRead...)},
-	route.Catalog:   {tableGrant(tableRead...)},
+	// The repository, then one Query of its tags.
+	route.Tags: {tableGrant(ddbGet, ddbQuery)},
+	// One Query of the subject's referrer copies, nothing else.
+	route.Referrers: {tableGrant(ddbQuery)},
+	// A Query of repositories, and per repository the caller's policy
+	// (user GetItem, policies Query).
+	route.Catalog: {tableGrant(ddbGet, ddbQuery)},
 }
 
-var uploadActions = []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
+// retentionTable is what applying retention and collecting garbage do
+// with the table: everything but Scan and transactions.
+var retentionTable = tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete, ddbBatchWrite)
 
 // functionTable is every function the stack knows. The routed functions'
 // timeouts stay under the HTTP API's 30 s integration limit. Uploads get
@@ -122,26 +166,29 @@ func functionTable() []function {
 		// verifies JWTs locally with the public key, which it reads once
 		// per cold start (shared/app Authorizer).
 		{Name: route.Authorizer, Memory: 256, Timeout: 10 * time.Second, Later: true,
-			Grants: []grant{tableGrant(tableRead...), keyGrant("kms:GetPublicKey")}},
+			Grants: []grant{tableGrant(ddbGet, ddbQuery), keyGrant("kms:GetPublicKey")}},
 		// The token endpoint checks credentials, audits logins and signs
 		// with the private key, which never leaves KMS.
 		{Name: route.Token, Memory: 256, Timeout: 10 * time.Second, Later: true,
-			Grants: []grant{tableGrant("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"), keyGrant("kms:GetPublicKey", "kms:Sign")}},
-		// The admin API works on metadata only (shared/admin has no blob
-		// store) and, like the registry functions, never touches the key.
-		{Name: route.Admin, Memory: 512, Timeout: 29 * time.Second, Later: true,
-			Grants: []grant{tableGrant(tableWrite...)}},
+			Grants: []grant{tableGrant(ddbGet, ddbPut, ddbQuery), keyGrant("kms:GetPublicKey", "kms:Sign")}},
+		// The admin API (shared/admin) works on metadata only and never
+		// touches the key; the retention API it also serves
+		// (/api/retention/) runs retention in the invocation (no
+		// dispatcher: shared/app Function) and starts a garbage
+		// collection, which deletes blob objects.
+		{Name: route.Admin, Memory: 512, Timeout: 29 * time.Second, Later: true, Retention: true, Tenancy: true,
+			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Del)}},
 		{Name: fnConsole, Memory: 128, Timeout: 10 * time.Second, Later: true},
-		// Retention deletes images, then sweeps (s3store.Sweep lists
-		// multipart uploads and objects) what nothing references.
-		{Name: fnRetention, Memory: 1024, Timeout: 15 * time.Minute, Later: true,
-			Grants: []grant{
-				tableGrant(tableWrite...),
-				objectGrant(blobsPrefix, "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
-				objectGrant(manifestsPrefix, "s3:GetObject", "s3:DeleteObject"),
-				objectGrant(uploadsPrefix, "s3:DeleteObject", "s3:AbortMultipartUpload"),
-				bucketGrant("s3:ListBucket", "s3:ListBucketMultipartUploads"),
-			}},
+		// Retention (shared/retention: Hourly, RunRepository, Collect)
+		// fans a run out by invoking itself asynchronously, one job per
+		// repository, and deletes the objects of the blobs it collects.
+		// It lists nothing in the bucket: nothing calls
+		// backend.SweepUploads yet, and the lifecycle rules clean up
+		// after abandoned uploads. Large manifest bodies (manifests/) are
+		// not collected yet. Memory: a collection holds every linked
+		// digest of the registry in one map.
+		{Name: fnRetention, Memory: 1024, Timeout: 15 * time.Minute, Later: true, Retention: true,
+			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Del), selfGrant("lambda:InvokeFunction")}},
 	}
 }
 
@@ -190,6 +237,19 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// splitSelf separates f's grants on itself, which name the function's
+// own ARN, from the others.
+func (f function) splitSelf() (others, self []grant) {
+	for _, g := range f.Grants {
+		if g.On == onSelf {
+			self = append(self, g)
+		} else {
+			others = append(others, g)
+		}
+	}
+	return others, self
 }
 
 // usesKey reports whether f reads or signs with the token-signing key.

@@ -9,26 +9,29 @@ import (
 )
 
 // wantAccess is each function's IAM access, written out independently of
-// functionTable; every function also writes its own log group. Only the
-// token function (signs) and the authorizer (verifies) touch the signing
-// key; shared/app loads it nowhere else.
+// functionTable from what the code does; every function also writes its
+// own log group. Only the token function (signs) and the authorizer
+// (verifies) touch the signing key; shared/app loads it nowhere else.
+// Retention (and the admin function, which serves the retention API)
+// deletes collected blobs' objects and lists nothing; the retention
+// function invokes itself to fan out.
 var wantAccess = map[string][]string{
-	route.Manifests: {ddb("GetItem", "PutItem", "DeleteItem", "Query"), s3("manifests/*", "GetObject", "PutObject")},
-	route.Blobs:     {ddb("GetItem", "DeleteItem"), s3("blobs/*", "GetObject"), s3("manifests/*", "GetObject")},
-	route.Uploads: {ddb("GetItem", "PutItem", "DeleteItem", "Query"),
-		s3("uploads/*", "PutObject", "GetObject", "DeleteObject", "AbortMultipartUpload"),
+	route.Manifests: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"), s3("manifests/*", "GetObject", "PutObject")},
+	route.Blobs:     {ddb("GetItem", "Query", "UpdateItem", "DeleteItem"), s3("blobs/*", "GetObject"), s3("manifests/*", "GetObject")},
+	route.Uploads: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"),
+		s3("uploads/*", "PutObject", "GetObject", "DeleteObject"),
 		s3("blobs/*", "PutObject", "GetObject", "DeleteObject", "AbortMultipartUpload")},
 	route.Tags:       {ddb("GetItem", "Query")},
-	route.Referrers:  {ddb("GetItem", "Query")},
+	route.Referrers:  {ddb("Query")},
 	route.Catalog:    {ddb("GetItem", "Query")},
 	route.Authorizer: {ddb("GetItem", "Query"), verify},
 	route.Token:      {ddb("GetItem", "PutItem", "Query"), verify, "kms:Sign key"},
-	route.Admin:      {ddb("GetItem", "PutItem", "DeleteItem", "Query")},
+	route.Admin:      {retentionDDB, s3("blobs/*", "DeleteObject")},
 	fnConsole:        nil,
-	fnRetention: {ddb("GetItem", "PutItem", "DeleteItem", "Query"),
-		s3("blobs/*", "GetObject", "DeleteObject", "AbortMultipartUpload"), s3("manifests/*", "GetObject", "DeleteObject"),
-		s3("uploads/*", "DeleteObject", "AbortMultipartUpload"), "s3:ListBucket bucket\ns3:ListBucketMultipartUploads bucket"},
+	fnRetention:      {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
 }
+
+var retentionDDB = ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 
 const verify = "kms:GetPublicKey key"
 

@@ -124,6 +124,10 @@ func (s *Stack) table() {
 	}
 }
 
+// abortMultipartDays is how long S3 keeps an incomplete multipart upload
+// (counted from its start).
+const abortMultipartDays = 2
+
 // bucket holds blobs, large manifests and upload tails. SSE-S3 rather
 // than SSE-KMS: pulls are presigned GETs, and with KMS every layer
 // download would also be a KMS Decrypt call (request quotas and cost at
@@ -139,8 +143,11 @@ func (s *Stack) bucket() {
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules: &[]*awss3.LifecycleRule{
 			{
+				// Multipart uploads belong to upload sessions, which live
+				// 24 h after their last request (registry.Config
+				// UploadTTL): a day's margin past that.
 				Id:                                  jsii.String("abort-incomplete-multipart"),
-				AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+				AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(abortMultipartDays)),
 			},
 			{
 				// Upload tails live only between the requests of one
@@ -178,7 +185,9 @@ func (s *Stack) signingKey() {
 
 // functions creates one Lambda per deployed function: arm64,
 // provided.al2023, the zip from dist/, its own log group and a role
-// holding exactly its grants.
+// holding exactly its grants. Grants on the function itself go into a
+// policy of their own, created after the function: in the role's default
+// policy, which the function depends on, its ARN would be a cycle.
 func (s *Stack) functions() {
 	for _, f := range s.fns {
 		id := f.logicalName()
@@ -191,14 +200,15 @@ func (s *Stack) functions() {
 			Description: jsii.String("Berth " + f.Name + " function"),
 		})
 		logs.GrantWrite(role)
-		for _, st := range s.statements(f) {
+		others, self := f.splitSelf()
+		for _, st := range s.statements(others, nil) {
 			role.AddToPrincipalPolicy(st)
 		}
 		memory := f.Memory
 		if mb, ok := s.cfg.Memory[f.Name]; ok {
 			memory = mb
 		}
-		s.Functions[f.Name] = awslambda.NewFunction(s.Stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
+		props := &awslambda.FunctionProps{
 			Description:  jsii.String("Berth " + f.Name),
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture: awslambda.Architecture_ARM_64(),
@@ -209,11 +219,28 @@ func (s *Stack) functions() {
 			Environment:  s.environment(f),
 			Role:         role,
 			LogGroup:     logs,
-		})
+		}
+		if f.Name == fnRetention {
+			// Bounds the fan-out: at most this many repository jobs
+			// (and the hourly run) at once; the rest wait in Lambda's
+			// async queue.
+			props.ReservedConcurrentExecutions = jsii.Number(float64(s.cfg.RetentionConcurrency))
+		}
+		fn := awslambda.NewFunction(s.Stack, jsii.String(id+"Function"), props)
+		s.Functions[f.Name] = fn
+		if len(self) > 0 {
+			sts := s.statements(self, fn.FunctionArn())
+			awsiam.NewPolicy(s.Stack, jsii.String(id+"SelfPolicy"), &awsiam.PolicyProps{
+				Roles:      &[]awsiam.IRole{role},
+				Statements: &sts,
+			})
+		}
 	}
 }
 
-// environment is the contract shared/config reads.
+// environment is the contract shared/config (and, for the functions
+// that apply retention, retention.ConfigFromEnv) reads.
+// BERTH_TEST_CLOCK is never set: a movable clock is for tests only.
 func (s *Stack) environment(f function) *map[string]*string {
 	env := map[string]*string{
 		"BERTH_BACKEND":     jsii.String("aws"),
@@ -226,23 +253,29 @@ func (s *Stack) environment(f function) *map[string]*string {
 	if f.usesKey() {
 		env["BERTH_SIGNING_KEY_ID"] = s.Key.KeyArn()
 	}
-	if f.Name == fnRetention {
-		env["BERTH_RETENTION_COOLING"] = jsii.String(s.cfg.RetentionCooling)
+	if f.Tenancy {
+		env["BERTH_TENANCY"] = jsii.String(s.cfg.Tenancy)
+	}
+	if f.Retention {
+		for k, v := range s.cfg.retentionEnv() {
+			env[k] = jsii.String(v)
+		}
 	}
 	return &env
 }
 
-// statements turns f's grants into IAM statements, one per set of
-// actions, each scoped to the table, bucket prefixes or key it names.
-func (s *Stack) statements(f function) []awsiam.PolicyStatement {
+// statements turns grants into IAM statements, one per set of actions,
+// each scoped to the table, bucket prefixes or key it names, or to self
+// (the function's ARN) for grants on the function itself.
+func (s *Stack) statements(gs []grant, self *string) []awsiam.PolicyStatement {
 	byActions := map[string][]*string{}
 	var order []string
-	for _, g := range mergeGrants(f.Grants) {
+	for _, g := range mergeGrants(gs) {
 		k := strings.Join(g.Actions, ",")
 		if _, ok := byActions[k]; !ok {
 			order = append(order, k)
 		}
-		byActions[k] = append(byActions[k], s.resources(g)...)
+		byActions[k] = append(byActions[k], s.resources(g, self)...)
 	}
 	out := make([]awsiam.PolicyStatement, 0, len(order))
 	for _, k := range order {
@@ -255,7 +288,7 @@ func (s *Stack) statements(f function) []awsiam.PolicyStatement {
 	return out
 }
 
-func (s *Stack) resources(g grant) []*string {
+func (s *Stack) resources(g grant, self *string) []*string {
 	switch g.On {
 	case onTable:
 		rs := []*string{s.Table.TableArn()}
@@ -265,15 +298,17 @@ func (s *Stack) resources(g grant) []*string {
 		return rs
 	case onObjects:
 		return []*string{s.Bucket.ArnForObjects(jsii.String(g.Prefix + "*"))}
-	case onBucket:
-		return []*string{s.Bucket.BucketArn()}
+	case onSelf:
+		return []*string{self}
 	default:
 		return []*string{s.Key.KeyArn()}
 	}
 }
 
 // schedule runs the retention function hourly (DESIGN.md §5), once it
-// exists.
+// exists. The target passes EventBridge's scheduled event as it is
+// (events/retention-scheduled.json): retention.Handle recognizes it by
+// its detail-type, so the target must not replace the input.
 func (s *Stack) schedule() {
 	fn, ok := s.Functions[fnRetention]
 	if !ok {

@@ -115,9 +115,11 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 		tpl  *tpl
 		fns  []string
 		mem  map[string]float64
+		// tenancy and cooling are the stack's settings.
+		tenancy, cooling string
 	}{
-		{"core", core, route.RegistryFunctions, map[string]float64{route.Uploads: 1024}},
-		{"full", full, allFunctionNames(), map[string]float64{route.Uploads: 2048}},
+		{"core", core, route.RegistryFunctions, map[string]float64{route.Uploads: 1024}, "dev", "6h"},
+		{"full", full, allFunctionNames(), map[string]float64{route.Uploads: 2048, fnRetention: 1024}, fullTenancy, fullCooling},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			labels := c.tpl.labels()
@@ -133,8 +135,12 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 				if mb, ok := c.mem[name]; ok && p["MemorySize"] != mb {
 					t.Errorf("%s: memory %v, want %v", name, p["MemorySize"], mb)
 				}
-				if timeout, _ := p["Timeout"].(float64); name != fnRetention && (timeout <= 0 || timeout > 29) {
+				timeout, _ := p["Timeout"].(float64)
+				if name != fnRetention && (timeout <= 0 || timeout > 29) {
 					t.Errorf("%s: timeout %v s, want within the API's 30 s integration limit", name, timeout)
+				}
+				if name == fnRetention && timeout != 900 {
+					t.Errorf("retention: timeout %v s, want Lambda's 15 minutes", timeout)
 				}
 				want := map[string]string{
 					"BERTH_BACKEND": "aws", "BERTH_TABLE": "table", "BERTH_BUCKET": "bucket",
@@ -143,8 +149,20 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 				if name == route.Token || name == route.Authorizer {
 					want["BERTH_SIGNING_KEY_ID"] = "key"
 				}
-				if name == fnRetention {
-					want["BERTH_RETENTION_COOLING"] = "6h"
+				// The admin function serves the retention API, which
+				// runs retention and decides by the bootstrap tenancy who
+				// may collect across tenancies, as shared/admin does who
+				// may create tenancies.
+				if name == route.Admin {
+					want["BERTH_TENANCY"] = c.tenancy
+				}
+				if name == fnRetention || name == route.Admin {
+					want["BERTH_RETENTION_COOLING"] = c.cooling
+					want["BERTH_RETENTION_BIN"] = "48h"
+					want["BERTH_RETENTION_NOTICE"] = "24h"
+					want["BERTH_GC_GRACE"] = "1h"
+					want["BERTH_RETENTION_MAX_SHARE"] = "0.5"
+					want["BERTH_RETENTION_MAX_COUNT"] = "1000"
 				}
 				vars, _ := path(p, "Environment", "Variables").(map[string]any)
 				got := map[string]string{}
@@ -233,7 +251,9 @@ func TestBucketIsPrivateEncryptedTLSOnlyWithLifecycleAndRetained(t *testing.T) {
 		if path(rule, "Status") != "Enabled" {
 			continue
 		}
-		if path(rule, "AbortIncompleteMultipartUpload", "DaysAfterInitiation") == 1.0 && path(rule, "Prefix") == nil {
+		// Sessions live 24 h after their last request: S3 must not
+		// abort a live session's multipart upload a day after it began.
+		if path(rule, "AbortIncompleteMultipartUpload", "DaysAfterInitiation") == 2.0 && path(rule, "Prefix") == nil {
 			abort = true
 		}
 		if path(rule, "Prefix") == uploadsPrefix && path(rule, "ExpirationInDays") == 2.0 {
@@ -244,7 +264,7 @@ func TestBucketIsPrivateEncryptedTLSOnlyWithLifecycleAndRetained(t *testing.T) {
 		}
 	}
 	if !abort || !expire {
-		t.Errorf("lifecycle rules %v: abort-multipart-after-1-day %v, expire-uploads/-after-2-days %v", rules, abort, expire)
+		t.Errorf("lifecycle rules %v: abort-multipart-after-2-days %v, expire-uploads/-after-2-days %v", rules, abort, expire)
 	}
 	_, pol := core.one(t, "AWS::S3::BucketPolicy")
 	if path(pol.Properties, "Bucket", "Ref") != bucketID {
@@ -274,20 +294,6 @@ func TestSigningKeyIsAsymmetricP256AndOnlyWithTokenOrAuthorizer(t *testing.T) {
 	_, k := full.one(t, "AWS::KMS::Key")
 	if k.Properties["KeySpec"] != "ECC_NIST_P256" || k.Properties["KeyUsage"] != "SIGN_VERIFY" {
 		t.Errorf("key %v/%v, want ECC_NIST_P256/SIGN_VERIFY", k.Properties["KeySpec"], k.Properties["KeyUsage"])
-	}
-}
-
-func TestRetentionRunsHourly(t *testing.T) {
-	core, full := stacks(t)
-	if ids := core.ofType("AWS::Events::Rule"); len(ids) != 0 {
-		t.Errorf("schedule %v without dist/retention.zip", ids)
-	}
-	_, rule := full.one(t, "AWS::Events::Rule")
-	if got := rule.Properties["ScheduleExpression"]; got != "rate(1 hour)" {
-		t.Errorf("schedule %v, want rate(1 hour)", got)
-	}
-	if got := render(path(rule.Properties, "Targets", 0, "Arn"), full.labels()); got != "fn:retention" {
-		t.Errorf("schedule target %s, want the retention function", got)
 	}
 }
 
@@ -321,10 +327,14 @@ func TestOutputsGiveTheURLAndDockerLogin(t *testing.T) {
 	if value(core, "TableName") != "table" || value(core, "BucketName") != "bucket" {
 		t.Errorf("TableName/BucketName outputs %q/%q", value(core, "TableName"), value(core, "BucketName"))
 	}
+	if got := value(core, "BootstrapTenancy"); got != "dev" {
+		t.Errorf("BootstrapTenancy output %q, want the default dev", got)
+	}
 	for k, want := range map[string]string{
-		"RegistryUrl":   "https://" + testDomain,
-		"DockerLogin":   "docker login " + testDomain,
-		"SigningKeyArn": "key",
+		"RegistryUrl":      "https://" + testDomain,
+		"DockerLogin":      "docker login " + testDomain,
+		"SigningKeyArn":    "key",
+		"BootstrapTenancy": fullTenancy,
 	} {
 		if got := value(full, k); got != want {
 			t.Errorf("full output %s = %q, want %q", k, got, want)

@@ -20,9 +20,10 @@ import (
 )
 
 // Two stacks are synthesized once and shared by the tests: "core" with
-// only the registry functions built (today's dist/), and "full" with every
-// function of functionTable built, a custom domain and a memory override,
-// as after the later issues land.
+// only the registry functions built and default settings, and "full"
+// with every function of functionTable built, a custom domain, a memory
+// override and the settings of fullTenancy, fullCooling and
+// fullConcurrency, as after the later issues land.
 var (
 	workDir            string
 	synthOnce          sync.Once
@@ -97,6 +98,13 @@ func allFunctionNames() []string {
 
 const testDomain = "registry.example.com"
 
+// The full stack's non-default settings.
+const (
+	fullTenancy     = "acme"
+	fullCooling     = "12h"
+	fullConcurrency = 25
+)
+
 // coreRoutes are the route table's routes served by registry functions.
 func coreRoutes() []route.Route {
 	var out []route.Route
@@ -135,6 +143,7 @@ func stacks(t *testing.T) (core, full *tpl) {
 		cfg.DistDir = placeholderDist(t, allFunctionNames()...)
 		cfg.DomainName, cfg.CertificateArn = testDomain, "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 		cfg.Memory = map[string]float64{route.Uploads: 2048}
+		cfg.Tenancy, cfg.RetentionCooling, cfg.RetentionConcurrency = fullTenancy, fullCooling, fullConcurrency
 		fullStk, fullTpl, synthErr = synthesize(t, cfg)
 	})
 	if synthErr != nil {

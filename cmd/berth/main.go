@@ -47,6 +47,13 @@ commands and the model behind them are described in docs/auth.md;
 configuration (for serve and bootstrap) in docs/configuration.md.
 `
 
+const serveUsage = `Usage: berth serve
+
+Runs the local gateway with every function on BERTH_ADDR (default
+127.0.0.1:5000), storage from BERTH_BACKEND (embedded: BERTH_DATA, default
+.berth). Every variable is described in docs/configuration.md.
+`
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
@@ -55,6 +62,14 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "serve":
+		if len(os.Args) > 2 {
+			if a := os.Args[2]; a == "-h" || a == "--help" || a == "help" {
+				fmt.Print(serveUsage)
+				return
+			}
+			fmt.Fprintf(os.Stderr, "berth serve takes no arguments (configuration is read from the environment)\n\n%s", serveUsage)
+			os.Exit(2)
+		}
 		err = serve()
 	case "doctor":
 		err = doctorCmd(os.Args[2:])

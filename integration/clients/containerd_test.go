@@ -10,16 +10,17 @@ import (
 const ctrNamespace = "berth-test"
 
 // TestContainerdPullsWhatDockerPushed does what a Kubernetes node does
-// with an image: containerd pulls it over plain HTTP, unpacks it and runs
-// it.
+// with an image: containerd pulls it over plain HTTP with the credentials
+// of an imagePullSecret, unpacks it and runs it.
 func TestContainerdPullsWhatDockerPushed(t *testing.T) {
 	need(t, "docker", "ctr", "busybox")
 	t.Parallel()
 	s := newShell(t)
-	reg := startRegistry(t, true)
-	base := reg.Ref("base", ":1")
+	reg := startAuthRegistry(t, true)
+	dockerLogin(s, reg.Host, "dev/admin", reg.Admin)
+	base := reg.Ref("dev/base", ":1")
 	pushBase(t, s, base)
-	ref := reg.Ref("ns/team/app", ":v1")
+	ref := reg.Ref("dev/ns/team/app", ":v1")
 	digest := pushApp(t, s, base, ref)
 
 	ctr := func(args ...string) string {
@@ -27,7 +28,7 @@ func TestContainerdPullsWhatDockerPushed(t *testing.T) {
 		return s.Run("ctr", append([]string{"--namespace", ctrNamespace}, args...)...)
 	}
 	s.Cleanup(func(s *shell) { s.Try("ctr", "--namespace", ctrNamespace, "images", "rm", "--sync", ref) })
-	out := ctr("images", "pull", "--plain-http", ref)
+	out := ctr("images", "pull", "--plain-http", "--user", "dev/admin:"+reg.Admin, ref)
 	if !strings.Contains(out, digest) {
 		t.Errorf("ctr images pull output does not name %s:\n%s", digest, out)
 	}

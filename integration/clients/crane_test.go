@@ -30,25 +30,26 @@ func TestCrane(t *testing.T) {
 	need(t, "crane")
 	t.Parallel()
 	s := newShell(t)
-	reg := startRegistry(t, true)
+	reg := startAuthRegistry(t, true)
+	s.Run("crane", "auth", "login", reg.Host, "-u", "dev/admin", "-p", reg.Admin)
 	layer := s.Path("layer.tar")
 	const body = "pushed with crane\n"
 	writeTar(t, layer, []file{{Name: "etc/berth.txt", Body: body}})
-	src, dst := reg.Ref("crane/src", ":1"), reg.Ref("crane/dst", ":1")
+	src, dst := reg.Ref("dev/crane/src", ":1"), reg.Ref("dev/crane/dst", ":1")
 
 	out := strings.TrimSpace(s.Run("crane", "append", "-f", layer, "-t", src))
 	digest := strings.TrimSpace(s.Run("crane", "digest", src))
-	if out != reg.Ref("crane/src", "@"+digest) {
+	if out != reg.Ref("dev/crane/src", "@"+digest) {
 		t.Fatalf("crane append printed %q, crane digest says %s", out, digest)
 	}
-	m := reg.AssertImage(t, "crane/src", "1", digest)
+	m := reg.AssertImage(t, "dev/crane/src", "1", digest)
 
 	mark := reg.Mark()
 	s.Run("crane", "copy", src, dst)
 	mounts := 0
 	for _, q := range reg.Since(mark) {
 		switch {
-		case q.Method == "POST" && strings.Contains(q.Query, "from=crane%2Fsrc") && q.Status == 201:
+		case q.Method == "POST" && strings.Contains(q.Query, "from=dev%2Fcrane%2Fsrc") && q.Status == 201:
 			mounts++
 		case strings.Contains(q.Path, "/blobs/uploads/") && (q.Method == "PATCH" || q.Method == "PUT"):
 			t.Errorf("crane copy uploaded bytes instead of mounting: %s", q)
@@ -65,14 +66,14 @@ func TestCrane(t *testing.T) {
 	}
 
 	s.Run("crane", "tag", src, "2")
-	if got := strings.Fields(s.Run("crane", "ls", reg.Ref("crane/src", ""))); !slices.Equal(got, []string{"1", "2"}) {
+	if got := strings.Fields(s.Run("crane", "ls", reg.Ref("dev/crane/src", ""))); !slices.Equal(got, []string{"1", "2"}) {
 		t.Errorf("crane ls: %v, want [1 2]", got)
 	}
-	if got := strings.Fields(s.Run("crane", "catalog", reg.Host)); !slices.Equal(got, []string{"crane/dst", "crane/src"}) {
-		t.Errorf("crane catalog: %v, want [crane/dst crane/src]", got)
+	if got := strings.Fields(s.Run("crane", "catalog", reg.Host)); !slices.Equal(got, []string{"dev/crane/dst", "dev/crane/src"}) {
+		t.Errorf("crane catalog: %v, want [dev/crane/dst dev/crane/src]", got)
 	}
 
-	s.Run("crane", "delete", reg.Ref("crane/dst", "@"+digest))
+	s.Run("crane", "delete", reg.Ref("dev/crane/dst", "@"+digest))
 	if out := s.Fail("crane", "digest", dst); !strings.Contains(out, "MANIFEST_UNKNOWN") {
 		t.Errorf("crane digest after delete: want MANIFEST_UNKNOWN, got:\n%s", out)
 	}

@@ -78,8 +78,9 @@ func TestDocker(t *testing.T) {
 	need(t, "docker", "busybox")
 	t.Parallel()
 	sh := newShell(t)
-	reg := startRegistry(t, true)
-	base, app := reg.Ref("base", ":1"), reg.Ref("ns/team/app", ":v1")
+	reg := startAuthRegistry(t, true)
+	dockerLogin(sh, reg.Host, "dev/admin", reg.Admin)
+	base, app := reg.Ref("dev/base", ":1"), reg.Ref("dev/ns/team/app", ":v1")
 	var baseDigest, appDigest string
 	var appManifest manifest
 
@@ -89,33 +90,33 @@ func TestDocker(t *testing.T) {
 	}{
 		{"docker import image pushes with its one layer", func(t *testing.T, s *shell) {
 			baseDigest = pushBase(t, s, base)
-			m := reg.AssertImage(t, "base", "1", baseDigest)
+			m := reg.AssertImage(t, "dev/base", "1", baseDigest)
 			if len(m.Layers) != 1 || m.MediaType != "application/vnd.docker.distribution.manifest.v2+json" {
 				t.Fatalf("base manifest: %s with %d layers, want a docker v2 manifest with 1", m.MediaType, len(m.Layers))
 			}
-			if want := reg.Ref("base", "@"+baseDigest); !slices.Contains(repoDigests(s, base), want) {
+			if want := reg.Ref("dev/base", "@"+baseDigest); !slices.Contains(repoDigests(s, base), want) {
 				t.Errorf("docker lists RepoDigests %v, want %s among them", repoDigests(s, base), want)
 			}
 		}},
 		{"legacy-builder image pushes to a nested name, mounting the base layer", func(t *testing.T, s *shell) {
 			mark := reg.Mark()
 			appDigest = pushApp(t, s, base, app)
-			appManifest = reg.AssertImage(t, "ns/team/app", "v1", appDigest)
+			appManifest = reg.AssertImage(t, "dev/ns/team/app", "v1", appDigest)
 			if len(appManifest.Layers) != appLayers {
 				t.Fatalf("built image has %d layers, want %d", len(appManifest.Layers), appLayers)
 			}
-			baseManifest, _ := reg.Manifest(t, "base", "1")
+			baseManifest, _ := reg.Manifest(t, "dev/base", "1")
 			if appManifest.Layers[0].Digest != baseManifest.Layers[0].Digest {
 				t.Errorf("first layer %s is not the base layer %s", appManifest.Layers[0].Digest, baseManifest.Layers[0].Digest)
 			}
 			mounted := false
 			for _, q := range reg.Since(mark) {
-				if q.Method == "POST" && strings.Contains(q.Query, "from=base") && q.Status == 201 {
+				if q.Method == "POST" && strings.Contains(q.Query, "from=dev%2Fbase") && q.Status == 201 {
 					mounted = true
 				}
 			}
 			if !mounted {
-				t.Errorf("docker did not mount the base layer from base (no 201 to POST ...?mount=...&from=base)")
+				t.Errorf("docker did not mount the base layer from dev/base (no 201 to POST ...?mount=...&from=dev/base)")
 			}
 		}},
 		{"removed images pull back and run", func(t *testing.T, s *shell) {
@@ -150,24 +151,24 @@ func TestDocker(t *testing.T) {
 			}
 		}},
 		{"moving a tag repoints it", func(t *testing.T, s *shell) {
-			stable := reg.Ref("ns/team/app", ":stable")
+			stable := reg.Ref("dev/ns/team/app", ":stable")
 			s.Run("docker", "tag", base, stable)
 			first := pushDigest(t, s.Run("docker", "push", stable))
-			if _, d := reg.Manifest(t, "ns/team/app", "stable"); d != baseDigest || first != baseDigest {
+			if _, d := reg.Manifest(t, "dev/ns/team/app", "stable"); d != baseDigest || first != baseDigest {
 				t.Fatalf("stable is %s (push said %s), want the base %s", d, first, baseDigest)
 			}
 			s.Run("docker", "tag", app, stable)
 			s.Run("docker", "push", stable)
-			if _, d := reg.Manifest(t, "ns/team/app", "stable"); d != appDigest {
+			if _, d := reg.Manifest(t, "dev/ns/team/app", "stable"); d != appDigest {
 				t.Fatalf("after moving, stable is %s, want %s", d, appDigest)
 			}
-			if got := reg.Tags(t, "ns/team/app"); !slices.Equal(got, []string{"stable", "v1"}) {
+			if got := reg.Tags(t, "dev/ns/team/app"); !slices.Equal(got, []string{"stable", "v1"}) {
 				t.Errorf("tags %v, want [stable v1]", got)
 			}
 		}},
 		{"pull by digest runs the same image", func(t *testing.T, s *shell) {
-			removeLocal(s, app, reg.Ref("ns/team/app", ":stable"))
-			byDigest := reg.Ref("ns/team/app", "@"+appDigest)
+			removeLocal(s, app, reg.Ref("dev/ns/team/app", ":stable"))
+			byDigest := reg.Ref("dev/ns/team/app", "@"+appDigest)
 			out := s.Run("docker", "pull", byDigest)
 			if !regexp.MustCompile(`Digest: ` + appDigest).MatchString(out) {
 				t.Errorf("docker pull by digest output lacks the digest:\n%s", out)

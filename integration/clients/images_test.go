@@ -130,6 +130,9 @@ func (r *registry) get(t testing.TB, path, accept string) ([]byte, http.Header) 
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
+	if r.Authorization != "" {
+		req.Header.Set("Authorization", r.Authorization)
+	}
 	res, err := http.DefaultClient.Do(req)
 	must(t, err)
 	defer res.Body.Close()

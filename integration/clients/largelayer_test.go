@@ -36,9 +36,10 @@ func TestDockerPushOfLayerOverRequestLimitPrintsWhatToDo(t *testing.T) {
 	need(t, "docker", "busybox")
 	t.Parallel()
 	s := newShell(t)
-	reg := startRegistry(t, true)
+	reg := startAuthRegistry(t, true)
+	dockerLogin(s, reg.Host, "dev/admin", reg.Admin)
 	tar, _ := bigRootfs(t, s)
-	ref := reg.Ref("big", ":1")
+	ref := reg.Ref("dev/big", ":1")
 	s.Run("docker", "import", "--change", `CMD ["/bin/sh"]`, tar, ref)
 	removeOnCleanup(s, ref)
 
@@ -48,7 +49,7 @@ func TestDockerPushOfLayerOverRequestLimitPrintsWhatToDo(t *testing.T) {
 			t.Errorf("docker push output lacks %q:\n%s", want, out)
 		}
 	}
-	rejected := reg.Requests("PATCH", "/v2/big/blobs/uploads/")
+	rejected := reg.Requests("PATCH", "/v2/dev/big/blobs/uploads/")
 	if len(rejected) == 0 || rejected[0].Status != 413 || rejected[0].Length != -1 {
 		t.Errorf("want docker's chunked-encoding PATCH answered 413, got %v", rejected)
 	}
@@ -61,14 +62,15 @@ func TestDockerPushOfLayerOverRequestLimitSucceedsWithLimitsOff(t *testing.T) {
 	need(t, "docker", "busybox")
 	t.Parallel()
 	s := newShell(t)
-	reg := startRegistry(t, false)
+	reg := startAuthRegistry(t, false)
+	dockerLogin(s, reg.Host, "dev/admin", reg.Admin)
 	tar, sum := bigRootfs(t, s)
-	ref := reg.Ref("big", ":1")
+	ref := reg.Ref("dev/big", ":1")
 	s.Run("docker", "import", "--change", `CMD ["/bin/sh"]`, tar, ref)
 	removeOnCleanup(s, ref)
 
 	digest := pushDigest(t, s.Run("docker", "push", ref))
-	reg.AssertImage(t, "big", "1", digest)
+	reg.AssertImage(t, "dev/big", "1", digest)
 	removeLocal(s, ref)
 	s.Run("docker", "pull", ref)
 	removeOnCleanup(s, ref)
@@ -86,17 +88,21 @@ func TestRegctlFallsBackToChunksForLayerOverRequestLimit(t *testing.T) {
 	need(t, "regctl", "busybox")
 	t.Parallel()
 	s := newShell(t)
-	limited, unlimited := startRegistry(t, true), startRegistry(t, false)
+	limited, unlimited := startAuthRegistry(t, true), startAuthRegistry(t, false)
+	for _, r := range []*authRegistry{limited, unlimited} {
+		s.Run("regctl", "registry", "set", "--tls", "disabled", r.Host)
+		s.Feed(r.Admin, "regctl", "registry", "login", r.Host, "-u", "dev/admin", "--pass-stdin")
+	}
 	tar, _ := bigRootfs(t, s)
 	archive := s.Path("big-image.tar")
 	dockerArchive(t, archive, tar, "berth.test/big:1")
-	src, dst := unlimited.Ref("big", ":1"), limited.Ref("big", ":1")
+	src, dst := unlimited.Ref("dev/big", ":1"), limited.Ref("dev/big", ":1")
 	hosts := []string{"--host", "reg=" + limited.Host + ",tls=disabled", "--host", "reg=" + unlimited.Host + ",tls=disabled"}
 	s.Run("regctl", append(hosts, "image", "import", src, archive)...)
 	digest := strings.TrimSpace(s.Run("regctl", append(hosts, "image", "digest", src)...))
 
 	s.Run("regctl", append(hosts, "image", "copy", src, dst)...)
-	m := limited.AssertImage(t, "big", "1", digest)
+	m := limited.AssertImage(t, "dev/big", "1", digest)
 	var big descriptor
 	for _, l := range m.Layers {
 		if l.Size > big.Size {
@@ -108,7 +114,7 @@ func TestRegctlFallsBackToChunksForLayerOverRequestLimit(t *testing.T) {
 	}
 	var refused, chunks int
 	var sent int64
-	for _, q := range limited.Requests("", "/v2/big/blobs/uploads/") {
+	for _, q := range limited.Requests("", "/v2/dev/big/blobs/uploads/") {
 		switch {
 		case q.Status == 413:
 			refused++

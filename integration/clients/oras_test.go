@@ -26,19 +26,20 @@ func TestOras(t *testing.T) {
 	need(t, "oras")
 	t.Parallel()
 	s := newShell(t)
-	reg := startRegistry(t, true)
-	ref := reg.Ref("oras/art", ":v1")
+	reg := startAuthRegistry(t, true)
+	s.Feed(reg.Admin, "oras", "login", "--plain-http", reg.Host, "-u", "dev/admin", "--password-stdin")
+	ref := reg.Ref("dev/oras/art", ":v1")
 	const data, sig = "an artifact, not an image\n", "signed by the tests\n"
 	must(t, os.WriteFile(s.Path("data.txt"), []byte(data), 0o644))
 	must(t, os.WriteFile(s.Path("sig.txt"), []byte(sig), 0o644))
 
 	digest := orasDigest(t, s.Run("oras", "push", "--plain-http", "--no-tty", "--format", "json",
 		"--artifact-type", bundleType, ref, "data.txt:text/plain"))
-	m := reg.AssertImage(t, "oras/art", "v1", digest)
+	m := reg.AssertImage(t, "dev/oras/art", "v1", digest)
 	if m.ArtifactType != bundleType || len(m.Layers) != 1 || m.Layers[0].MediaType != "text/plain" {
 		t.Fatalf("pushed manifest: artifactType %q, %d layers; want %q with one text/plain layer", m.ArtifactType, len(m.Layers), bundleType)
 	}
-	if got := string(reg.Blob(t, "oras/art", m.Layers[0].Digest)); got != data {
+	if got := string(reg.Blob(t, "dev/oras/art", m.Layers[0].Digest)); got != data {
 		t.Errorf("artifact layer holds %q, want %q", got, data)
 	}
 
@@ -50,7 +51,7 @@ func TestOras(t *testing.T) {
 	mark := reg.Mark()
 	sigDigest := orasDigest(t, s.Run("oras", "attach", "--plain-http", "--no-tty", "--format", "json",
 		"--artifact-type", signatureType, ref, "sig.txt:text/plain"))
-	sm, _ := reg.Manifest(t, "oras/art", sigDigest)
+	sm, _ := reg.Manifest(t, "dev/oras/art", sigDigest)
 	if sm.Subject == nil || sm.Subject.Digest != digest || sm.ArtifactType != signatureType {
 		t.Fatalf("attached manifest: subject %+v, artifactType %q; want subject %s, %q", sm.Subject, sm.ArtifactType, digest, signatureType)
 	}
@@ -67,7 +68,7 @@ func TestOras(t *testing.T) {
 	if len(found.Referrers) != 1 || found.Referrers[0].Digest != sigDigest || found.Referrers[0].ArtifactType != signatureType {
 		t.Errorf("oras discover found %+v, want one %s referrer %s", found.Referrers, signatureType, sigDigest)
 	}
-	if len(reg.Requests("GET", "/v2/oras/art/referrers/"+digest)) == 0 {
+	if len(reg.Requests("GET", "/v2/dev/oras/art/referrers/"+digest)) == 0 {
 		t.Errorf("oras discover did not use the referrers API")
 	}
 	found.Referrers = nil

@@ -13,7 +13,8 @@ func TestMultiPlatformIndexPullsPerPlatform(t *testing.T) {
 	need(t, "crane", "docker", "busybox")
 	t.Parallel()
 	s := newShell(t)
-	reg := startRegistry(t, true)
+	reg := startAuthRegistry(t, true)
+	dockerLogin(s, reg.Host, "dev/admin", reg.Admin) // crane reads docker's login
 	base := rootfs(t, s, "rootfs.tar")
 	platforms := []string{"linux/amd64", "linux/arm64"}
 	digests := map[string]string{}
@@ -22,16 +23,16 @@ func TestMultiPlatformIndexPullsPerPlatform(t *testing.T) {
 		arch := p[len("linux/"):]
 		layer := s.Path(arch + ".tar")
 		writeTar(t, layer, []file{{Name: "platform", Body: p + "\n"}})
-		ref := reg.Ref("multi/parts", ":"+arch)
+		ref := reg.Ref("dev/multi/parts", ":"+arch)
 		s.Run("crane", "append", "--oci-empty-base", "-f", base, "-f", layer, "-t", ref)
 		s.Run("crane", "mutate", "--set-platform", p, "--cmd", "/bin/cat,/platform", "-t", ref, ref)
 		digests[p] = strings.TrimSpace(s.Run("crane", "digest", ref))
 		parts = append(parts, "-m", ref)
 	}
-	index := reg.Ref("multi/app", ":1")
+	index := reg.Ref("dev/multi/app", ":1")
 	s.Run("crane", append(append([]string{"index", "append"}, parts...), "-t", index)...)
 
-	m, indexDigest := reg.Manifest(t, "multi/app", "1")
+	m, indexDigest := reg.Manifest(t, "dev/multi/app", "1")
 	if m.MediaType != "application/vnd.oci.image.index.v1+json" || len(m.Manifests) != 2 {
 		t.Fatalf("index is %s with %d manifests, want an OCI index with 2", m.MediaType, len(m.Manifests))
 	}

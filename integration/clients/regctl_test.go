@@ -24,14 +24,16 @@ func TestRegctl(t *testing.T) {
 	need(t, "regctl", "busybox")
 	t.Parallel()
 	s := newShell(t)
-	reg := startRegistry(t, true)
+	reg := startAuthRegistry(t, true)
+	s.Run("regctl", "registry", "set", "--tls", "disabled", reg.Host)
+	s.Feed(reg.Admin, "regctl", "registry", "login", reg.Host, "-u", "dev/admin", "--pass-stdin")
 	archive := s.Path("image.tar")
 	dockerArchive(t, archive, rootfs(t, s, "rootfs.tar"), "berth.test/regctl:src")
-	src, dst := reg.Ref("regctl/src", ":1"), reg.Ref("regctl/copy", ":1")
+	src, dst := reg.Ref("dev/regctl/src", ":1"), reg.Ref("dev/regctl/copy", ":1")
 
 	regctl(s, reg.Host, "image", "import", src, archive)
 	digest := strings.TrimSpace(regctl(s, reg.Host, "image", "digest", src))
-	m := reg.AssertImage(t, "regctl/src", "1", digest)
+	m := reg.AssertImage(t, "dev/regctl/src", "1", digest)
 
 	const sbom = "an SBOM, as text\n"
 	const sbomType = "application/vnd.berth.test.sbom"
@@ -43,7 +45,7 @@ func TestRegctl(t *testing.T) {
 		t.Fatalf("regctl artifact list: %q, want one %s", listed, sbomType)
 	}
 	sbomDigest := strings.Fields(listed[0])[0]
-	if sm, _ := reg.Manifest(t, "regctl/src", sbomDigest); sm.Subject == nil || sm.Subject.Digest != digest {
+	if sm, _ := reg.Manifest(t, "dev/regctl/src", sbomDigest); sm.Subject == nil || sm.Subject.Digest != digest {
 		t.Errorf("SBOM manifest subject %+v, want %s", sm.Subject, digest)
 	}
 
@@ -52,7 +54,7 @@ func TestRegctl(t *testing.T) {
 	if got := strings.TrimSpace(regctl(s, reg.Host, "image", "digest", dst)); got != digest {
 		t.Fatalf("copied image digest %s, want %s", got, digest)
 	}
-	reg.AssertImage(t, "regctl/copy", "1", digest)
+	reg.AssertImage(t, "dev/regctl/copy", "1", digest)
 	if got := referrers(s, reg.Host, dst); len(got) != 1 || got[0] != listed[0] {
 		t.Errorf("referrers of the copy: %q, want %q", got, listed)
 	}

@@ -20,8 +20,12 @@ import (
 // recording every request it answers.
 type registry struct {
 	Host string
-	mu   sync.Mutex
-	log  []request
+	// Authorization, when set, is sent with the tests' own requests
+	// (Manifest, Blob, Tags, AssertImage): an auth-on registry answers
+	// them only with credentials.
+	Authorization string
+	mu            sync.Mutex
+	log           []request
 }
 
 // request is one answered request as the gateway saw it.

@@ -38,14 +38,15 @@ func dockerArchive(t *testing.T, path, layerTar, tag string) string {
 func TestSkopeoCopiesArchiveToRegistryToOCILayout(t *testing.T) {
 	need(t, "skopeo", "busybox")
 	t.Parallel()
-	s := newShell(t)
-	reg := startRegistry(t, true)
+	s := newAuthShell(t)
+	reg := startAuthRegistry(t, true)
+	s.Feed(reg.Admin, "skopeo", "login", "--tls-verify=false", "-u", "dev/admin", "--password-stdin", reg.Host)
 	archive := s.Path("image.tar")
 	diffID := dockerArchive(t, archive, rootfs(t, s, "rootfs.tar"), "berth.test/skopeo:src")
-	ref := "docker://" + reg.Ref("tools/skopeo", ":1")
+	ref := "docker://" + reg.Ref("dev/tools/skopeo", ":1")
 
 	s.Run("skopeo", "copy", "--dest-tls-verify=false", "--format", "oci", "docker-archive:"+archive, ref)
-	m, digest := reg.Manifest(t, "tools/skopeo", "1")
+	m, digest := reg.Manifest(t, "dev/tools/skopeo", "1")
 	if m.MediaType != "application/vnd.oci.image.manifest.v1+json" || len(m.Layers) != 1 {
 		t.Fatalf("pushed manifest is %s with %d layers, want an OCI manifest with 1", m.MediaType, len(m.Layers))
 	}
@@ -54,11 +55,11 @@ func TestSkopeoCopiesArchiveToRegistryToOCILayout(t *testing.T) {
 			DiffIDs []string `json:"diff_ids"`
 		} `json:"rootfs"`
 	}
-	must(t, json.Unmarshal(reg.Blob(t, "tools/skopeo", m.Config.Digest), &cfg))
+	must(t, json.Unmarshal(reg.Blob(t, "dev/tools/skopeo", m.Config.Digest), &cfg))
 	if !slices.Equal(cfg.RootFS.DiffIDs, []string{diffID}) {
 		t.Errorf("pushed config's diff_ids %v, want the archive's [%s]", cfg.RootFS.DiffIDs, diffID)
 	}
-	reg.AssertImage(t, "tools/skopeo", "1", digest)
+	reg.AssertImage(t, "dev/tools/skopeo", "1", digest)
 
 	var info struct {
 		Digest string
@@ -68,7 +69,7 @@ func TestSkopeoCopiesArchiveToRegistryToOCILayout(t *testing.T) {
 	if info.Digest != digest || !slices.Equal(info.Layers, []string{m.Layers[0].Digest}) {
 		t.Errorf("skopeo inspect: digest %s, layers %v; want %s, [%s]", info.Digest, info.Layers, digest, m.Layers[0].Digest)
 	}
-	raw, _ := reg.get(t, "/v2/tools/skopeo/manifests/1", acceptAll)
+	raw, _ := reg.get(t, "/v2/dev/tools/skopeo/manifests/1", acceptAll)
 	if got := s.Run("skopeo", "inspect", "--raw", "--tls-verify=false", ref); got != string(raw) {
 		t.Errorf("skopeo inspect --raw printed\n%s\nthe registry serves\n%s", got, raw)
 	}

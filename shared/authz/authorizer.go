@@ -287,7 +287,13 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 	}
 	if have < auth.VerbFor(action) {
 		if c.Via != "basic" {
-			return unauthorized(scope, fmt.Sprintf("authentication required to %s %s", action, name)), nil
+			msg := fmt.Sprintf("authentication required to %s %s", action, name)
+			if !c.Principal.Anonymous() {
+				// Docker shows this after logging in with a token its
+				// user's policy limits: say whose access falls short.
+				msg = fmt.Sprintf("%s may not %s repository %s (the registry token grants only what policy allows)", c.Principal, action, name)
+			}
+			return unauthorized(scope, msg), nil
 		}
 		return deny(http.StatusForbidden, scope, fmt.Sprintf("%s may not %s repository %s", c.Principal, action, name)), nil
 	}
