@@ -86,6 +86,8 @@ var commands = []command{
 	{"logout", "forget the saved credentials", (*cli).logout},
 	{"audit", "show the tenancy's audit trail", (*cli).audit},
 	{"bootstrap", "create the first tenancy, its admin user and an auth token in the configured store", (*cli).bootstrap},
+	{"push", "push an image of any size straight to storage (resumable)", (*cli).push},
+	{"proxy", "local registry so an unchanged docker push sends layers of any size", (*cli).proxy},
 }
 
 // errHelp says help was asked for and printed: exit 0.

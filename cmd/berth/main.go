@@ -28,6 +28,12 @@ Usage:
   berth bootstrap   create the first tenancy, its admin and an auth token in the
                     configured store (once, after the first deploy on AWS)
 
+  berth push <source> <[registry/]repo[:tag]>
+                    push a docker-archive, OCI layout or local docker image of
+                    any size straight to storage (docs/large-layers.md)
+  berth proxy [--listen 127.0.0.1:5001]
+                    a local registry endpoint: an unchanged docker push sends
+                    layers of any size through it
   berth doctor <url> [-u <tenancy>/<user> --password-stdin]
                     check a deployed registry's front door (docs/doctor.md)
 

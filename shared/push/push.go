@@ -46,6 +46,7 @@ func ParseReference(s string) (Reference, error) {
 	return r, nil
 }
 
+// String is the reference as ParseReference reads it.
 func (r Reference) String() string {
 	if r.Digest != "" {
 		return r.Repo + "@" + r.Digest.String()

@@ -29,8 +29,9 @@ var (
 
 // Metadata implements store.Metadata in a bbolt file.
 type Metadata struct {
-	db  *bolt.DB
-	now func() time.Time
+	db    *bolt.DB
+	now   func() time.Time
+	pulls *pullBuffer
 }
 
 var _ store.Metadata = (*Metadata)(nil)
@@ -53,11 +54,19 @@ func OpenMetadata(path string) (*Metadata, error) {
 		db.Close()
 		return nil, fmt.Errorf("init metadata: %w", err)
 	}
-	return &Metadata{db: db, now: time.Now}, nil
+	m := &Metadata{db: db, now: time.Now}
+	m.pulls = newPullBuffer(m)
+	return m, nil
 }
 
 // Close closes the file.
-func (m *Metadata) Close() error { return m.db.Close() }
+func (m *Metadata) Close() error {
+	ferr := m.pulls.stop()
+	if err := m.db.Close(); err != nil {
+		return err
+	}
+	return ferr
+}
 
 // key joins key parts with NUL, which no name, tag or digest contains.
 func key(parts ...string) []byte {

@@ -104,26 +104,11 @@ func (m *Metadata) ListAssignments(_ context.Context, tenancy string) ([]store.A
 	return list[store.Assignment](m, bucketRetAssign, prefix(tenancy))
 }
 
-// RecordPull implements store.PullStats.
-func (m *Metadata) RecordPull(_ context.Context, repo string, d digest.Digest, at time.Time) (store.ImageStats, error) {
-	var s store.ImageStats
-	err := m.db.Update(func(tx *bolt.Tx) error {
-		k := key(repo, d.String())
-		if err := get(tx, bucketImageStats, k, &s); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		s.Repo, s.Digest = repo, d
-		s.Pulls++
-		if at.After(s.LastPulled) {
-			s.LastPulled = at.UTC()
-		}
-		return put(tx, bucketImageStats, k, s)
-	})
-	return s, err
-}
-
 // GetImageStats implements store.PullStats.
 func (m *Metadata) GetImageStats(_ context.Context, repo string, d digest.Digest) (store.ImageStats, error) {
+	if err := m.pulls.flush(); err != nil {
+		return store.ImageStats{}, err
+	}
 	s := store.ImageStats{Repo: repo, Digest: d}
 	err := m.getRecord(bucketImageStats, key(repo, d.String()), &s)
 	if errors.Is(err, store.ErrNotFound) {
@@ -134,11 +119,17 @@ func (m *Metadata) GetImageStats(_ context.Context, repo string, d digest.Digest
 
 // ListImageStats implements store.PullStats.
 func (m *Metadata) ListImageStats(_ context.Context, repo string, after digest.Digest, limit int) ([]store.ImageStats, error) {
+	if err := m.pulls.flush(); err != nil {
+		return nil, err
+	}
 	return listRepoRecords[store.ImageStats](m, bucketImageStats, repo, after.String(), limit)
 }
 
 // MarkImages implements store.PullStats.
 func (m *Metadata) MarkImages(_ context.Context, repo string, marks []store.ImageMark) error {
+	if err := m.pulls.flush(); err != nil {
+		return err
+	}
 	return m.db.Update(func(tx *bolt.Tx) error {
 		for _, mk := range marks {
 			k := key(repo, mk.Digest.String())
@@ -157,6 +148,9 @@ func (m *Metadata) MarkImages(_ context.Context, repo string, marks []store.Imag
 
 // DeleteImageStats implements store.PullStats.
 func (m *Metadata) DeleteImageStats(_ context.Context, repo string, d digest.Digest) error {
+	if err := m.pulls.flush(); err != nil {
+		return err
+	}
 	return m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketImageStats).Delete(key(repo, d.String())) })
 }
 
