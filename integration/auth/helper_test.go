@@ -7,17 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/app"
 	berthauth "github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/config"
@@ -68,40 +66,13 @@ type registry struct {
 // seeds tenancies dev and other with the users of seededUsers.
 func start(t *testing.T) *registry {
 	t.Helper()
-	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := config.Config{
 		Auth: true, Backend: "embedded", Data: t.TempDir(), Limits: true,
 		PresignTTL: 15 * time.Minute, Service: service, TokenTTL: 15 * time.Minute, Tenancy: "dev",
 	}
-	l, err := app.NewLocal(context.Background(), cfg, logger)
-	if err != nil {
-		t.Fatalf("app.NewLocal: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		l.Close()
-		t.Fatalf("listen: %v", err)
-	}
-	srv := &http.Server{Handler: l.Gateway, ReadHeaderTimeout: 30 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("closing the listener: %v", err)
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-		if err := l.Close(); err != nil {
-			t.Errorf("closing the stores: %v", err)
-		}
-		if t.Failed() && logs.Len() > 0 {
-			t.Logf("registry warnings and errors:\n%s", logs.Tail(16<<10))
-		}
-	})
+	host, l := harness.Start(t, cfg)
 	r := &registry{
-		t: t, base: "http://" + ln.Addr().String(), data: cfg.Data, cfg: cfg, local: l,
+		t: t, base: "http://" + host, data: cfg.Data, cfg: cfg, local: l,
 		client: &http.Client{
 			Timeout:       time.Minute,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -353,32 +324,4 @@ func checkDenied(res *response) string {
 		return "403 with a challenge: " + c
 	}
 	return ""
-}
-
-// lockedBuffer is a log sink that the server's goroutines share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *lockedBuffer) Tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
 }

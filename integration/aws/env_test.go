@@ -3,18 +3,14 @@ package aws
 import (
 	"bytes"
 	"context"
-	"errors"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/backend"
@@ -35,7 +31,7 @@ type env struct {
 	// (what the counting middleware cannot see: clients send them).
 	presigned atomic.Int64
 	// logs holds what the registry logged at warning level and above.
-	logs *lockedBuffer
+	logs *harness.Logs
 	// external is set when the tests run against $BERTH_TEST_AWS_ENDPOINT
 	// (LocalStack): presigned GETs are not counted there.
 	external bool
@@ -52,24 +48,14 @@ func startAWS(t *testing.T, withAuth bool) *env {
 	e := &env{}
 	// The SDK's own environment, as a user of the aws backend sets it:
 	// one endpoint for both services (LocalStack), or the emulators.
-	t.Setenv("AWS_ENDPOINT_URL", "")
 	if ep := os.Getenv(dynalite.EnvAWSEndpoint); ep != "" {
 		e.external = true
-		t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ep)
-		t.Setenv("AWS_ENDPOINT_URL_S3", ep)
+		harness.UseAWSEndpoints(t, ep, ep)
 	} else {
 		s3srv := httptest.NewServer(countPresigned(s3fake.Handler(), &e.presigned))
 		t.Cleanup(s3srv.Close)
-		t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", dynalite.Endpoint(t))
-		t.Setenv("AWS_ENDPOINT_URL_S3", s3srv.URL)
+		harness.UseAWSEndpoints(t, dynalite.Endpoint(t), s3srv.URL)
 	}
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 
 	e.cfg = config.Config{
 		Backend:    "aws",
@@ -89,47 +75,25 @@ func startAWS(t *testing.T, withAuth bool) *env {
 		e.cfg.Auth, e.cfg.SigningKey = true, string(key)
 		e.cfg.Service, e.cfg.Tenancy, e.cfg.TokenTTL = "berth", "dev", 15*time.Minute
 	}
-	logs := &lockedBuffer{}
-	e.logs = logs
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	l, err := app.NewLocal(t.Context(), e.cfg, logger)
-	if err != nil {
-		t.Fatalf("app.NewLocal on the aws backend: %v", err)
-	}
-	e.local, e.stores = l, l.Stores
+	e.logs = &harness.Logs{}
+	e.host, e.local = harness.Start(t, e.cfg, harness.WithLogs(e.logs), harness.Wrap(e.count))
+	e.stores = e.local.Stores
 	if e.stores.S3 == nil || e.stores.Calls == nil {
 		t.Fatalf("backend.Open(aws) gave stores without S3 or Calls: %+v", e.stores)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return e
+}
+
+// count wraps the gateway h to count the requests it serves in
+// requests and tokenRequests.
+func (e *env) count(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.requests.Add(1)
 		if r.URL.Path == "/token" {
 			e.tokenRequests.Add(1)
 		}
-		l.Gateway.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
-	srv := &http.Server{Handler: counted, ReadHeaderTimeout: 30 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("closing the registry's listener: %v", err)
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-		if err := l.Close(); err != nil {
-			t.Errorf("closing the stores: %v", err)
-		}
-		if t.Failed() && logs.Len() > 0 {
-			t.Logf("registry warnings and errors:\n%s", logs.Tail(16<<10))
-		}
-	})
-	e.host = ln.Addr().String()
-	return e
 }
 
 // countPresigned counts the requests to h that carry a SigV4 query
@@ -171,34 +135,4 @@ func (e *env) do(t testing.TB, method, path string, body []byte, header map[stri
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(res.Body)
 	return res, b.Bytes()
-}
-
-// lockedBuffer is a log sink that the server's goroutines can share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Len returns how many bytes were logged.
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-// Tail returns at most the last n bytes logged.
-func (b *lockedBuffer) Tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return strings.ToValidUTF8(s, "")
 }

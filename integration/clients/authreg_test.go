@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,9 +42,7 @@ type authRegistry struct {
 // before the first client request.
 func startAuthRegistry(t testing.TB, limits bool) *authRegistry {
 	t.Helper()
-	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := config.Config{
+	reg, l := serve(t, config.Config{
 		Auth:       true,
 		Backend:    "embedded",
 		Data:       t.TempDir(),
@@ -55,39 +51,8 @@ func startAuthRegistry(t testing.TB, limits bool) *authRegistry {
 		Service:    "berth",
 		TokenTTL:   15 * time.Minute,
 		Tenancy:    tenancy,
-	}
-	l, err := app.NewLocal(context.Background(), cfg, logger)
-	if err != nil {
-		t.Fatalf("app.NewLocal: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		l.Close()
-		t.Fatalf("listen: %v", err)
-	}
-	reg := &registry{Host: ln.Addr().String(), Authorization: basicAuth(tenancy+"/admin", l.AdminToken)}
-	srv := &http.Server{Handler: reg.record(l.Gateway), ReadHeaderTimeout: 30 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutting the registry down: %v", err)
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-		if err := l.Close(); err != nil {
-			t.Errorf("closing the stores: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("requests the registry answered:\n%s", reg.dump())
-			if logs.Len() > 0 {
-				t.Logf("registry warnings and errors:\n%s", logs.Tail(16<<10))
-			}
-		}
 	})
+	reg.Authorization = basicAuth(tenancy+"/admin", l.AdminToken)
 	return &authRegistry{registry: reg, local: l, Admin: l.AdminToken}
 }
 

@@ -1,17 +1,13 @@
 package clients
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
 )
@@ -52,47 +48,30 @@ func (r request) String() string {
 // fails.
 func startRegistry(t testing.TB, limits bool) *registry {
 	t.Helper()
-	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := config.Config{
+	reg, _ := serve(t, config.Config{
 		Backend:    "embedded",
 		Data:       t.TempDir(),
 		Limits:     limits,
 		PresignTTL: 15 * time.Minute,
-	}
-	l, err := app.NewLocal(context.Background(), cfg, logger)
-	if err != nil {
-		t.Fatalf("app.NewLocal: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		l.Close()
-		t.Fatalf("listen: %v", err)
-	}
-	reg := &registry{Host: ln.Addr().String()}
-	srv := &http.Server{Handler: reg.record(l.Gateway), ReadHeaderTimeout: 30 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutting the registry down: %v", err)
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-		if err := l.Close(); err != nil {
-			t.Errorf("closing the stores: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("requests the registry answered:\n%s", reg.dump())
-			if logs.Len() > 0 {
-				t.Logf("registry warnings and errors:\n%s", logs.Tail(16<<10))
-			}
-		}
 	})
 	return reg
+}
+
+// serve starts the registry of cfg (see harness.Start), recording the
+// requests it answers.
+func serve(t testing.TB, cfg config.Config) (*registry, *app.Local) {
+	t.Helper()
+	reg := &registry{}
+	// Registered before harness.Start's cleanups, so it runs after the
+	// registry has stopped answering.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("requests the registry answered:\n%s", reg.dump())
+		}
+	})
+	host, l := harness.Start(t, cfg, harness.Wrap(reg.record))
+	reg.Host = host
+	return reg, l
 }
 
 // Ref returns host:port/repo followed by suffix (":tag" or "@digest").
@@ -161,34 +140,4 @@ func (w *statusWriter) WriteHeader(s int) {
 		w.status = s
 	}
 	w.ResponseWriter.WriteHeader(s)
-}
-
-// lockedBuffer is a log sink that the server's goroutines can share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Len returns how many bytes were logged.
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-// Tail returns at most the last n bytes logged.
-func (b *lockedBuffer) Tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
 }

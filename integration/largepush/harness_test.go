@@ -12,9 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/config"
@@ -60,13 +59,7 @@ func start(t *testing.T, backend string) *env {
 		if ep := os.Getenv(dynalite.EnvAWSEndpoint); ep != "" {
 			s3 = ep
 		}
-		for k, v := range map[string]string{
-			"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_S3": s3,
-			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-			"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-		} {
-			t.Setenv(k, v)
-		}
+		harness.UseAWSEndpoints(t, endpoint, s3)
 		cfg.Table, cfg.Bucket, cfg.Init = dynalite.TableName("berth-lp"), dynalite.TableName("berth-lp"), true
 		key, err := auth.NewSigningKey()
 		if err != nil {
@@ -74,23 +67,21 @@ func start(t *testing.T, backend string) *env {
 		}
 		cfg.SigningKey = string(key)
 	}
-	l, err := app.NewLocal(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("app.NewLocal(%s): %v", backend, err)
-	}
-	e := &env{token: l.AdminToken}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e := &env{}
+	var l *app.Local
+	e.host, l = harness.Start(t, cfg, harness.Wrap(e.record))
+	e.token = l.AdminToken
+	return e
+}
+
+// record wraps the gateway h to log the requests it serves.
+func (e *env) record(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.log = append(e.log, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
 		e.mu.Unlock()
-		l.Gateway.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		srv.Close()
-		l.Close()
+		h.ServeHTTP(w, r)
 	})
-	e.host = strings.TrimPrefix(srv.URL, "http://")
-	return e
 }
 
 // count returns how many gateway requests contain every substring.
@@ -152,14 +143,8 @@ func startProxy(t *testing.T, e *env) (string, *partCounter) {
 	c := e.client(t)
 	pc := &partCounter{next: c.Storage.Transport}
 	c.Storage.Transport = pc
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: proxy.New(c, &push.Uploader{Client: c}, slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String(), pc
+	host := harness.Serve(t, proxy.New(c, &push.Uploader{Client: c}, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	return host, pc
 }
 
 // need skips the test unless docker (with a daemon) and a static

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/authz"
@@ -101,14 +101,7 @@ func start(t *testing.T) *server {
 	gw.Authorizer = lambda.NewHandler(a.Authorizer.Lambda())
 	gw.Objects, gw.ObjectPrefix = stores.Objects, local.ObjectPathPrefix
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return &server{t: t, host: ln.Addr().String(), token: token, stores: stores}
+	return &server{t: t, host: harness.Serve(t, gw), token: token, stores: stores}
 }
 
 // api calls the admin API as dev/admin and decodes the answer into out

@@ -1,0 +1,63 @@
+package shared_test
+
+import (
+	"go/build"
+	"strings"
+	"testing"
+)
+
+// module is the import path prefix of Berth's packages.
+const module = "github.com/berth-registry/berth/"
+
+// TestDomainPackagesImportNoAWSSDK pins the domain packages'
+// dependencies (STYLE.md): they are plain Go over the store interfaces;
+// AWS lives in the store implementations, the function mains (the
+// retention function's self-invocation, for one) and infra/. Each row
+// also names packages the walk must reach, so that a walk that stopped
+// early cannot pass.
+func TestDomainPackagesImportNoAWSSDK(t *testing.T) {
+	for _, tc := range []struct {
+		pkg     string
+		reaches []string
+	}{
+		{"shared/oci", nil},
+		{"shared/errcode", nil},
+		{"shared/route", nil},
+		{"shared/auth", nil},
+		{"shared/authz", []string{"shared/store"}},
+		{"shared/registry", []string{"shared/store", "shared/oci", "shared/errcode"}},
+		{"shared/retention", []string{"shared/store"}},
+		{"shared/admin", []string{"shared/store", "shared/authz"}},
+	} {
+		t.Run(tc.pkg, func(t *testing.T) {
+			seen := map[string]bool{}
+			var walk func(path, via string)
+			walk = func(path, via string) {
+				if seen[path] {
+					return
+				}
+				seen[path] = true
+				if strings.HasPrefix(path, "github.com/aws/aws-sdk-go") {
+					t.Errorf("%s imports %s (via %s)", tc.pkg, path, via)
+					return
+				}
+				if !strings.HasPrefix(path, module) {
+					return
+				}
+				p, err := build.Import(path, ".", 0)
+				if err != nil {
+					t.Fatalf("import %s: %v", path, err)
+				}
+				for _, imp := range p.Imports {
+					walk(imp, path)
+				}
+			}
+			walk(module+tc.pkg, "")
+			for _, r := range tc.reaches {
+				if !seen[module+r] {
+					t.Errorf("the walk from %s missed %s: %v", tc.pkg, r, seen)
+				}
+			}
+		})
+	}
+}
