@@ -29,7 +29,7 @@ var (
 
 // Metadata implements store.Metadata in a bbolt file.
 type Metadata struct {
-	db    *bolt.DB
+	db    *cachedDB
 	now   func() time.Time
 	pulls *pullBuffer
 }
@@ -54,7 +54,7 @@ func OpenMetadata(path string) (*Metadata, error) {
 		db.Close()
 		return nil, fmt.Errorf("init metadata: %w", err)
 	}
-	m := &Metadata{db: db, now: time.Now}
+	m := &Metadata{db: newCachedDB(db), now: time.Now}
 	m.pulls = newPullBuffer(m)
 	return m, nil
 }
@@ -121,9 +121,7 @@ func (m *Metadata) EnsureRepository(ctx context.Context, name string) error {
 
 // GetRepository implements store.Repositories.
 func (m *Metadata) GetRepository(_ context.Context, name string) (store.Repository, error) {
-	var r store.Repository
-	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketRepos, []byte(name), &r) })
-	return r, err
+	return cachedGet[store.Repository](m, bucketRepos, []byte(name))
 }
 
 // ListRepositories implements store.Repositories.
@@ -157,9 +155,7 @@ func (m *Metadata) PutManifest(_ context.Context, man store.Manifest) error {
 
 // GetManifest implements store.Manifests.
 func (m *Metadata) GetManifest(_ context.Context, repo string, d digest.Digest) (store.Manifest, error) {
-	var man store.Manifest
-	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketManifests, key(repo, d.String()), &man) })
-	return man, err
+	return cachedGet[store.Manifest](m, bucketManifests, key(repo, d.String()))
 }
 
 // DeleteManifest implements store.Manifests.
@@ -207,9 +203,7 @@ func (m *Metadata) PutTag(_ context.Context, t store.Tag) error {
 
 // GetTag implements store.Tags.
 func (m *Metadata) GetTag(_ context.Context, repo, name string) (store.Tag, error) {
-	var t store.Tag
-	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketTags, key(repo, name), &t) })
-	return t, err
+	return cachedGet[store.Tag](m, bucketTags, key(repo, name))
 }
 
 // DeleteTag implements store.Tags.
@@ -270,8 +264,7 @@ func (m *Metadata) LinkBlob(_ context.Context, repo string, b store.Blob) error 
 
 // GetLink implements store.Blobs.
 func (m *Metadata) GetLink(_ context.Context, repo string, d digest.Digest) (store.Blob, error) {
-	var l link
-	err := m.db.View(func(tx *bolt.Tx) error { return get(tx, bucketLinks, key(repo, d.String()), &l) })
+	l, err := cachedGet[link](m, bucketLinks, key(repo, d.String()))
 	return l.Blob, err
 }
 
