@@ -159,6 +159,11 @@ func (m Match) Param(k string) string { return m.Params[k] }
 // Router matches requests against a route table.
 type Router struct {
 	routes []compiled
+	// bySegs indexes the non-greedy routes by segment count, and greedy
+	// lists the greedy ones: a request is only compared with routes that
+	// can match its length.
+	bySegs map[int][]int
+	greedy []int
 }
 
 type compiled struct {
@@ -175,6 +180,14 @@ func NewRouter(routes []Route) *Router {
 		c := compiled{Route: rt, segs: segs}
 		if n := len(segs); n > 0 && strings.HasSuffix(segs[n-1], "+}") {
 			c.greedy = true
+		}
+		if c.greedy {
+			r.greedy = append(r.greedy, len(r.routes))
+		} else {
+			if r.bySegs == nil {
+				r.bySegs = map[int][]int{}
+			}
+			r.bySegs[len(segs)] = append(r.bySegs[len(segs)], len(r.routes))
 		}
 		r.routes = append(r.routes, c)
 	}
@@ -215,17 +228,19 @@ func (r *Router) find(method, rawPath string) (Match, bool) {
 	segs := split(rawPath)
 	var best *compiled
 	var bestParams map[string]string
-	for i := range r.routes {
-		c := &r.routes[i]
-		if c.Method != method && c.Method != Any {
-			continue
-		}
-		params, ok := c.match(segs)
-		if !ok {
-			continue
-		}
-		if best == nil || c.moreSpecific(best) {
-			best, bestParams = c, params
+	for _, list := range [2][]int{r.bySegs[len(segs)], r.greedy} {
+		for _, i := range list {
+			c := &r.routes[i]
+			if c.Method != method && c.Method != Any {
+				continue
+			}
+			params, ok := c.match(segs)
+			if !ok {
+				continue
+			}
+			if best == nil || c.moreSpecific(best) {
+				best, bestParams = c, params
+			}
 		}
 	}
 	if best == nil {
