@@ -110,8 +110,8 @@ func (m *Metadata) RecordPull(_ context.Context, repo string, d digest.Digest, a
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	k := string(key(repo, d.String()))
-	s := store.ImageStats{Repo: repo, Digest: d}
-	if err := m.getRecord(bucketImageStats, []byte(k), &s); err != nil && !errors.Is(err, store.ErrNotFound) {
+	s, err := cachedGet[store.ImageStats](m, bucketImageStats, []byte(k))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return s, err
 	}
 	p := b.pending[k]
