@@ -31,29 +31,28 @@ import (
 	"github.com/berth-registry/berth/shared/store"
 )
 
-// Error codes of the admin API beyond the distribution spec's.
+// Error codes of the admin API beyond the distribution spec's (kept in
+// errcode's one table, shared with the retention API).
 const (
 	// CodeInvalid refuses a request whose body or parameters are wrong;
 	// the message says what to change (400).
-	CodeInvalid errcode.Code = "INVALID"
+	CodeInvalid = errcode.Invalid
 	// CodeNotFound answers for a tenancy, user, group, policy or token
 	// that does not exist (404).
-	CodeNotFound errcode.Code = "NOT_FOUND"
+	CodeNotFound = errcode.NotFound
 	// CodeConflict refuses to create what already exists, or to delete
 	// what is still in use (409).
-	CodeConflict errcode.Code = "CONFLICT"
+	CodeConflict = errcode.Conflict
 )
 
-func invalid(format string, args ...any) error {
-	return errcode.New(CodeInvalid, format, args...).WithStatus(http.StatusBadRequest)
-}
+func invalid(format string, args ...any) error { return errcode.New(errcode.Invalid, format, args...) }
 
 func notFound(format string, args ...any) error {
-	return errcode.New(CodeNotFound, format, args...).WithStatus(http.StatusNotFound)
+	return errcode.New(errcode.NotFound, format, args...)
 }
 
 func conflict(format string, args ...any) error {
-	return errcode.New(CodeConflict, format, args...).WithStatus(http.StatusConflict)
+	return errcode.New(errcode.Conflict, format, args...)
 }
 
 func denied(format string, args ...any) error {

@@ -45,6 +45,18 @@ const (
 	Unknown Code = "UNKNOWN"
 )
 
+// Codes of Berth's own APIs (admin, retention), beyond the spec's.
+const (
+	// Invalid refuses a request whose body or parameters are wrong; the
+	// message says what to change.
+	Invalid Code = "INVALID"
+	// NotFound answers for a record (tenancy, user, policy, run...) that
+	// does not exist.
+	NotFound Code = "NOT_FOUND"
+	// Conflict refuses to create what exists, or delete what is in use.
+	Conflict Code = "CONFLICT"
+)
+
 // status is the HTTP status for each code, from the spec's tables of
 // endpoints and failure responses.
 var status = map[Code]int{
@@ -66,6 +78,9 @@ var status = map[Code]int{
 	TagInvalid:          http.StatusBadRequest,
 	Unavailable:         http.StatusServiceUnavailable,
 	Unknown:             http.StatusInternalServerError,
+	Invalid:             http.StatusBadRequest,
+	NotFound:            http.StatusNotFound,
+	Conflict:            http.StatusConflict,
 }
 
 // Error is one spec error: a code, a human message, optional detail, and

@@ -18,24 +18,17 @@ import (
 	"github.com/berth-registry/berth/shared/store"
 )
 
-// Error codes of the retention API beyond the distribution spec's (the
-// admin API's own).
-const (
-	codeInvalid  errcode.Code = "INVALID"
-	codeNotFound errcode.Code = "NOT_FOUND"
-	codeConflict errcode.Code = "CONFLICT"
-)
+// The retention API answers with errcode's codes of Berth's own APIs
+// (INVALID, NOT_FOUND, CONFLICT), like the admin API.
 
-func invalid(format string, args ...any) error {
-	return errcode.New(codeInvalid, format, args...).WithStatus(http.StatusBadRequest)
-}
+func invalid(format string, args ...any) error { return errcode.New(errcode.Invalid, format, args...) }
 
 func notFound(format string, args ...any) error {
-	return errcode.New(codeNotFound, format, args...).WithStatus(http.StatusNotFound)
+	return errcode.New(errcode.NotFound, format, args...)
 }
 
 func conflict(format string, args ...any) error {
-	return errcode.New(codeConflict, format, args...).WithStatus(http.StatusConflict)
+	return errcode.New(errcode.Conflict, format, args...)
 }
 
 // APIConfig configures the retention API.
