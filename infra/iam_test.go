@@ -26,9 +26,10 @@ var wantAccess = map[string][]string{
 	route.Catalog:    {ddb("GetItem", "Query")},
 	route.Authorizer: {ddb("GetItem", "Query"), verify},
 	route.Token:      {ddb("GetItem", "PutItem", "Query"), verify, "kms:Sign key"},
-	route.Admin:      {retentionDDB, s3("blobs/*", "DeleteObject")},
-	fnConsole:        nil,
-	fnRetention:      {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
+	// admin hands runs started through the API to the retention function.
+	route.Admin: {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
+	fnConsole:   nil,
+	fnRetention: {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
 }
 
 var retentionDDB = ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/berth-registry/berth/shared/route"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -236,6 +238,28 @@ func (s *Stack) functions() {
 			})
 		}
 	}
+	s.handRunsToRetention()
+}
+
+// handRunsToRetention lets the admin function hand retention runs started
+// through the API to the retention function (BERTH_RETENTION_FUNCTION,
+// read by shared/app): a run then fans out as the hourly one does,
+// instead of running inside one API request's 30 seconds. The grant is
+// lambda:InvokeFunction on that one function, in a policy of its own.
+func (s *Stack) handRunsToRetention() {
+	adm, ok1 := s.Functions[route.Admin]
+	ret, ok2 := s.Functions[fnRetention]
+	if !ok1 || !ok2 {
+		return
+	}
+	adm.AddEnvironment(jsii.String("BERTH_RETENTION_FUNCTION"), ret.FunctionName(), nil)
+	awsiam.NewPolicy(s.Stack, jsii.String("AdminInvokesRetentionPolicy"), &awsiam.PolicyProps{
+		Roles: &[]awsiam.IRole{adm.Role()},
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("lambda:InvokeFunction"),
+			Resources: &[]*string{ret.FunctionArn()},
+		})},
+	})
 }
 
 // environment is the contract shared/config (and, for the functions

@@ -155,6 +155,9 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 				// may create tenancies.
 				if name == route.Admin {
 					want["BERTH_TENANCY"] = c.tenancy
+					// ...and hands the runs it starts to the retention
+					// function, when that is deployed.
+					want["BERTH_RETENTION_FUNCTION"] = "fn:retention"
 				}
 				if name == fnRetention || name == route.Admin {
 					want["BERTH_RETENTION_COOLING"] = c.cooling

@@ -20,16 +20,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/backend"
@@ -71,46 +66,13 @@ func handler(ctx context.Context, getenv func(string) string) (func(context.Cont
 	}
 	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs}, rcfg, log)
 	if fn := getenv("AWS_LAMBDA_FUNCTION_NAME"); fn != "" {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		d, err := backend.NewLambdaDispatcher(ctx, fn)
 		if err != nil {
 			return nil, err
 		}
-		svc.Dispatch = invoker{client: awslambda.NewFromConfig(awsCfg), function: fn}
+		svc.Dispatch = d
 	}
 	return svc.Handle, nil
 }
 
 // invoker dispatches jobs as asynchronous invocations of a function.
-type invoker struct {
-	client   *awslambda.Client
-	function string
-}
-
-// Dispatch implements retention.Dispatcher, 16 invocations at a time
-// (each a ~20 ms API call, so 10,000 repositories take seconds).
-func (i invoker) Dispatch(ctx context.Context, jobs []retention.Job) error {
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 16)
-	)
-	for _, j := range jobs {
-		payload, err := json.Marshal(j)
-		if err != nil {
-			return err
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			_, err := i.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: &i.function, InvocationType: types.InvocationTypeEvent, Payload: payload})
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("dispatch %s: %w", j.Repository, err))
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}

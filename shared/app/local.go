@@ -45,6 +45,15 @@ func Retention(stores *backend.Stores, log *slog.Logger) (*retention.Service, *r
 		return nil, nil, err
 	}
 	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs}, rcfg, log)
+	if fn := os.Getenv("BERTH_RETENTION_FUNCTION"); fn != "" {
+		// On AWS the admin function hands runs started through the API
+		// to the retention function, as the hourly run fans out.
+		d, err := backend.NewLambdaDispatcher(context.Background(), fn)
+		if err != nil {
+			return nil, nil, err
+		}
+		svc.Dispatch = d
+	}
 	var clock *retention.Clock
 	if rcfg.TestClock {
 		clock = &retention.Clock{}
