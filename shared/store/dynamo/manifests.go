@@ -112,9 +112,20 @@ func (t *Table) writeManifest(ctx context.Context, pk, sk string, m store.Manife
 // readManifest reads a manifest's main item, and its overflow items
 // with one Query when it has any.
 func (t *Table) readManifest(ctx context.Context, pk, sk string) (store.Manifest, error) {
-	main, err := t.getItem(ctx, pk, sk)
+	main, overflow, err := t.readChunked(ctx, pk, sk)
 	if err != nil {
 		return store.Manifest{}, err
+	}
+	return assembled(main, overflow)
+}
+
+// readChunked reads a record that may continue in overflow items: the
+// main item (one GetItem), and its overflow items with one Query when it
+// has any.
+func (t *Table) readChunked(ctx context.Context, pk, sk string) (item, []item, error) {
+	main, err := t.getItem(ctx, pk, sk)
+	if err != nil {
+		return nil, nil, err
 	}
 	var overflow []item
 	if chunks(main) > 1 {
@@ -123,10 +134,10 @@ func (t *Table) readManifest(ctx context.Context, pk, sk string) (store.Manifest
 			return true, nil
 		})
 		if err != nil {
-			return store.Manifest{}, err
+			return nil, nil, err
 		}
 	}
-	return assembled(main, overflow)
+	return main, overflow, nil
 }
 
 // deleteItems deletes the overflow items of a main item with n chunks.

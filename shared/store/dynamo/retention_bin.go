@@ -115,20 +115,9 @@ func (t *Table) PutBinned(ctx context.Context, b store.BinnedImage) error {
 // GetBinned implements store.RecycleBin: one GetItem (plus one Query
 // for a record with overflow items).
 func (t *Table) GetBinned(ctx context.Context, repo string, d digest.Digest) (store.BinnedImage, error) {
-	pk, sk := repoPK(repo), skBinned+d.String()
-	main, err := t.getItem(ctx, pk, sk)
+	main, overflow, err := t.readChunked(ctx, repoPK(repo), skBinned+d.String())
 	if err != nil {
 		return store.BinnedImage{}, err
-	}
-	var overflow []item
-	if chunks(main) > 1 {
-		err := t.query(ctx, prefixQuery(pk, sk+"#"), 0, func(it item) (bool, error) {
-			overflow = append(overflow, it)
-			return true, nil
-		})
-		if err != nil {
-			return store.BinnedImage{}, err
-		}
 	}
 	return binnedOf(main, overflow)
 }
