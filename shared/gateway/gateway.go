@@ -268,85 +268,73 @@ func (g *Gateway) readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// invoke runs the function with the integration timeout.
+// invoke runs a function through Lambda's JSON interface, under the
+// integration timeout and the response limit.
 func (g *Gateway) invoke(ctx context.Context, fn Invoker, payload []byte) (events.APIGatewayV2HTTPResponse, error) {
-	var res events.APIGatewayV2HTTPResponse
-	if g.limits.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, g.limits.Timeout)
-		defer cancel()
+	var out []byte
+	err := g.withTimeout(ctx, func(ctx context.Context) (err error) {
+		out, err = fn.Invoke(ctx, payload)
+		return err
+	})
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
 	}
-	type result struct {
-		out []byte
-		err error
+	if max := g.limits.MaxResponsePayload; max > 0 && len(out) > max {
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("function response of %d bytes is over Lambda's %d-byte limit", len(out), max)
 	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := fn.Invoke(ctx, payload)
-		done <- result{out, err}
-	}()
-	var out result
-	select {
-	case out = <-done:
-	case <-ctx.Done():
-		out.err = ctx.Err()
-	}
-	// A function that gives up because the deadline passed (it honours
-	// ctx) timed out just as one that never answers does.
-	if out.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return res, errcode.New(errcode.Unavailable,
-			"the function did not answer within API Gateway's %s integration timeout; for large layers use `berth push` or `berth proxy`", g.limits.Timeout)
-	}
-	if out.err != nil {
-		return res, fmt.Errorf("function failed: %w", out.err)
-	}
-	if max := g.limits.MaxResponsePayload; max > 0 && len(out.out) > max {
-		return res, fmt.Errorf("function response of %d bytes is over Lambda's %d-byte limit", len(out.out), max)
-	}
-	return decodeResponse(out.out)
+	return decodeResponse(out)
 }
 
 // invokeDirect runs an in-process function with the event value, under
 // the same timeout and response limit as invoke.
 func (g *Gateway) invokeDirect(ctx context.Context, fn HTTPFunc, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	var res events.APIGatewayV2HTTPResponse
+	err := g.withTimeout(ctx, func(ctx context.Context) (err error) {
+		res, err = fn(ctx, ev)
+		return err
+	})
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	if max := g.limits.MaxResponsePayload; max > 0 {
+		n, err := responseSize(&res, max)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		if n > max {
+			return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("function response of %d bytes is over Lambda's %d-byte limit", n, max)
+		}
+	}
+	return res, nil
+}
+
+// withTimeout runs call on a worker and answers at the integration
+// timeout whatever the function does, as API Gateway would. A function
+// that gives up because the deadline passed (it honours ctx) timed out
+// just as one that never answers does. The variables call sets are read
+// only after it returned.
+func (g *Gateway) withTimeout(ctx context.Context, call func(context.Context) error) error {
 	if g.limits.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, g.limits.Timeout)
 		defer cancel()
 	}
-	type result struct {
-		res events.APIGatewayV2HTTPResponse
-		err error
-	}
-	done := make(chan result, 1)
-	g.workers.run(func() {
-		res, err := fn(ctx, ev)
-		done <- result{res, err}
-	})
-	var out result
+	done := make(chan error, 1)
+	g.workers.run(func() { done <- call(ctx) })
+	var err error
 	select {
-	case out = <-done:
+	case err = <-done:
 	case <-ctx.Done():
-		out.err = ctx.Err()
+		err = ctx.Err()
 	}
-	if out.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return res, errcode.New(errcode.Unavailable,
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errcode.New(errcode.Unavailable,
 			"the function did not answer within API Gateway's %s integration timeout; for large layers use `berth push` or `berth proxy`", g.limits.Timeout)
 	}
-	if out.err != nil {
-		return res, fmt.Errorf("function failed: %w", out.err)
+	if err != nil {
+		return fmt.Errorf("function failed: %w", err)
 	}
-	if max := g.limits.MaxResponsePayload; max > 0 {
-		n, err := responseSize(&out.res, max)
-		if err != nil {
-			return res, err
-		}
-		if n > max {
-			return res, fmt.Errorf("function response of %d bytes is over Lambda's %d-byte limit", n, max)
-		}
-	}
-	return out.res, nil
+	return nil
 }
 
 // statusCodeFirst begins a JSON object whose first key is statusCode.
