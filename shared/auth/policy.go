@@ -101,6 +101,11 @@ func lex(s string) ([]token, error) {
 			i++
 		case c == '\'' || c == '"' || c == '/':
 			end := strings.IndexByte(s[i+1:], c)
+			if c == '/' {
+				// A pattern holds slashes of its own (/team/*/): it is
+				// the statement's last token, so it ends at the last '/'.
+				end = strings.LastIndexByte(s[i+1:], '/')
+			}
 			if end < 0 {
 				return nil, &ParseError{i + 1, fmt.Sprintf("unterminated %c", c), s}
 			}

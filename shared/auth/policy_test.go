@@ -171,3 +171,19 @@ func TestVerbString(t *testing.T) {
 		t.Error("verbs are not ordered weakest first")
 	}
 }
+
+func TestPatternsMayHoldSlashes(t *testing.T) {
+	st, err := ParseStatement("allow group ci to use repos in tenancy where target.repo.name = /team/*/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Glob || st.Repo != "team/*" {
+		t.Fatalf("pattern %q glob=%v", st.Repo, st.Glob)
+	}
+	if !st.Matches("team/app") || !st.Matches("team/a/b") || st.Matches("teams/app") {
+		t.Error("matching /team/*/")
+	}
+	if _, err := ParseStatement("allow group ci to use repos in tenancy where target.repo.name = /team/*/ x"); err == nil {
+		t.Error("text after the pattern accepted")
+	}
+}
