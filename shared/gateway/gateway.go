@@ -94,6 +94,7 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Apigw-Requestid", id)
 	var m route.Match
 	var in int64
+	principal := "" // who the authorizer says made the request
 	defer func() {
 		// Info would drop the line anyway; checking first spares
 		// building its attributes on every request. (Info asks Enabled
@@ -103,7 +104,7 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 		g.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"route", m.Route.Key(), "function", m.Route.Function, "repository", m.Name(),
-			"status", w.status, "bytes_in", in, "bytes_out", w.bytes,
+			"principal", principal, "status", w.status, "bytes_in", in, "bytes_out", w.bytes,
 			"latency_ms", float64(time.Since(start).Microseconds())/1000)
 	}()
 	if g.Objects != nil && strings.HasPrefix(r.URL.Path, g.ObjectPrefix) {
@@ -157,6 +158,10 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
+		if t, _ := lambdaCtx["tenancy"].(string); t != "" {
+			u, _ := lambdaCtx["user"].(string)
+			principal = t + "/" + u
+		}
 	}
 	direct, isDirect := fn.(HTTPFunc)
 	var payload []byte
