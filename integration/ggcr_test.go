@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// sizeInvalidAdvice is the part of the gateway's SIZE_INVALID message
+// sizeInvalidAdvice is the part of the gateway's UNSUPPORTED message
 // that tells a client what to do with a request over the limit.
 const sizeInvalidAdvice = "Send blobs in chunks of at most the OCI-Chunk-Max-Length"
 
@@ -300,7 +300,7 @@ func TestCrossRepositoryCopyMountsLayers(t *testing.T) {
 	assertSameImage(t, img, got)
 }
 
-func TestLayerOverRequestLimitFailsWithSizeInvalid(t *testing.T) {
+func TestLayerOverRequestLimitFailsWithUnsupported(t *testing.T) {
 	host := startRegistry(t)
 	const repo = "dev/limits"
 	pushed := pushImages(t, host, repo)
@@ -310,9 +310,9 @@ func TestLayerOverRequestLimitFailsWithSizeInvalid(t *testing.T) {
 	big := randomImage(t, 40, 8*kib, 5*mib)
 	err := remote.Write(tagRef(t, host, repo, "too-big"), big)
 	if err == nil {
-		t.Fatal("pushing a 5 MiB layer in one request succeeded; want SIZE_INVALID")
+		t.Fatal("pushing a 5 MiB layer in one request succeeded; want UNSUPPORTED")
 	}
-	for _, want := range []string{"SIZE_INVALID", sizeInvalidAdvice} {
+	for _, want := range []string{"UNSUPPORTED", sizeInvalidAdvice} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}

@@ -71,18 +71,18 @@ function assertRegistryError(res, status, want) {
   assert.equal(value(res, 'Content-Length'), String(Buffer.byteLength(res.body)));
   const body = JSON.parse(res.body);
   assert.equal(body.errors.length, 1);
-  assert.equal(body.errors[0].code, 'SIZE_INVALID');
+  assert.equal(body.errors[0].code, 'UNSUPPORTED');
   assert.match(body.errors[0].message, want);
   assert.ok(body.errors[0].message.endsWith(edge.GUIDANCE), 'message ends with the registry guidance');
 }
 
-test("the gateway's bare 413 becomes the registry's SIZE_INVALID with its guidance", async () => {
+test("the gateway's bare 413 becomes the registry's UNSUPPORTED with its guidance", async () => {
   const res = await edge.handler(event('PATCH', upload, 413,
     { 'Content-Type': 'application/json', 'Content-Length': '32' }, { 'Content-Length': '11534336' }));
   assertRegistryError(res, '413', /the request \(11534336 body bytes\) is over what API Gateway and Lambda accept/);
 });
 
-test('a bare 500 on an upload route becomes SIZE_INVALID, status kept', async () => {
+test('a bare 500 on an upload route becomes UNSUPPORTED, status kept', async () => {
   const res = await edge.handler(event('PUT', upload + '?digest=sha256:ab', 500, { 'Content-Type': 'application/json' }));
   assertRegistryError(res, '500', /Lambda's 6 MB invoke payload limit/);
 });

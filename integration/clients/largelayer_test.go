@@ -13,9 +13,9 @@ import (
 // cannot carry the layer.
 const bigLayer = 12 << 20
 
-// sizeGuidance is the part of the registry's SIZE_INVALID message that
+// sizeGuidance is the part of the registry's UNSUPPORTED message that
 // tells a user what to do.
-var sizeGuidance = []string{"size invalid", "OCI-Chunk-Max-Length", "berth push", "berth proxy", "README: Large layers"}
+var sizeGuidance = []string{"unsupported", "OCI-Chunk-Max-Length", "berth push", "berth proxy", "README: Large layers"}
 
 // bigRootfs writes a rootfs with a bigLayer-byte random file at /big.bin
 // and returns its path and the file's sha256.
@@ -29,9 +29,8 @@ func bigRootfs(t *testing.T, s *shell) (string, string) {
 
 // TestDockerPushOfLayerOverRequestLimitPrintsWhatToDo pushes, with AWS's
 // limits on, an image whose layer no single request can carry: docker
-// must print the registry's SIZE_INVALID guidance. Docker retries the
-// layer five times first (SIZE_INVALID is not among the codes it gives up
-// on at once), so this test takes about a minute, mostly asleep.
+// must print the registry's guidance. The code is UNSUPPORTED, one of
+// those docker gives up on at once (it retries SIZE_INVALID five times).
 func TestDockerPushOfLayerOverRequestLimitPrintsWhatToDo(t *testing.T) {
 	need(t, "docker", "busybox")
 	t.Parallel()

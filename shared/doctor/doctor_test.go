@@ -129,8 +129,8 @@ func TestDoctorPassesAgainstTheLocalGateway(t *testing.T) {
 	if r, _ := rep.Result(doctor.CheckTLS); !r.Skipped {
 		t.Errorf("tls on plain http: %+v, want skipped", r)
 	}
-	if r, _ := rep.Result(doctor.CheckChunkLimit); !strings.Contains(r.Seen, "4194304") || !strings.Contains(r.Seen, "413 SIZE_INVALID") {
-		t.Errorf("chunk-limit saw %q, want the advertised 4 MiB and the gateway's 413 SIZE_INVALID", r.Seen)
+	if r, _ := rep.Result(doctor.CheckChunkLimit); !strings.Contains(r.Seen, "4194304") || !strings.Contains(r.Seen, "413 UNSUPPORTED") {
+		t.Errorf("chunk-limit saw %q, want the advertised 4 MiB and the gateway's 413 UNSUPPORTED", r.Seen)
 	}
 	if r, _ := rep.Result(doctor.CheckBlobGet); !strings.Contains(r.Seen, "307") {
 		t.Errorf("blob-get saw %q, want a 307 to storage", r.Seen)

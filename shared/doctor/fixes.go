@@ -41,7 +41,7 @@ const (
 	FixChunked = `the front door refuses request bodies without Content-Length, and docker sends every layer PATCH that way; no stack option changes API Gateway's request framing: push through berth proxy (it re-sends each chunk with a Content-Length), or with crane, skopeo or oras, which send one`
 	// FixBareLimit cures an over-limit request answered by the gateway
 	// instead of the registry.
-	FixBareLimit = `the gateway answered the over-limit request itself, so clients get no hint what to do: deploy the CloudFront front door (stack option frontDoor: "cloudfront"), whose origin-response function turns the gateway's bare 413 into the registry's SIZE_INVALID error; push large layers with berth push`
+	FixBareLimit = `the gateway answered the over-limit request itself, so clients get no hint what to do: deploy the CloudFront front door (stack option frontDoor: "cloudfront"), whose origin-response function turns the gateway's bare 413 into the registry's UNSUPPORTED error; push large layers with berth push`
 	// FixIdentitySources cures a 401 the gateway wrote without running
 	// the authorizer.
 	FixIdentitySources = `the gateway answered 401 without running the authorizer: the Lambda authorizer must have no identity sources, so that it runs on every request and the function writes the challenge; redeploy the stack from infra/`

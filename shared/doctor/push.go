@@ -266,7 +266,7 @@ func (r *run) checkChunkLimit(ctx context.Context) Result {
 		return skip(CheckChunkLimit, "no OCI-Chunk-Max-Length advertised on upload responses: no per-request limit (a local gateway with BERTH_LIMITS=off)")
 	}
 	n := r.chunkMax + overLimit
-	want := fmt.Sprintf("a registry JSON error (413 SIZE_INVALID) for a %d-byte PATCH", n)
+	want := fmt.Sprintf("a registry JSON error (413 UNSUPPORTED) for a %d-byte PATCH", n)
 	loc, failed := r.startUpload(ctx, CheckChunkLimit)
 	if failed != nil {
 		return *failed

@@ -114,7 +114,7 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	if g.limits.MaxHeaderBytes > 0 {
 		if n := headerBytes(r); n > g.limits.MaxHeaderBytes {
-			g.fail(w, r, errcode.New(errcode.SizeInvalid,
+			g.fail(w, r, errcode.New(errcode.Unsupported,
 				"the request line and headers are %d bytes; API Gateway HTTP APIs accept at most %d", n, g.limits.MaxHeaderBytes).
 				WithStatus(http.StatusRequestHeaderFieldsTooLarge))
 			return
@@ -244,9 +244,13 @@ func (g *Gateway) authorize(ctx context.Context, ev events.APIGatewayV2HTTPReque
 }
 
 // tooLarge is the error for a request over a platform limit; it says
-// what to do instead.
+// what to do instead. UNSUPPORTED, not SIZE_INVALID: the spec's
+// SIZE_INVALID means a blob's bytes did not match its stated size, while
+// here the registry does not support a request this large — and docker
+// gives up on UNSUPPORTED at once and prints the message, where it
+// retries SIZE_INVALID five times (about a minute) before saying anything.
 func tooLarge(what string) *errcode.Error {
-	return errcode.New(errcode.SizeInvalid,
+	return errcode.New(errcode.Unsupported,
 		"%s. Send blobs in chunks of at most the OCI-Chunk-Max-Length the upload advertises (PATCH), or push with `berth push` or through `berth proxy`, which upload large layers straight to storage (see README: Large layers)", what).
 		WithStatus(http.StatusRequestEntityTooLarge)
 }

@@ -86,8 +86,8 @@ func TestLimitsRefuseWhatAWSRefuses(t *testing.T) {
 		wantEcho    int      // body bytes the function must see on success
 	}{
 		{
-			name: "body over MaxBody → 413 SIZE_INVALID naming the limit and what to do", limits: gateway.Limits{MaxBody: kib},
-			req: upload(kib + 1), fn: echo(), wantStatus: 413, wantCode: "SIZE_INVALID",
+			name: "body over MaxBody → 413 UNSUPPORTED naming the limit and what to do", limits: gateway.Limits{MaxBody: kib},
+			req: upload(kib + 1), fn: echo(), wantStatus: 413, wantCode: "UNSUPPORTED",
 			wantMessage: []string{"1025", "1024-byte limit", "OCI-Chunk-Max-Length", "berth push"},
 		},
 		{
@@ -96,7 +96,7 @@ func TestLimitsRefuseWhatAWSRefuses(t *testing.T) {
 		},
 		{
 			name: "5 MiB binary PATCH fits the body limit but not Lambda's invoke payload → 413", limits: aws,
-			req: upload(5 << 20), fn: echo(), wantStatus: 413, wantCode: "SIZE_INVALID",
+			req: upload(5 << 20), fn: echo(), wantStatus: 413, wantCode: "UNSUPPORTED",
 			wantMessage: []string{"6291456-byte invoke payload limit", "base64", "berth push"},
 		},
 		{
@@ -119,7 +119,7 @@ func TestLimitsRefuseWhatAWSRefuses(t *testing.T) {
 		},
 		{
 			name: "request line and header values over MaxHeaderBytes → 431", limits: aws,
-			req: paddedHeaders(10240), fn: echo(), wantStatus: 431, wantCode: "SIZE_INVALID",
+			req: paddedHeaders(10240), fn: echo(), wantStatus: 431, wantCode: "UNSUPPORTED",
 			wantMessage: []string{"at most 10240"},
 		},
 		{
@@ -204,8 +204,8 @@ func TestBodyOverTenMBIsAnsweredNotReset(t *testing.T) {
 					continue
 				}
 				code, msg := decodeSpecError(t, res.Header.Get("Content-Type"), got)
-				if code != "SIZE_INVALID" || !strings.Contains(msg, "10485760-byte limit") || !strings.Contains(msg, "berth push") {
-					t.Errorf("got %s %q, want SIZE_INVALID naming the 10485760-byte limit and berth push", code, msg)
+				if code != "UNSUPPORTED" || !strings.Contains(msg, "10485760-byte limit") || !strings.Contains(msg, "berth push") {
+					t.Errorf("got %s %q, want UNSUPPORTED naming the 10485760-byte limit and berth push", code, msg)
 				}
 			}
 		})

@@ -71,7 +71,7 @@ function fix(request, response) {
     set(h, 'Content-Type', 'application/json');
     set(h, 'Docker-Distribution-API-Version', 'registry/2.0');
     if (request.method !== 'HEAD') {
-      response.body = JSON.stringify({ errors: [{ code: 'SIZE_INVALID', message: `${what}. ${GUIDANCE}` }] });
+      response.body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: `${what}. ${GUIDANCE}` }] });
       response.bodyEncoding = 'text';
       set(h, 'Content-Length', Buffer.byteLength(response.body));
     }
