@@ -77,21 +77,33 @@ func chunks(it item) int {
 // assembled decodes a main item and its overflow items, in order.
 func assembled(main item, overflow []item) (store.Manifest, error) {
 	var m store.Manifest
+	body, err := joinChunks("manifest", main, overflow, &m)
+	if body != nil {
+		m.Body = body
+	}
+	return m, err
+}
+
+// joinChunks decodes the JSON a record split over its main item and
+// overflow items (see splitRecord) into v, checking that every overflow
+// item is there, and returns the binary body the main item carries, if
+// any. what names the record in errors.
+func joinChunks(what string, main item, overflow []item, v any) ([]byte, error) {
 	if want := chunks(main) - 1; len(overflow) != want {
-		return m, fmt.Errorf("manifest %s %s: %d of its %d overflow items", skOf(main, attrPK), skOf(main, attrSK), len(overflow), want)
+		return nil, fmt.Errorf("%s %s %s: %d of its %d overflow items", what, skOf(main, attrPK), skOf(main, attrSK), len(overflow), want)
 	}
 	var b strings.Builder
 	b.WriteString(skOf(main, attrValue))
 	for _, it := range overflow {
 		b.WriteString(skOf(it, attrValue))
 	}
-	if err := json.Unmarshal([]byte(b.String()), &m); err != nil {
-		return m, err
+	if err := json.Unmarshal([]byte(b.String()), v); err != nil {
+		return nil, err
 	}
 	if body, ok := main[attrBody].(*types.AttributeValueMemberB); ok {
-		m.Body = body.Value
+		return body.Value, nil
 	}
-	return m, nil
+	return nil, nil
 }
 
 // writeManifest puts the overflow items first, so a reader never finds a

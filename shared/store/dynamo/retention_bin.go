@@ -63,21 +63,11 @@ func binnedItems(pk, sk string, b store.BinnedImage) ([]item, error) {
 // binnedOf decodes a binned image's main item and overflow items.
 func binnedOf(main item, overflow []item) (store.BinnedImage, error) {
 	var b store.BinnedImage
-	if want := chunks(main) - 1; len(overflow) != want {
-		return b, fmt.Errorf("binned image %s %s: %d of its %d overflow items", skOf(main, attrPK), skOf(main, attrSK), len(overflow), want)
+	body, err := joinChunks("binned image", main, overflow, &b)
+	if body != nil {
+		b.Manifest.Body = body
 	}
-	var raw strings.Builder
-	raw.WriteString(skOf(main, attrValue))
-	for _, it := range overflow {
-		raw.WriteString(skOf(it, attrValue))
-	}
-	if err := json.Unmarshal([]byte(raw.String()), &b); err != nil {
-		return b, err
-	}
-	if body, ok := main[attrBody].(*types.AttributeValueMemberB); ok {
-		b.Manifest.Body = body.Value
-	}
-	return b, nil
+	return b, err
 }
 
 // PutBinned implements store.RecycleBin: overflow items first, then the
