@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,32 +28,9 @@ var _ registry.DirectStore = (*local.Objects)(nil)
 // wrap is not nil.
 func newDirectEnv(t *testing.T, verifyStep int64, wrap func(*local.Objects) store.BlobStore) *env {
 	t.Helper()
-	e := &env{dir: t.TempDir(), logs: &syncBuffer{}}
-	var err error
-	if e.meta, err = local.OpenMetadata(filepath.Join(e.dir, "metadata.db")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.meta.Close() })
-	if e.objs, err = local.OpenObjects(filepath.Join(e.dir, "blobs")); err != nil {
-		t.Fatal(err)
-	}
-	var blobs store.BlobStore = e.objs
-	if wrap != nil {
-		blobs = wrap(e.objs)
-	}
 	cfg := registry.DefaultConfig()
 	cfg.VerifyStep = verifyStep
-	mux := registry.New(e.meta, blobs, cfg, slog.New(slog.NewTextHandler(e.logs, nil))).Mux()
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, local.ObjectPathPrefix) {
-			e.objs.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(e.srv.Close)
-	e.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return e
+	return newEnvConfig(t, cfg, wrap)
 }
 
 // directPart is a part as a client sends it and lists it at completion.

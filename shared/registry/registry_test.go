@@ -91,6 +91,12 @@ func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
 // store when wrap is not nil.
 func newEnvWith(t *testing.T, wrap func(*local.Objects) store.BlobStore) *env {
 	t.Helper()
+	return newEnvConfig(t, registry.DefaultConfig(), wrap)
+}
+
+// newEnvConfig is newEnvWith with the registry's configuration given.
+func newEnvConfig(t *testing.T, cfg registry.Config, wrap func(*local.Objects) store.BlobStore) *env {
+	t.Helper()
 	e := &env{dir: t.TempDir(), logs: &syncBuffer{}}
 	var err error
 	if e.meta, err = local.OpenMetadata(filepath.Join(e.dir, "metadata.db")); err != nil {
@@ -104,7 +110,7 @@ func newEnvWith(t *testing.T, wrap func(*local.Objects) store.BlobStore) *env {
 	if wrap != nil {
 		blobs = wrap(e.objs)
 	}
-	reg := registry.New(e.meta, blobs, registry.DefaultConfig(), slog.New(slog.NewTextHandler(e.logs, nil)))
+	reg := registry.New(e.meta, blobs, cfg, slog.New(slog.NewTextHandler(e.logs, nil)))
 	mux := reg.Mux()
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, local.ObjectPathPrefix) {
