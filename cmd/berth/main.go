@@ -151,6 +151,12 @@ func serve() error {
 		// The local stand-in for the hourly EventBridge rule.
 		go l.Retention.Schedule(ctx, time.Hour)
 	}
+	return serveUntil(ctx, srv, ln)
+}
+
+// serveUntil serves on ln until the server fails or ctx ends (Ctrl-C),
+// then shuts down, giving requests in flight 10 seconds.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

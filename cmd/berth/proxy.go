@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -56,17 +55,5 @@ func (c *cli) proxy(ctx context.Context, args []string) error {
 		ns = t
 	}
 	fmt.Fprintf(c.stdout, "Push with:  docker push %s/%s/<repository>:<tag>\n", host, ns)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	}
+	return serveUntil(ctx, srv, ln)
 }
