@@ -64,7 +64,11 @@ func handler(ctx context.Context, getenv func(string) string) (func(context.Cont
 	if !ok {
 		return nil, fmt.Errorf("the %s backend does not store retention state yet", cfg.Backend)
 	}
+	clk := app.Clock(cfg)
+	app.UseClock(stores, clk)
+	rcfg.TestClock = clk.Test()
 	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs}, rcfg, log)
+	svc.Now = clk.Now
 	if fn := getenv("AWS_LAMBDA_FUNCTION_NAME"); fn != "" {
 		d, err := backend.NewLambdaDispatcher(ctx, fn)
 		if err != nil {

@@ -27,7 +27,7 @@ func TestCatchAllServesOnlyWhatTheAuthorizerDecided(t *testing.T) {
 	w := newWorld(t)
 	r := w.r
 	ctx := context.Background()
-	a, err := app.NewAuth(ctx, r.cfg, r.local.Stores)
+	a, err := app.NewAuth(ctx, r.cfg, r.local.Stores, r.local.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ func TestCostBudgets(t *testing.T) {
 
 	// The authorizer alone, on the same stores: a Bearer token is
 	// verified without the table; Basic reads it, then its cache.
-	a, err := app.NewAuth(t.Context(), e.cfg, e.stores)
+	a, err := app.NewAuth(t.Context(), e.cfg, e.stores, e.local.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,12 @@ type Config struct {
 	// Tenancy is the bootstrap tenancy (BERTH_TENANCY), whose
 	// administrators administer every tenancy.
 	Tenancy string
+	// Now is the clock creation and expiry times are read from (nil:
+	// the wall clock); shared/app passes the process's one clock.
+	Now func() time.Time
+	// Stats, when set, gives image details their pulls
+	// (store.Activity); nil where the store keeps no statistics.
+	Stats store.PullStats
 }
 
 // API serves the admin API.
@@ -82,7 +88,11 @@ func New(ids store.Identity, meta store.Metadata, cfg Config, log *slog.Logger) 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{ids: ids, meta: meta, cfg: cfg, log: log, now: time.Now}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &API{ids: ids, meta: meta, cfg: cfg, log: log, now: now}
 }
 
 // actor is the principal of a request, with its groups read from the

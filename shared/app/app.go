@@ -49,23 +49,27 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Each function process has its own clock: a test clock moves only
+	// where every function runs in one process (berth serve).
+	clk := Clock(cfg)
+	UseClock(stores, clk)
 	var a *Auth
 	switch {
 	case !cfg.Auth:
 	case name == route.Token:
-		if a, err = NewAuth(ctx, cfg, stores); err != nil {
+		if a, err = NewAuth(ctx, cfg, stores, clk); err != nil {
 			return nil, err
 		}
 	default:
 		// The other functions enforce the authorizer's decision and ask
 		// policy questions; they never touch the signing key.
-		a = &Auth{Authorizer: authz.NewAuthorizer(stores.IDs, stores.Meta, nil)}
+		a = &Auth{Authorizer: authz.NewAuthorizer(stores.IDs, stores.Meta, nil).WithClock(clk.Now)}
 	}
-	svc, clock, err := Retention(stores, log)
+	svc, err := Retention(stores, clk, log)
 	if err != nil {
 		return nil, err
 	}
-	h, ok := Handlers(cfg, stores, a, svc, clock, log)[name]
+	h, ok := Handlers(cfg, stores, a, svc, clk, log)[name]
 	if !ok {
 		return nil, fmt.Errorf("no function %q (with BERTH_AUTH=%v)", name, cfg.Auth)
 	}
@@ -83,7 +87,8 @@ func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := NewAuth(ctx, cfg, stores)
+	clk := Clock(cfg)
+	a, err := NewAuth(ctx, cfg, stores, clk)
 	if err != nil {
 		return nil, err
 	}

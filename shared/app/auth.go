@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
+	"github.com/berth-registry/berth/shared/clock"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/kmskey"
@@ -68,15 +69,16 @@ type Auth struct {
 	Tokens     *authz.TokenService
 }
 
-// NewAuth builds the authorizer and the token endpoint over the stores.
-func NewAuth(ctx context.Context, cfg config.Config, stores *backend.Stores) (*Auth, error) {
+// NewAuth builds the authorizer and the token endpoint over the stores,
+// issuing and checking tokens on clk.
+func NewAuth(ctx context.Context, cfg config.Config, stores *backend.Stores, clk *clock.Clock) (*Auth, error) {
 	signer, err := Signer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	v := auth.NewVerifier(tokenIssuer, cfg.Service, signer.Public())
-	a := authz.NewAuthorizer(stores.IDs, stores.Meta, v)
-	issuer := auth.NewIssuer(signer, tokenIssuer, cfg.Service, cfg.TokenTTL)
+	v := auth.NewVerifier(tokenIssuer, cfg.Service, signer.Public()).WithClock(clk.Now)
+	a := authz.NewAuthorizer(stores.IDs, stores.Meta, v).WithClock(clk.Now)
+	issuer := auth.NewIssuer(signer, tokenIssuer, cfg.Service, cfg.TokenTTL).WithClock(clk.Now)
 	return &Auth{Authorizer: a, Tokens: authz.NewTokenService(a, issuer, stores.IDs, Logger(cfg.LogLevel))}, nil
 }
 

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
+	"github.com/berth-registry/berth/shared/clock"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/gateway"
 	"github.com/berth-registry/berth/shared/lambdahttp"
@@ -31,49 +33,75 @@ type Local struct {
 	// Retention applies retention policies (nil when the store keeps no
 	// retention state); serve runs it hourly.
 	Retention *retention.Service
+	// Clock is the one clock every function reads (a test clock with
+	// BERTH_TEST_CLOCK=1).
+	Clock *clock.Clock
 }
 
-// Retention builds the retention service when the store keeps retention
-// state (nil otherwise), with its test clock when BERTH_TEST_CLOCK=1.
-func Retention(stores *backend.Stores, log *slog.Logger) (*retention.Service, *retention.Clock, error) {
+// Clock returns the process's one clock (shared/clock): a test clock
+// that stands still until POST /api/retention/clock moves it when
+// cfg.TestClock (BERTH_TEST_CLOCK=1), else the wall clock. Every
+// component that records a time reads it: the metadata store (links,
+// touches, upload expiry), the registry (push, tag, upload), the token
+// issuer and verifier, the authorizer (auth token expiry), the admin
+// API and retention (pulls, runs, bin, restores, collection).
+func Clock(cfg config.Config) *clock.Clock {
+	if cfg.TestClock {
+		return clock.NewTest(time.Now())
+	}
+	return clock.Wall()
+}
+
+// UseClock makes the metadata store stamp its times (blob links,
+// touches, upload expiry) with clk.
+func UseClock(stores *backend.Stores, clk *clock.Clock) {
+	if s, ok := stores.Meta.(interface{ SetClock(func() time.Time) }); ok {
+		s.SetClock(clk.Now)
+	}
+}
+
+// Retention builds the retention service on clk when the store keeps
+// retention state (nil otherwise).
+func Retention(stores *backend.Stores, clk *clock.Clock, log *slog.Logger) (*retention.Service, error) {
 	ret, ok := stores.Meta.(store.Retention)
 	if !ok {
-		return nil, nil, nil
+		return nil, nil
 	}
 	rcfg, err := retention.ConfigFromEnv(os.Getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	rcfg.TestClock = clk.Test()
 	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs}, rcfg, log)
+	svc.Now = clk.Now
 	if fn := os.Getenv("BERTH_RETENTION_FUNCTION"); fn != "" {
 		// On AWS the admin function hands runs started through the API
 		// to the retention function, as the hourly run fans out.
 		d, err := backend.NewLambdaDispatcher(context.Background(), fn)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		svc.Dispatch = d
 	}
-	var clock *retention.Clock
-	if rcfg.TestClock {
-		clock = &retention.Clock{}
-		svc.Now = clock.Now
-	}
-	return svc, clock, nil
+	return svc, nil
 }
 
 // Handlers builds every function's http.Handler over opened stores:
 // the registry functions (behind the enforcement middleware when auth is
 // on), the token endpoint and the admin API (with retention's under
-// /api/retention/). auth is nil when authentication is off (and with it
-// the token endpoint and admin API); svc is nil where the store keeps no
-// retention state.
-func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention.Service, clock *retention.Clock, log *slog.Logger) map[string]http.Handler {
-	reg := registry.New(stores.Meta, stores.Blobs, RegistryConfig(cfg), log)
+// /api/retention/), every one reading the time from clk. auth is nil
+// when authentication is off (and with it the token endpoint and admin
+// API); svc is nil where the store keeps no retention state.
+func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention.Service, clk *clock.Clock, log *slog.Logger) map[string]http.Handler {
+	rc := RegistryConfig(cfg)
+	rc.Now = clk.Now
+	reg := registry.New(stores.Meta, stores.Blobs, rc, log)
+	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: clk.Now}
 	if svc != nil {
 		ret := stores.Meta.(store.Retention)
-		reg.Pulls = retention.PullTracker{Stats: ret, Now: svc.Now}
+		reg.Pulls = retention.PullTracker{Stats: ret, Now: clk.Now}
 		reg.Touch = ret
+		acfg.Stats = ret
 	}
 	hs := map[string]http.Handler{}
 	if a != nil {
@@ -82,10 +110,10 @@ func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention
 		if a.Tokens != nil {
 			hs[route.Token] = a.Tokens
 		}
-		var api http.Handler = admin.New(stores.IDs, stores.Meta, admin.Config{Tenancy: cfg.Tenancy}, log)
+		var api http.Handler = admin.New(stores.IDs, stores.Meta, acfg, log)
 		if svc != nil {
 			adminAPI := api
-			retentionAPI := retention.API(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: clock})
+			retentionAPI := retention.API(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: clk})
 			api = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasPrefix(r.URL.Path, retention.Prefix) {
 					retentionAPI.ServeHTTP(w, r)
@@ -112,10 +140,11 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	if err != nil {
 		return nil, err
 	}
-	l := &Local{Stores: stores}
+	l := &Local{Stores: stores, Clock: Clock(cfg)}
+	UseClock(stores, l.Clock)
 	var a *Auth
 	if cfg.Auth {
-		if a, err = NewAuth(ctx, cfg, stores); err != nil {
+		if a, err = NewAuth(ctx, cfg, stores, l.Clock); err != nil {
 			stores.Close()
 			return nil, err
 		}
@@ -125,13 +154,13 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 		}
 	}
 	fns := map[string]gateway.Invoker{}
-	svc, clock, err := Retention(stores, log)
+	svc, err := Retention(stores, l.Clock, log)
 	if err != nil {
 		stores.Close()
 		return nil, err
 	}
 	l.Retention = svc
-	for name, h := range Handlers(cfg, stores, a, svc, clock, log) {
+	for name, h := range Handlers(cfg, stores, a, svc, l.Clock, log) {
 		fns[name] = gateway.HTTPFunc(lambdahttp.Handler(h))
 	}
 	limits := gateway.NoLimits()

@@ -37,6 +37,15 @@ func NewAuthorizer(ids store.Identity, repos store.Repositories, v *auth.Verifie
 	return &Authorizer{ids: ids, repos: repos, verifier: v, now: time.Now, cache: newTTLCache()}
 }
 
+// WithClock returns a copy of the Authorizer that checks auth token
+// expiry against now (the process's one clock, shared/clock). The
+// copy shares the cache, whose lifetimes stay on the wall clock.
+func (a *Authorizer) WithClock(now func() time.Time) *Authorizer {
+	c := *a
+	c.now = now
+	return &c
+}
+
 // Cache lifetimes: long enough to spare the table on a burst of requests
 // (docker pushes a layer in three), short enough that a revoked token or
 // a changed policy takes effect within seconds.

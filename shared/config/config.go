@@ -49,6 +49,11 @@ type Config struct {
 	// (generated, kept in Data and printed when unset).
 	Tenancy    string
 	AdminToken string
+	// TestClock gives the process a clock that stands still until
+	// POST /api/retention/clock moves it (BERTH_TEST_CLOCK=1), for
+	// end-to-end tests: every recorded time comes from it
+	// (shared/clock).
+	TestClock bool
 }
 
 // FromEnv reads the configuration, failing on the first invalid or
@@ -68,6 +73,13 @@ func FromEnv() (Config, error) {
 	c.AdminToken = os.Getenv("BERTH_ADMIN_TOKEN")
 	c.SigningKey = os.Getenv("BERTH_SIGNING_KEY")
 	c.SigningKeyID = os.Getenv("BERTH_SIGNING_KEY_ID")
+	switch v := os.Getenv("BERTH_TEST_CLOCK"); v {
+	case "1":
+		c.TestClock = true
+	case "", "0":
+	default:
+		return c, fmt.Errorf("BERTH_TEST_CLOCK must be 1 (a test clock) or unset, not %q", v)
+	}
 	switch a := env("BERTH_AUTH", "on"); a {
 	case "on":
 		c.Auth = true

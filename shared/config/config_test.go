@@ -27,6 +27,7 @@ func TestFromEnvRefusesInvalidValues(t *testing.T) {
 		{"BERTH_PRESIGN_TTL", "-1m", "BERTH_PRESIGN_TTL"},
 		{"BERTH_TOKEN_TTL", "soon", "BERTH_TOKEN_TTL"},
 		{"BERTH_BACKEND", "postgres", "BERTH_BACKEND"},
+		{"BERTH_TEST_CLOCK", "yes", "BERTH_TEST_CLOCK"},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			t.Setenv(tc.env, tc.value)

@@ -146,10 +146,11 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 	if err := reg.checkReferences(ctx, name, parsed); err != nil {
 		return err
 	}
+	now := reg.now().UTC()
 	man := store.Manifest{
 		Repo: name, Digest: d, MediaType: mediaType, Size: int64(len(body)),
 		ArtifactType: parsed.EffectiveArtifactType(), Annotations: parsed.Annotations,
-		Created: reg.now().UTC(),
+		Created: now, Pushed: now,
 	}
 	if parsed.Subject != nil {
 		man.Subject = parsed.Subject.Digest
@@ -179,9 +180,14 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 			}
 		}
 	}
-	existed, err := reg.storedBefore(ctx, name, d)
+	prev, existed, err := reg.storedBefore(ctx, name, d)
 	if err != nil {
 		return err
+	}
+	if existed && !prev.Created.IsZero() {
+		// A re-push or re-tag is activity (Pushed), not a new image:
+		// the first pushed time stays (docs/retention.md "Activity").
+		man.Created = prev.Created
 	}
 	if err := reg.meta.PutManifest(ctx, man); err != nil {
 		return fmt.Errorf("put manifest: %w", err)
@@ -191,7 +197,7 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 	}
 	h := w.Header()
 	for _, tag := range tags {
-		if err := reg.meta.PutTag(ctx, store.Tag{Repo: name, Name: tag, Digest: d, MediaType: mediaType, Size: man.Size, Updated: reg.now().UTC()}); err != nil {
+		if err := reg.meta.PutTag(ctx, store.Tag{Repo: name, Name: tag, Digest: d, MediaType: mediaType, Size: man.Size, Updated: now}); err != nil {
 			return fmt.Errorf("put tag: %w", err)
 		}
 		h.Add("OCI-Tag", tag)

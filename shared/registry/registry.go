@@ -37,6 +37,11 @@ type Config struct {
 	// verified over the status polls that follow.
 	VerifyStep   int64
 	VerifyBudget time.Duration
+	// Now is the clock that push, tag and upload times are read from
+	// (nil: the wall clock); shared/app passes the process's one clock
+	// (shared/clock), so BERTH_TEST_CLOCK moves them with every other
+	// recorded time.
+	Now func() time.Time
 }
 
 // DefaultConfig fits AWS's limits: a 6 MB invoke payload carries about
@@ -85,7 +90,11 @@ func New(meta store.Metadata, blobs store.BlobStore, cfg Config, log *slog.Logge
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Registry{meta: meta, blobs: blobs, cfg: cfg, log: log, now: time.Now}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Registry{meta: meta, blobs: blobs, cfg: cfg, log: log, now: now}
 }
 
 // handlerFunc is a handler that returns its error for one place to write.

@@ -120,15 +120,13 @@ func (reg *Registry) confirmBlobs(ctx context.Context, name string, m *oci.Manif
 	return nil
 }
 
-// storedBefore reports whether repo holds manifest d already (asked
-// only when confirmBlobs will need it).
-func (reg *Registry) storedBefore(ctx context.Context, name string, d digest.Digest) (bool, error) {
-	if reg.Touch == nil {
-		return false, nil
-	}
-	_, err := reg.meta.GetManifest(ctx, name, d)
+// storedBefore returns the record of manifest d in repo when it is
+// stored already: a push keeps its first pushed time, and confirmBlobs
+// does not take back a manifest that was there before.
+func (reg *Registry) storedBefore(ctx context.Context, name string, d digest.Digest) (store.Manifest, bool, error) {
+	m, err := reg.meta.GetManifest(ctx, name, d)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return m, false, nil
 	}
-	return err == nil, err
+	return m, err == nil, err
 }

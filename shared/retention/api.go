@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
+	"github.com/berth-registry/berth/shared/clock"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/store"
 )
@@ -37,9 +38,10 @@ type APIConfig struct {
 	// administrators act in every tenancy and alone start a garbage
 	// collection, which spans all of them.
 	Tenancy string
-	// Clock, when set (BERTH_TEST_CLOCK=1), is the service's clock,
-	// which POST /api/retention/clock moves forward.
-	Clock *Clock
+	// Clock is the process's one clock (shared/clock); when it is a
+	// test clock (BERTH_TEST_CLOCK=1), POST /api/retention/clock moves
+	// it forward, and with it every recorded time.
+	Clock *clock.Clock
 }
 
 // api serves /api/retention/.

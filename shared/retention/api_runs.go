@@ -349,11 +349,12 @@ func (a *api) collect(w http.ResponseWriter, r *http.Request, c caller, _ []stri
 }
 
 // GET|POST /api/retention/clock {"advance": "<duration>"}: the test
-// clock (BERTH_TEST_CLOCK=1 only).
+// clock (BERTH_TEST_CLOCK=1 only), which every recorded time reads.
 func (a *api) clock(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
-	if a.cfg.Clock == nil {
+	if !a.cfg.Clock.Test() {
 		return notFound("the clock can be moved only when the server runs with BERTH_TEST_CLOCK=1")
 	}
+	now := a.cfg.Clock.Now()
 	if r.Method == http.MethodPost {
 		if !c.super {
 			return errcode.New(errcode.Denied, "only administrators of %s may move the clock", a.cfg.Tenancy)
@@ -368,9 +369,9 @@ func (a *api) clock(w http.ResponseWriter, r *http.Request, c caller, _ []string
 		if err != nil || d < 0 {
 			return invalid("advance must be a duration such as 240h, not %q", b.Advance)
 		}
-		if err := a.cfg.Clock.Advance(d); err != nil {
+		if now, err = a.cfg.Clock.Advance(d); err != nil {
 			return invalid("%v", err)
 		}
 	}
-	return reply(w, http.StatusOK, map[string]any{"now": a.cfg.Clock.Now()})
+	return reply(w, http.StatusOK, map[string]any{"now": now})
 }

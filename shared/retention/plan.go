@@ -142,7 +142,7 @@ func (g *graph) marks(d digest.Digest, now time.Time) store.ImageMarks {
 
 func (g *graph) candidate(d digest.Digest, mk store.ImageMarks) Candidate {
 	img := g.images[d]
-	return Candidate{Digest: d, Tags: img.Tags, Tagged: mk.Tagged, Pushed: latest(img.Manifest.Created, mk.Restored),
+	return Candidate{Digest: d, Tags: img.Tags, Tagged: mk.Tagged, Pushed: latest(img.Manifest.LastPushed(), mk.Restored),
 		LastPulled: img.Stats.LastPulled, UntaggedSince: mk.UntaggedSince}
 }
 

@@ -18,7 +18,6 @@ package retention
 import (
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -44,9 +43,9 @@ type Config struct {
 	// or a negative count is no limit).
 	MaxDeleteShare float64
 	MaxDeleteCount int
-	// TestClock lets runs take an asOf time and the clock be moved
-	// through the API (BERTH_TEST_CLOCK=1): for end-to-end tests only,
-	// since a run "in the future" sees every blob as stale.
+	// TestClock lets runs take an asOf time: set by the composition
+	// when the process runs on a test clock (BERTH_TEST_CLOCK=1,
+	// shared/clock), for end-to-end tests only.
 	TestClock bool
 }
 
@@ -56,9 +55,8 @@ func DefaultConfig() Config {
 		MaxDeleteShare: 0.5, MaxDeleteCount: 1000}
 }
 
-// ConfigFromEnv reads the BERTH_RETENTION_*, BERTH_GC_GRACE and
-// BERTH_TEST_CLOCK variables over the defaults, failing on the first
-// invalid one.
+// ConfigFromEnv reads the BERTH_RETENTION_* and BERTH_GC_GRACE
+// variables over the defaults, failing on the first invalid one.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
 	durations := []struct {
@@ -91,32 +89,5 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.MaxDeleteCount = x
 	}
-	c.TestClock = getenv("BERTH_TEST_CLOCK") == "1"
 	return c, nil
-}
-
-// Clock is a clock that tests can move forward; it reads the wall clock
-// plus an offset.
-type Clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().UTC().Add(c.offset)
-}
-
-// Advance moves the clock forward by d (backward is refused: stores
-// compare touch times).
-func (c *Clock) Advance(d time.Duration) error {
-	if d < 0 {
-		return fmt.Errorf("the clock only moves forward")
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-	return nil
 }

@@ -29,7 +29,9 @@ type Candidate struct {
 	// Tagged says the image has a tag, directly or through an index
 	// that has one (a child of a tagged index is not untagged).
 	Tagged bool
-	// Pushed is when the image was pushed (or restored from the bin).
+	// Pushed is when the image was last pushed — by digest or by tag,
+	// so a re-push or a re-tag counts (store.Activity.LastPushed) — or
+	// restored from the bin, whichever is later.
 	Pushed time.Time
 	// LastPulled is the last manifest GET (zero: never pulled).
 	LastPulled time.Time
@@ -75,9 +77,9 @@ func (r NotPulled) Perform(cs []Candidate) []Candidate { return perform(r, r.Now
 // Reason implements Rule.
 func (r NotPulled) Reason(c Candidate) string {
 	if c.LastPulled.IsZero() || c.LastPulled.Before(c.Pushed) {
-		return fmt.Sprintf("not pulled since it was pushed %s (the policy deletes images not pulled for %d days)", ago(r.Now, c.Pushed), r.Days)
+		return fmt.Sprintf("not pulled since its last push %s (the policy deletes images not pulled for %s)", ago(r.Now, c.Pushed), nDays(r.Days))
 	}
-	return fmt.Sprintf("last pulled %s (the policy deletes images not pulled for %d days)", ago(r.Now, c.LastPulled), r.Days)
+	return fmt.Sprintf("last pulled %s (the policy deletes images not pulled for %s)", ago(r.Now, c.LastPulled), nDays(r.Days))
 }
 
 // Untagged deletes images without a tag for Days days.
@@ -103,9 +105,9 @@ func (r Untagged) Perform(cs []Candidate) []Candidate { return perform(r, r.Now,
 // Reason implements Rule.
 func (r Untagged) Reason(c Candidate) string {
 	if c.UntaggedSince.IsZero() {
-		return fmt.Sprintf("untagged since it was pushed %s (the policy deletes images untagged for %d days)", ago(r.Now, c.Pushed), r.Days)
+		return fmt.Sprintf("untagged since its last push %s (the policy deletes images untagged for %s)", ago(r.Now, c.Pushed), nDays(r.Days))
 	}
-	return fmt.Sprintf("untagged since %s (the policy deletes images untagged for %d days)", ago(r.Now, untaggedFrom(c)), r.Days)
+	return fmt.Sprintf("untagged since %s (the policy deletes images untagged for %s)", ago(r.Now, untaggedFrom(c)), nDays(r.Days))
 }
 
 func untaggedFrom(c Candidate) time.Time {
@@ -183,6 +185,14 @@ func latest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// nDays renders a number of days.
+func nDays(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
 }
 
 // ago renders how long before now t was, in days (or hours, under two

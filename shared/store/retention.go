@@ -69,6 +69,29 @@ type ImageStats struct {
 	ImageMarks
 }
 
+// Activity is an image's push and pull history: defined here once, and
+// shown the same way by the admin and retention APIs and the CLI, and
+// read by the retention rules (docs/retention.md "Activity"). An unset
+// time is omitted, never shown as a zero time.
+type Activity struct {
+	// FirstPushed is when the manifest was first pushed to the
+	// repository (Manifest.Created).
+	FirstPushed time.Time `json:"firstPushed,omitzero"`
+	// LastPushed is its last push by digest or by tag, a re-push or a
+	// re-tag such as crane tag (Manifest.LastPushed).
+	LastPushed time.Time `json:"lastPushed,omitzero"`
+	// LastPulled is its last manifest GET (a HEAD does not count);
+	// unset: never pulled.
+	LastPulled time.Time `json:"lastPulled,omitzero"`
+	// Pulls counts its manifest GETs.
+	Pulls int64 `json:"pulls"`
+}
+
+// ActivityOf is the activity of manifest m with statistics s.
+func ActivityOf(m Manifest, s ImageStats) Activity {
+	return Activity{FirstPushed: m.Created, LastPushed: m.LastPushed(), LastPulled: s.LastPulled, Pulls: s.Pulls}
+}
+
 // ImageMarks are the fields of ImageStats that retention runs write.
 type ImageMarks struct {
 	// Tagged says a run has seen the image tagged (directly or through an

@@ -54,8 +54,23 @@ type Manifest struct {
 	ArtifactType string            `json:"artifactType,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
 	// Refs are the blobs and child manifests the manifest references.
-	Refs    []digest.Digest `json:"refs,omitempty"`
-	Created time.Time       `json:"created"`
+	Refs []digest.Digest `json:"refs,omitempty"`
+	// Created is when the manifest was first pushed to the repository
+	// (Activity.FirstPushed): a later push of the same digest keeps it.
+	Created time.Time `json:"created,omitzero"`
+	// Pushed is when it was last pushed, by digest or by tag: a re-push
+	// or a re-tag (crane tag, docker push under a new tag) moves it
+	// (Activity.LastPushed). Records written before Berth kept it lack
+	// it; LastPushed then reads Created.
+	Pushed time.Time `json:"pushed,omitzero"`
+}
+
+// LastPushed is when the manifest was last pushed (see Pushed).
+func (m Manifest) LastPushed() time.Time {
+	if m.Pushed.IsZero() {
+		return m.Created
+	}
+	return m.Pushed
 }
 
 // Tag points a name in a repository at a manifest digest. It repeats the
