@@ -37,7 +37,7 @@ func (c *cli) tokensList(ctx context.Context, args []string) error {
 		case !t.Active:
 			state = "expired"
 		}
-		rows = append(rows, []string{t.ID, dash(t.Description), when(t.Created), when(t.Expires), state})
+		rows = append(rows, []string{t.ID, dash(t.Description), when(t.Created), expiry(t.Expires), state})
 	}
 	c.table("ID\tDESCRIPTION\tCREATED\tEXPIRES\tSTATE", rows)
 	return nil
@@ -61,7 +61,7 @@ func (c *cli) tokensCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintln(c.stdout, t.Token)
-	fmt.Fprintf(c.stderr, "Created auth token %s for %s, expiring %s. It is shown once: store it now.\n", t.ID, t.Login, when(t.Expires))
+	fmt.Fprintf(c.stderr, "Created auth token %s for %s, expiring %s. It is shown once: store it now.\n", t.ID, t.Login, expiry(t.Expires))
 	return nil
 }
 

@@ -132,7 +132,7 @@ func (c *cli) tenanciesCreate(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(c.stdout, res.Token.Token)
 	fmt.Fprintf(c.stderr, "Created tenancy %s. Its administrator logs in as %s with the token above (shown once; expires %s).\n",
-		pos[0], res.Login, when(res.Token.Expires))
+		pos[0], res.Login, expiry(res.Token.Expires))
 	return nil
 }
 
@@ -298,7 +298,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	}
 	var rows [][]string
 	for _, e := range res.Events {
-		rows = append(rows, []string{e.Time.Local().Format(time.DateTime), e.Principal, e.Action, dash(e.Target), e.Detail})
+		rows = append(rows, []string{stamp(e.Time), e.Principal, e.Action, dash(e.Target), e.Detail})
 	}
 	c.table("TIME\tPRINCIPAL\tACTION\tTARGET\tDETAIL", rows)
 	if res.Next != "" {

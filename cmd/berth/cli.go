@@ -40,7 +40,7 @@ type group struct {
 	verbs         []command
 }
 
-// groups are the admin commands, in the order usage lists them.
+// groups are the commands with verbs, in the order usage lists them.
 var groups = []group{
 	{"tenancies", "list and create tenancies", []command{
 		{"list", "list tenancies", (*cli).tenanciesList},
@@ -80,14 +80,74 @@ var groups = []group{
 	retentionGroup,
 }
 
-// commands are the admin commands without verbs.
-var commands = []command{
-	{"login", "log in to a registry's admin API and save the credentials", (*cli).login},
-	{"logout", "forget the saved credentials", (*cli).logout},
-	{"audit", "show the tenancy's audit trail", (*cli).audit},
-	{"bootstrap", "create the first tenancy, its admin user and an auth token in the configured store", (*cli).bootstrap},
-	{"push", "push an image of any size straight to storage (resumable)", (*cli).push},
-	{"proxy", "local registry so an unchanged docker push sends layers of any size", (*cli).proxy},
+// topCommand is a command without verbs, with the arguments usage
+// shows for it.
+type topCommand struct {
+	command
+	synopsis string
+}
+
+// commands are the commands without verbs, in the order usage lists
+// them (before the groups).
+var commands = []topCommand{
+	{command{"serve", "run the local gateway with every function (make run)", (*cli).serve}, ""},
+	{command{"bootstrap", "create the first tenancy, its admin and an auth token in the configured store (once, after the first deploy on AWS)", (*cli).bootstrap}, ""},
+	{command{"push", "push a docker-archive, OCI layout or local docker image of any size straight to storage (docs/large-layers.md)", (*cli).push},
+		"<source> <[registry/]repo[:tag]>"},
+	{command{"proxy", "a local registry endpoint: an unchanged docker push sends layers of any size through it", (*cli).proxy}, "[--listen 127.0.0.1:5001]"},
+	{command{"doctor", "check a deployed registry's front door (docs/doctor.md)", (*cli).doctor}, "<url> [-u <tenancy>/<user> --password-stdin]"},
+	{command{"login", "log in to a registry's admin API and save the credentials", (*cli).login}, "<url> -u <tenancy>/<user> --password-stdin"},
+	{command{"logout", "forget the saved credentials", (*cli).logout}, ""},
+	{command{"audit", "show the tenancy's audit trail", (*cli).audit}, ""},
+}
+
+// usage is `berth --help`: generated from the same tables that
+// dispatch, so it names no command that does not run.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("berth — a serverless OCI registry\n\nUsage:\n")
+	line := func(head, text string) {
+		const col = 20
+		if len(head) <= col-4 {
+			fmt.Fprintf(&b, "  %-*s%s\n", col-2, head, wrap(text, col))
+			return
+		}
+		fmt.Fprintf(&b, "  %s\n%*s%s\n", head, col, "", wrap(text, col))
+	}
+	for _, c := range commands {
+		line(strings.TrimSpace("berth "+c.name+" "+c.synopsis), c.summary)
+	}
+	for _, g := range groups {
+		var verbs []string
+		for _, v := range g.verbs {
+			verbs = append(verbs, v.name)
+		}
+		line("berth "+g.name, strings.Join(verbs, " | "))
+	}
+	b.WriteString("\nRun \"berth <command> --help\" for a command's verbs and flags. The admin\n" +
+		"commands and the model behind them are described in docs/auth.md,\n" +
+		"retention in docs/retention.md, configuration (for serve and bootstrap) in\n" +
+		"docs/configuration.md.\n")
+	return b.String()
+}
+
+// wrap breaks text into lines of at most 78 columns, continuing at
+// column indent.
+func wrap(text string, indent int) string {
+	var b strings.Builder
+	n := indent
+	for i, w := range strings.Fields(text) {
+		if i > 0 && n+1+len(w) > 78 {
+			fmt.Fprintf(&b, "\n%*s", indent, "")
+			n = indent
+		} else if i > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
 }
 
 // errHelp says help was asked for and printed: exit 0.
@@ -100,11 +160,15 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
-// run runs one admin command line (without the program name); ok is
-// false when args name no admin command.
+// run runs one command line (without the program name); ok is false
+// when args name no command.
 func (c *cli) run(ctx context.Context, args []string) (ok bool, err error) {
 	if len(args) == 0 {
 		return false, nil
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(c.stdout, usage())
+		return true, errHelp
 	}
 	for _, cmd := range commands {
 		if cmd.name == args[0] {
@@ -220,13 +284,21 @@ func (c *cli) table(header string, rows [][]string) {
 	w.Flush()
 }
 
-// when formats a time for tables; zero is "never" (a token without
-// expiry).
+// when formats a time for people; an unset time is "-", never a zero
+// date.
 func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+// expiry formats an expiry time: unset means it never expires.
+func expiry(t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	return t.Local().Format("2006-01-02 15:04")
+	return when(t)
 }
 
 // dash stands in for an empty cell.
@@ -235,4 +307,12 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// stamp formats a time to the second (the audit trail); unset is "-".
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format(time.DateTime)
 }

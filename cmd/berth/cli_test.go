@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/store/local"
 )
 
 // registry starts the whole registry in-process (local gateway, auth on)
@@ -44,6 +46,8 @@ type term struct {
 	c        *cli
 	config   string
 	out, err bytes.Buffer
+	// meta is the store behind a retention-only server (retentionTerm).
+	meta *local.Metadata
 }
 
 func newTerm(t *testing.T) *term {
@@ -261,11 +265,12 @@ func TestCLIRepositories(t *testing.T) {
 	tm.fails("not logged in", "repos", "list")
 }
 
-// TestEveryVerbHasHelp: --help on every command prints its usage and
-// succeeds, without credentials.
-func TestEveryVerbHasHelp(t *testing.T) {
+// helpTexts runs --help on every command and verb the dispatch table
+// holds, failing the test where one does not print its usage, and
+// returns every help text printed, the top-level usage first.
+func helpTexts(t *testing.T) map[string]string {
 	tm := newTerm(t)
-	var lines [][]string
+	lines := [][]string{{"--help"}}
 	for _, g := range groups {
 		lines = append(lines, []string{g.name, "--help"})
 		for _, v := range g.verbs {
@@ -275,11 +280,57 @@ func TestEveryVerbHasHelp(t *testing.T) {
 	for _, c := range commands {
 		lines = append(lines, []string{c.name, "-h"})
 	}
+	texts := map[string]string{}
 	for _, args := range lines {
 		out, err := tm.run("", args...)
-		if !errors.Is(err, errHelp) || !strings.Contains(out, "berth "+args[0]) {
+		if !errors.Is(err, errHelp) || !strings.Contains(out, "berth") {
 			t.Errorf("berth %s: %v, printed %q", strings.Join(args, " "), err, out)
 		}
+		texts["berth "+strings.Join(args, " ")] = out
+	}
+	return texts
+}
+
+// TestEveryVerbHasHelp: --help on every command prints its usage and
+// succeeds, without credentials.
+func TestEveryVerbHasHelp(t *testing.T) {
+	texts := helpTexts(t)
+	if u := texts["berth --help"]; u != usage() || !strings.Contains(u, "berth retention   list | set |") {
+		t.Errorf("berth --help printed %q, want the generated usage", u)
+	}
+}
+
+// mention is "berth <command> [<verb>]" in help text.
+var mention = regexp.MustCompile(`\bberth ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?`)
+
+// TestHelpNamesOnlyRealCommands walks every command and verb that any
+// help text names (usage, group usages, every verb's --help, examples
+// included) and runs it: each must be one the table dispatches.
+func TestHelpNamesOnlyRealCommands(t *testing.T) {
+	tm := newTerm(t)
+	seen := map[string]bool{}
+	for from, text := range helpTexts(t) {
+		for _, m := range mention.FindAllStringSubmatch(text, -1) {
+			args := []string{m[1]}
+			if slices.ContainsFunc(groups, func(g group) bool { return g.name == m[1] }) {
+				if m[2] == "" {
+					continue // "berth retention <verb>"
+				}
+				args = append(args, m[2])
+			}
+			key := strings.Join(args, " ")
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ok, err := tm.c.run(context.Background(), append(args, "--help"))
+			if !ok || !errors.Is(err, errHelp) {
+				t.Errorf("%s names \"berth %s\", which does not run: %v", from, key, err)
+			}
+		}
+	}
+	if !seen["retention set"] || !seen["tokens create"] || !seen["doctor"] {
+		t.Errorf("the walk missed commands the help names: %v", seen)
 	}
 }
 

@@ -120,6 +120,12 @@ func (e *apiError) Error() string { return fmt.Sprintf("%s (%s)", e.Message, e.C
 // call sends method path with in as JSON (when not nil) and decodes the
 // answer into out (when not nil; a *json.RawMessage takes it verbatim).
 func (cl *client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	return cl.callIfMatch(ctx, method, path, query, "", in, out)
+}
+
+// callIfMatch is call with an If-Match header (when ifMatch is not ""),
+// so that a write applies only to the version the caller saw.
+func (cl *client) callIfMatch(ctx context.Context, method, path string, query url.Values, ifMatch string, in, out any) error {
 	u := strings.TrimSuffix(cl.URL, "/") + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -138,6 +144,9 @@ func (cl *client) call(ctx context.Context, method, path string, query url.Value
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "berth-cli")

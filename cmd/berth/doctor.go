@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/berth-registry/berth/shared/doctor"
@@ -24,24 +22,22 @@ See docs/doctor.md.
 
 `
 
-// doctorCmd is `berth doctor`.
-func doctorCmd(args []string) error {
-	// The first Ctrl-C stops the checks (cleanup still runs); a second
-	// one, no longer caught, ends the process.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	context.AfterFunc(ctx, stop)
-	return runDoctor(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+// doctor is `berth doctor`.
+func (c *cli) doctor(ctx context.Context, args []string) error {
+	return runDoctor(ctx, args, c.stdin, c.stdout, c.stderr)
 }
 
 // runDoctor parses the arguments, runs the probe and prints the report.
 func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("berth doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, doctorUsage)
+	printUsage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fmt.Fprint(w, doctorUsage)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // printed below, on --help only
 	user := fs.String("u", "", "log in as `<namespace>/<user>` (needs --password-stdin)")
 	fs.StringVar(user, "username", "", "same as -u")
 	pwStdin := fs.Bool("password-stdin", false, "read the auth token from stdin")
@@ -49,9 +45,10 @@ func runDoctor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	url, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return nil
+		printUsage(stdout)
+		return errHelp
 	} else if err != nil {
-		return err
+		return usagef("berth doctor: %v (see berth doctor --help)", err)
 	}
 	opts := doctor.Options{URL: url, Username: *user, Insecure: *insecure}
 	switch {
@@ -101,8 +98,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) (string, error) {
 		args = fs.Args()[1:]
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return "", fmt.Errorf("doctor: want one registry URL, got %d arguments", len(pos))
+		return "", fmt.Errorf("want one registry URL, got %d arguments", len(pos))
 	}
 	return pos[0], nil
 }

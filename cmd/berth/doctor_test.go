@@ -64,7 +64,7 @@ func TestDoctorCommand(t *testing.T) {
 		{name: "two URLs are refused",
 			args: []string{healthy, healthy}, wantErr: "want one registry URL"},
 		{name: "no URL is refused", wantErr: "want one registry URL"},
-		{name: "--help is not an error", args: []string{"--help"}},
+		{name: "--help prints the usage", args: []string{"--help"}, wantErr: errHelp.Error(), wantOut: []string{"Usage: berth doctor <url>"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,10 @@
 // Command berth is Berth's one CLI: it serves the registry locally
-// (berth serve), bootstraps a deployed one (berth bootstrap), and drives
-// the admin API (login, tenancies, users, groups, tokens, policies, repos,
-// audit). This file dispatches; each command lives in the file named for
-// what it manages.
+// (berth serve), bootstraps a deployed one (berth bootstrap), pushes
+// images of any size, checks a deployment (berth doctor), and drives the
+// admin API (login, tenancies, users, groups, tokens, policies, repos,
+// audit, retention). One table (cli.go) both dispatches the commands and
+// generates their help; each command lives in the file named for what
+// it manages.
 package main
 
 import (
@@ -21,38 +23,6 @@ import (
 	"github.com/berth-registry/berth/shared/gateway"
 )
 
-const usage = `berth — a serverless OCI registry
-
-Usage:
-  berth serve       run the local gateway with every function (make run)
-  berth bootstrap   create the first tenancy, its admin and an auth token in the
-                    configured store (once, after the first deploy on AWS)
-
-  berth push <source> <[registry/]repo[:tag]>
-                    push a docker-archive, OCI layout or local docker image of
-                    any size straight to storage (docs/large-layers.md)
-  berth proxy [--listen 127.0.0.1:5001]
-                    a local registry endpoint: an unchanged docker push sends
-                    layers of any size through it
-  berth doctor <url> [-u <tenancy>/<user> --password-stdin]
-                    check a deployed registry's front door (docs/doctor.md)
-
-  berth login <url> -u <tenancy>/<user> --password-stdin
-  berth logout
-  berth tenancies   list | create
-  berth users       list | get | create | delete | set-groups
-  berth groups      list | get | create | delete
-  berth tokens      list | create | revoke
-  berth policies    list | get | put | delete
-  berth repos       list | get | create | set | delete
-  berth audit
-  berth retention   policies | assign | run | runs | bin | restore | pins (docs/retention.md)
-
-Run "berth <command> --help" for a command's verbs and flags. The admin
-commands and the model behind them are described in docs/auth.md;
-configuration (for serve and bootstrap) in docs/configuration.md.
-`
-
 const serveUsage = `Usage: berth serve
 
 Runs the local gateway with every function on BERTH_ADDR (default
@@ -62,39 +32,20 @@ Runs the local gateway with every function on BERTH_ADDR (default
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
+		fmt.Fprint(os.Stderr, usage())
 		os.Exit(2)
 	}
-	var err error
-	switch os.Args[1] {
-	case "serve":
-		if len(os.Args) > 2 {
-			if a := os.Args[2]; a == "-h" || a == "--help" || a == "help" {
-				fmt.Print(serveUsage)
-				return
-			}
-			fmt.Fprintf(os.Stderr, "berth serve takes no arguments (configuration is read from the environment)\n\n%s", serveUsage)
-			os.Exit(2)
-		}
-		err = serve()
-	case "doctor":
-		err = doctorCmd(os.Args[2:])
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-	default:
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		ok, cerr := newCLI().run(ctx, os.Args[1:])
-		stop()
-		if !ok {
-			fmt.Fprintf(os.Stderr, "berth: unknown command %q\n\n%s", os.Args[1], usage)
-			os.Exit(2)
-		}
-		os.Exit(exitCode(cerr))
+	// The first Ctrl-C cancels the command (which may still clean up,
+	// as doctor does); a second one, no longer caught, ends the process.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	ok, err := newCLI().run(ctx, os.Args[1:])
+	stop()
+	if !ok {
+		fmt.Fprintf(os.Stderr, "berth: unknown command %q\n\n%s", os.Args[1], usage())
+		os.Exit(2)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "berth:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(err))
 }
 
 // exitCode reports a command's error and returns the exit status: 0
@@ -112,14 +63,20 @@ func exitCode(err error) int {
 	return 1
 }
 
-func serve() error {
+// serve is `berth serve`.
+func (c *cli) serve(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		if isHelp(args[0]) {
+			fmt.Fprint(c.stdout, serveUsage)
+			return errHelp
+		}
+		return usagef("berth serve takes no arguments (configuration is read from the environment)\n\n%s", serveUsage)
+	}
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return err
 	}
 	log := app.Logger(cfg.LogLevel)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	l, err := app.NewLocal(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -140,12 +97,15 @@ func serve() error {
 		limits = "AWS limits off"
 	}
 	host := ln.Addr().String()
-	fmt.Printf("Berth registry on http://%s (%s backend, data in %s; %s)\n", host, cfg.Backend, cfg.Data, limits)
+	fmt.Fprintf(c.stdout, "Berth registry on http://%s (%s backend, data in %s; %s)\n", host, cfg.Backend, cfg.Data, limits)
 	if cfg.Auth {
-		fmt.Printf("Log in:  echo %s | docker login %s -u %s/admin --password-stdin\n", l.AdminToken, host, cfg.Tenancy)
-		fmt.Printf("Then:    docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+		fmt.Fprintf(c.stdout, "Log in:  echo %s | docker login %s -u %s/admin --password-stdin\n", l.AdminToken, host, cfg.Tenancy)
+		fmt.Fprintf(c.stdout, "Then:    docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
 	} else {
-		fmt.Printf("Authentication is off (BERTH_AUTH=off): docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+		fmt.Fprintf(c.stdout, "Authentication is off (BERTH_AUTH=off): docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+	}
+	if l.Clock.Test() {
+		fmt.Fprintf(c.stdout, "Test clock (BERTH_TEST_CLOCK=1) at %s: it moves only with POST /api/retention/clock\n", l.Clock.Now().Format(time.RFC3339))
 	}
 	if l.Retention != nil {
 		// The local stand-in for the hourly EventBridge rule.

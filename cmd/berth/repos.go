@@ -73,7 +73,9 @@ func (c *cli) reposList(ctx context.Context, args []string) error {
 }
 
 func (c *cli) reposGet(ctx context.Context, args []string) error {
-	fs := c.flags("repos get <name>", "Show a repository: its settings, tags and manifests (needs read).")
+	fs := c.flags("repos get <name>", "Show a repository: its settings, tags and manifests with their activity: first\n"+
+		"pushed, last pushed (a re-push or re-tag), last pulled and pulls (needs read;\n"+
+		"docs/retention.md \"Activity\").")
 	pos, s, err := c.open(fs, args, 1, 1, true)
 	if err != nil {
 		return err
@@ -86,10 +88,11 @@ func (c *cli) reposGet(ctx context.Context, args []string) error {
 			Updated      time.Time
 		}
 		Manifests []struct {
-			Digest, MediaType, ArtifactType string
-			Size                            int64
-			Created                         time.Time
-			Tags                            []string
+			Digest, MediaType, ArtifactType     string
+			Size                                int64
+			FirstPushed, LastPushed, LastPulled time.Time
+			Pulls                               int64
+			Tags                                []string
 		}
 		Truncated bool
 	}
@@ -114,9 +117,10 @@ func (c *cli) reposGet(ctx context.Context, args []string) error {
 		if m.ArtifactType != "" {
 			kind = m.ArtifactType
 		}
-		rows = append(rows, []string{m.Digest, kind, fmt.Sprint(m.Size), when(m.Created), dash(strings.Join(m.Tags, ","))})
+		rows = append(rows, []string{m.Digest, kind, fmt.Sprint(m.Size), when(m.FirstPushed), when(m.LastPushed), when(m.LastPulled),
+			fmt.Sprint(m.Pulls), dash(strings.Join(m.Tags, ","))})
 	}
-	c.table("MANIFEST\tTYPE\tSIZE\tCREATED\tTAGS", rows)
+	c.table("MANIFEST\tTYPE\tSIZE\tFIRST PUSHED\tLAST PUSHED\tLAST PULLED\tPULLS\tTAGS", rows)
 	if r.Truncated {
 		fmt.Fprintln(c.stderr, "(only the first 1000 tags and manifests are shown)")
 	}

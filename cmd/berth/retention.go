@@ -14,7 +14,7 @@ import (
 // restores and pins, over /api/retention (docs/retention.md).
 var retentionGroup = group{"retention", "manage image retention: policies, runs, the recycle bin, pins", []command{
 	{"list", "list the tenancy's retention policies and their repositories", (*cli).retentionList},
-	{"set", "create or change a retention policy (\"global\" or an override)", (*cli).retentionSet},
+	{"set", "change the named settings of a retention policy (\"global\" or an override), only those", (*cli).retentionSet},
 	{"delete", "delete an override policy, or reset the global one to retain everything", (*cli).retentionDelete},
 	{"assign", "put a repository under an override policy", (*cli).retentionAssign},
 	{"unassign", "return a repository to the global policy", (*cli).retentionUnassign},
@@ -27,129 +27,9 @@ var retentionGroup = group{"retention", "manage image retention: policies, runs,
 	{"gc", "collect unreferenced blobs now (bootstrap tenancy administrators)", (*cli).retentionGC},
 }}
 
-// retentionCmd runs `berth retention <verb> ...` (args after
-// "retention").
-func retentionCmd(args []string) error {
-	c := newCLI()
-	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprint(c.stdout, retentionGroup.usage())
-		return nil
-	}
-	for _, v := range retentionGroup.verbs {
-		if v.name == args[0] {
-			return v.run(c, context.Background(), args[1:])
-		}
-	}
-	return usagef("berth retention: unknown verb %q\n\n%s", args[0], retentionGroup.usage())
-}
-
 func retentionPath(parts ...string) string { return "/api/retention/" + strings.Join(parts, "/") }
 
 func (s *session) retentionQuery() url.Values { return url.Values{"tenancy": {s.tenancy}} }
-
-func (c *cli) retentionList(ctx context.Context, args []string) error {
-	_, s, err := c.open(c.flags("retention list", "List the retention policies and the repositories each override governs."), args, 0, 0, true)
-	if err != nil {
-		return err
-	}
-	var res struct {
-		Policies []struct {
-			Name          string   `json:"name"`
-			NotPulledDays int      `json:"notPulledDays"`
-			UntaggedDays  int      `json:"untaggedDays"`
-			ExemptTags    []string `json:"exemptTags"`
-			CoolingUntil  string   `json:"coolingUntil"`
-			Repositories  []string `json:"repositories"`
-		} `json:"policies"`
-	}
-	if done, err := c.get(ctx, s, retentionPath("policies"), s.retentionQuery(), &res); done || err != nil {
-		return err
-	}
-	var rows [][]string
-	days := func(n int) string {
-		if n == 0 {
-			return "-"
-		}
-		return strconv.Itoa(n)
-	}
-	for _, p := range res.Policies {
-		rows = append(rows, []string{p.Name, days(p.NotPulledDays), days(p.UntaggedDays), dash(strings.Join(p.ExemptTags, ",")),
-			p.CoolingUntil, dash(strings.Join(p.Repositories, ","))})
-	}
-	c.table("POLICY\tNOT PULLED (DAYS)\tUNTAGGED (DAYS)\tEXEMPT TAGS\tCOOLING UNTIL\tREPOSITORIES", rows)
-	return nil
-}
-
-func (c *cli) retentionSet(ctx context.Context, args []string) error {
-	fs := c.flags("retention set <policy>", "Create or change a retention policy. An image is deleted when any criterion\n"+
-		"holds and it carries no exempt tag; a new or changed policy only reports\n"+
-		"during its cooling period. Example:\n  berth retention set global --not-pulled-days 90 --exempt-tags 'latest,release-*'")
-	notPulled := fs.Int("not-pulled-days", 0, "delete images not pulled for this many `days` (0: off)")
-	untagged := fs.Int("untagged-days", 0, "delete images untagged for this many `days` (0: off)")
-	exempt := fs.String("exempt-tags", "", "comma-separated tag `patterns` ('*' matches anything) that keep an image")
-	share := fs.Float64("max-share", 0, "circuit breaker: stop a run deleting more than this `fraction` of a repository's images (0: default, 1: off)")
-	count := fs.Int("max-count", 0, "circuit breaker: stop a run deleting more than this many `images` of a repository (0: default, -1: off)")
-	pos, s, err := c.open(fs, args, 1, 1, false)
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"tenancy": s.tenancy, "notPulledDays": *notPulled, "untaggedDays": *untagged,
-		"exemptTags": splitList(*exempt), "maxDeleteShare": *share, "maxDeleteCount": *count}
-	var p struct {
-		CoolingUntil string `json:"coolingUntil"`
-	}
-	if err := s.call(ctx, "PUT", retentionPath("policies", url.PathEscape(pos[0])), nil, body, &p); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "Saved retention policy %s; it deletes nothing before %s (cooling period)\n", pos[0], p.CoolingUntil)
-	return nil
-}
-
-func splitList(s string) []string {
-	out := []string{}
-	for _, x := range strings.Split(s, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func (c *cli) retentionDelete(ctx context.Context, args []string) error {
-	pos, s, err := c.open(c.flags("retention delete <policy>", "Delete an override policy without repositories, or reset \"global\" to retain everything."), args, 1, 1, false)
-	if err != nil {
-		return err
-	}
-	if err := s.call(ctx, "DELETE", retentionPath("policies", url.PathEscape(pos[0])), s.retentionQuery(), nil, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "Deleted retention policy %s\n", pos[0])
-	return nil
-}
-
-func (c *cli) retentionAssign(ctx context.Context, args []string) error {
-	pos, s, err := c.open(c.flags("retention assign <repository> <policy>", "Put a repository under an override policy (a repository has at most one)."), args, 2, 2, false)
-	if err != nil {
-		return err
-	}
-	if err := s.call(ctx, "PUT", retentionPath("repositories", repoPath(pos[0])), nil, map[string]string{"policy": pos[1]}, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "%s is now under retention policy %s\n", pos[0], pos[1])
-	return nil
-}
-
-func (c *cli) retentionUnassign(ctx context.Context, args []string) error {
-	pos, s, err := c.open(c.flags("retention unassign <repository>", "Return a repository to the global retention policy."), args, 1, 1, false)
-	if err != nil {
-		return err
-	}
-	if err := s.call(ctx, "DELETE", retentionPath("repositories", repoPath(pos[0])), nil, nil, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "%s is now under the global retention policy\n", pos[0])
-	return nil
-}
 
 // runJSON is a run as the commands print it.
 type runJSON struct {

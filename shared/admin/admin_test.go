@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 		tn, name, _ := strings.Cut(u, "/")
 		must(t, meta.PutUser(ctx, store.User{Tenancy: tn, Name: name, Created: now}))
 	}
-	api := admin.New(meta, meta, admin.Config{Tenancy: "dev"}, slog.New(slog.DiscardHandler))
+	api := admin.New(meta, meta, admin.Config{Tenancy: "dev", Stats: meta}, slog.New(slog.DiscardHandler))
 	return &env{t: t, meta: meta, h: authz.Enforce(api, "berth")}
 }
 

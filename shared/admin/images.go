@@ -24,25 +24,59 @@ type tagView struct {
 	Digest    digest.Digest `json:"digest"`
 	MediaType string        `json:"mediaType,omitempty"`
 	Size      int64         `json:"size,omitempty"`
-	Updated   time.Time     `json:"updated"`
+	Updated   time.Time     `json:"updated,omitzero"`
 }
 
-// manifestView is a manifest's summary.
+// manifestView is a manifest's summary, with its activity (first and
+// last pushed, last pulled, pulls: store.Activity).
 type manifestView struct {
 	Digest       digest.Digest `json:"digest"`
 	MediaType    string        `json:"mediaType"`
 	ArtifactType string        `json:"artifactType,omitempty"`
 	Size         int64         `json:"size"`
-	Created      time.Time     `json:"created"`
-	Subject      digest.Digest `json:"subject,omitempty"`
-	Tags         []string      `json:"tags"`
+	store.Activity
+	Subject digest.Digest `json:"subject,omitempty"`
+	Tags    []string      `json:"tags"`
 }
 
-func viewManifest(m store.Manifest, tags []string) manifestView {
+func viewManifest(m store.Manifest, st store.ImageStats, tags []string) manifestView {
 	if tags == nil {
 		tags = []string{}
 	}
-	return manifestView{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size, Created: m.Created, Subject: m.Subject, Tags: tags}
+	return manifestView{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size,
+		Activity: store.ActivityOf(m, st), Subject: m.Subject, Tags: tags}
+}
+
+// stats returns the pull statistics of repo's images up to digest
+// last (both list in digest order; none where the store keeps no
+// statistics).
+func (a *API) stats(ctx context.Context, repo string, last digest.Digest) (map[digest.Digest]store.ImageStats, error) {
+	out := map[digest.Digest]store.ImageStats{}
+	if a.cfg.Stats == nil || last == "" {
+		return out, nil
+	}
+	for after := digest.Digest(""); ; {
+		ss, err := a.cfg.Stats.ListImageStats(ctx, repo, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			out[s.Digest] = s
+		}
+		if len(ss) < 1000 || ss[len(ss)-1].Digest >= last {
+			return out, nil
+		}
+		after = ss[len(ss)-1].Digest
+	}
+}
+
+// imageStats returns one image's pull statistics (zero where the store
+// keeps none).
+func (a *API) imageStats(ctx context.Context, repo string, d digest.Digest) (store.ImageStats, error) {
+	if a.cfg.Stats == nil {
+		return store.ImageStats{}, nil
+	}
+	return a.cfg.Stats.GetImageStats(ctx, repo, d)
 }
 
 // repoDetails is a repository's settings and content.
@@ -80,8 +114,16 @@ func (a *API) getRepository(w http.ResponseWriter, r *http.Request, c *call) err
 	if len(ms) > maxDetail {
 		ms, out.Truncated = ms[:maxDetail], true
 	}
+	var last digest.Digest
+	if len(ms) > 0 {
+		last = ms[len(ms)-1].Digest
+	}
+	stats, err := a.stats(ctx, rec.Name, last)
+	if err != nil {
+		return err
+	}
 	for _, m := range ms {
-		out.Manifests = append(out.Manifests, viewManifest(m, byDigest[m.Digest]))
+		out.Manifests = append(out.Manifests, viewManifest(m, stats[m.Digest], byDigest[m.Digest]))
 	}
 	return reply(w, http.StatusOK, out)
 }
@@ -118,7 +160,11 @@ func (a *API) getImage(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	out := imageDetails{Repository: c.repo, manifestView: viewManifest(m, tags), Annotations: m.Annotations, References: m.Refs, Referrers: []manifestView{}}
+	st, err := a.imageStats(ctx, c.repo, d)
+	if err != nil {
+		return err
+	}
+	out := imageDetails{Repository: c.repo, manifestView: viewManifest(m, st, tags), Annotations: m.Annotations, References: m.Refs, Referrers: []manifestView{}}
 	if out.References == nil {
 		out.References = []digest.Digest{}
 	}
@@ -127,7 +173,11 @@ func (a *API) getImage(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	for _, x := range refs {
-		out.Referrers = append(out.Referrers, viewManifest(x, nil))
+		st, err := a.imageStats(ctx, c.repo, x.Digest)
+		if err != nil {
+			return err
+		}
+		out.Referrers = append(out.Referrers, viewManifest(x, st, nil))
 	}
 	return reply(w, http.StatusOK, out)
 }

@@ -21,7 +21,7 @@ type policyView struct {
 	Tenancy    string    `json:"tenancy"`
 	Name       string    `json:"name"`
 	Statements []string  `json:"statements"`
-	Updated    time.Time `json:"updated"`
+	Updated    time.Time `json:"updated,omitzero"`
 	// Warnings point out statements that grant nothing yet (a group
 	// that does not exist); they do not stop the write.
 	Warnings []string `json:"warnings,omitempty"`

@@ -18,7 +18,7 @@ type repoView struct {
 	Name          string    `json:"name"`
 	Public        bool      `json:"public"`
 	ImmutableTags bool      `json:"immutableTags"`
-	Created       time.Time `json:"created"`
+	Created       time.Time `json:"created,omitzero"`
 }
 
 func viewRepo(r store.Repository) repoView {

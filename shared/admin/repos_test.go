@@ -108,6 +108,34 @@ func TestImageDetails(t *testing.T) {
 	})
 }
 
+// TestImageActivity: image details and repository details show one
+// image's activity the same way (store.Activity), and omit what never
+// happened rather than print a zero time.
+func TestImageActivity(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	day0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := store.Manifest{Repo: "dev/app", Digest: digest.FromString("m"), MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 2, Body: []byte("{}"),
+		Created: day0, Pushed: day0.AddDate(0, 0, 2)}
+	old := store.Manifest{Repo: "dev/app", Digest: digest.FromString("old"), MediaType: m.MediaType, Size: 2, Body: []byte("{}"), Created: day0}
+	must(t, e.meta.EnsureRepository(ctx, "dev/app"))
+	must(t, e.meta.PutManifest(ctx, m))
+	must(t, e.meta.PutManifest(ctx, old))
+	for range 2 {
+		if _, err := e.meta.RecordPull(ctx, "dev/app", m.Digest, day0.AddDate(0, 0, 3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pulled := `"firstPushed":"2030-01-01T00:00:00Z","lastPushed":"2030-01-03T00:00:00Z","lastPulled":"2030-01-04T00:00:00Z","pulls":2`
+	never := `"firstPushed":"2030-01-01T00:00:00Z","lastPushed":"2030-01-01T00:00:00Z","pulls":0`
+	e.run([]step{
+		{name: "an image's activity", as: "dev/admin", method: "GET", path: "/api/images/dev/app@" + m.Digest.String(), status: 200, has: pulled},
+		{name: "a record without a last push reads its first", as: "dev/admin", method: "GET", path: "/api/images/dev/app@" + old.Digest.String(), status: 200, has: never, lacks: "lastPulled"},
+		{name: "repository details show the same", as: "dev/admin", method: "GET", path: "/api/repositories/dev/app", status: 200, has: pulled},
+		{name: "no zero time anywhere", as: "dev/admin", method: "GET", path: "/api/repositories/dev/app", status: 200, lacks: "0001-01-01"},
+	})
+}
+
 func TestDeleteRepositoryRemovesItsContent(t *testing.T) {
 	e := newEnv(t)
 	im := e.push("dev/app")

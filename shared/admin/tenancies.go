@@ -12,7 +12,7 @@ import (
 // tenancyView is a tenancy as the API shows it.
 type tenancyView struct {
 	Name    string    `json:"name"`
-	Created time.Time `json:"created"`
+	Created time.Time `json:"created,omitzero"`
 }
 
 // tenancyCreated answers a tenancy's creation: its first administrator

@@ -25,7 +25,7 @@ const (
 type tokenView struct {
 	ID          string    `json:"id"`
 	Description string    `json:"description,omitempty"`
-	Created     time.Time `json:"created"`
+	Created     time.Time `json:"created,omitzero"`
 	// Expires is absent for a token that never expires (the bootstrap
 	// token).
 	Expires time.Time `json:"expires,omitzero"`
@@ -39,7 +39,7 @@ type tokenCreated struct {
 	Token       string    `json:"token"`
 	Login       string    `json:"login"`
 	Description string    `json:"description,omitempty"`
-	Expires     time.Time `json:"expires"`
+	Expires     time.Time `json:"expires,omitzero"`
 }
 
 // active reports whether a token can still log in.

@@ -18,7 +18,7 @@ type userView struct {
 	Name    string    `json:"name"`
 	Login   string    `json:"login"`
 	Groups  []string  `json:"groups"`
-	Created time.Time `json:"created"`
+	Created time.Time `json:"created,omitzero"`
 }
 
 func viewUser(u store.User) userView {
@@ -196,7 +196,7 @@ type groupView struct {
 	Tenancy     string    `json:"tenancy"`
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
-	Created     time.Time `json:"created"`
+	Created     time.Time `json:"created,omitzero"`
 	// Members are listed for administrators only.
 	Members []string `json:"members,omitempty"`
 }

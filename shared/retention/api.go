@@ -89,7 +89,7 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no retention API endpoint at %s; see docs/retention.md", r.URL.Path)
 	}
 	routes := map[string]map[string]handler{
-		"policies":     {"GET": a.policies, "POST": a.createPolicy, "PUT": a.putPolicy, "DELETE": a.deletePolicy},
+		"policies":     {"GET": a.policies, "POST": a.createPolicy, "PUT": a.putPolicy, "PATCH": a.patchPolicy, "DELETE": a.deletePolicy},
 		"repositories": {"GET": a.repository, "PUT": a.assign, "DELETE": a.unassign},
 		"runs":         {"GET": a.runs, "POST": a.runsPost},
 		"bin":          {"GET": a.bin, "POST": a.binRestore},

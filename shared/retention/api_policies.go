@@ -1,12 +1,17 @@
 package retention
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -16,45 +21,30 @@ var (
 	tagPattern = regexp.MustCompile(`^[A-Za-z0-9_.*-]{1,128}$`)
 )
 
-// policyBody is a policy as the API takes it.
-type policyBody struct {
-	Tenancy        string   `json:"tenancy,omitempty"`
-	Name           string   `json:"name,omitempty"`
-	NotPulledDays  int      `json:"notPulledDays"`
-	UntaggedDays   int      `json:"untaggedDays"`
-	ExemptTags     []string `json:"exemptTags"`
-	MaxDeleteShare float64  `json:"maxDeleteShare"`
-	MaxDeleteCount int      `json:"maxDeleteCount"`
-}
-
 // policyView is a policy as the API shows it.
 type policyView struct {
 	store.RetentionPolicy
 	// CoolingUntil is when the policy starts deleting after its last
-	// change.
-	CoolingUntil string   `json:"coolingUntil"`
-	Repositories []string `json:"repositories"`
+	// change (omitted for a global policy never set).
+	CoolingUntil time.Time `json:"coolingUntil,omitzero"`
+	// Breaker is the circuit breaker in force: the policy's own limits,
+	// else the configured defaults (a share >= 1 or a count < 0: no
+	// limit).
+	Breaker      breakerView `json:"breaker"`
+	Repositories []string    `json:"repositories"`
 }
 
-func (b policyBody) check() error {
-	switch {
-	case b.NotPulledDays < 0 || b.NotPulledDays > 3650 || b.UntaggedDays < 0 || b.UntaggedDays > 3650:
-		return invalid("notPulledDays and untaggedDays must be 0 (off) to 3650")
-	case b.MaxDeleteShare < 0 || b.MaxDeleteShare > 1:
-		return invalid("maxDeleteShare must be 0 (the default) to 1 (no limit)")
-	case b.MaxDeleteCount < -1:
-		return invalid("maxDeleteCount must be -1 (no limit), 0 (the default) or a number of images")
-	}
-	for _, p := range b.ExemptTags {
-		if !tagPattern.MatchString(p) {
-			return invalid("exempt tag pattern %q must be tag characters (letters, digits, '_', '.', '-') and '*'", p)
-		}
-	}
-	return nil
+type breakerView struct {
+	MaxDeleteShare float64 `json:"maxDeleteShare"`
+	MaxDeleteCount int     `json:"maxDeleteCount"`
 }
 
 func (a *api) view(p store.RetentionPolicy, assigned []store.Assignment) policyView {
-	v := policyView{RetentionPolicy: p, CoolingUntil: p.Changed.Add(a.svc.cfg.Cooling).UTC().Format("2006-01-02T15:04:05Z"), Repositories: []string{}}
+	v := policyView{RetentionPolicy: p, Repositories: []string{}}
+	if !p.Changed.IsZero() {
+		v.CoolingUntil = p.Changed.Add(a.svc.cfg.Cooling).UTC()
+	}
+	v.Breaker.MaxDeleteShare, v.Breaker.MaxDeleteCount = breakerLimits(a.svc.cfg, p)
 	for _, as := range assigned {
 		if as.Policy == p.Name {
 			v.Repositories = append(v.Repositories, as.Repo)
@@ -65,6 +55,10 @@ func (a *api) view(p store.RetentionPolicy, assigned []store.Assignment) policyV
 	}
 	return v
 }
+
+// etag is a policy version as an entity tag: a write sent with
+// If-Match: <etag> applies only to that version.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // GET /api/retention/policies[/<name>]?tenancy=
 func (a *api) policies(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
@@ -86,6 +80,7 @@ func (a *api) policies(w http.ResponseWriter, r *http.Request, c caller, path []
 	out := []policyView{}
 	for _, p := range ps {
 		if len(path) == 1 && p.Name == path[0] {
+			w.Header().Set("ETag", etag(p.Version))
 			return reply(w, http.StatusOK, a.view(p, as))
 		}
 		out = append(out, a.view(p, as))
@@ -96,89 +91,177 @@ func (a *api) policies(w http.ResponseWriter, r *http.Request, c caller, path []
 	return reply(w, http.StatusOK, map[string]any{"policies": out})
 }
 
+// policyWrite is how a write treats the stored policy.
+type policyWrite int
+
+const (
+	createOnly   policyWrite = iota // POST: refuse if it exists
+	replaceWhole                    // PUT: unnamed fields go back to their defaults
+	mergeNamed                      // PATCH: only named fields change
+)
+
 // POST /api/retention/policies: create an override policy.
 func (a *api) createPolicy(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	var b policyBody
 	if len(path) > 0 {
 		return notFound("POST a new policy to %spolicies", Prefix)
 	}
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	if b.Name == store.GlobalPolicy {
-		return conflict("the global policy always exists; change it with PUT %spolicies/global", Prefix)
-	}
-	return a.writePolicy(w, r, c, b, true)
-}
-
-// PUT /api/retention/policies/<name>: create or change a policy.
-func (a *api) putPolicy(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	if len(path) != 1 {
-		return notFound("name the policy: PUT %spolicies/<name>", Prefix)
-	}
-	var b policyBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	if b.Name != "" && b.Name != path[0] {
-		return invalid("the body names policy %q but the path %q", b.Name, path[0])
-	}
-	b.Name = path[0]
-	return a.writePolicy(w, r, c, b, false)
-}
-
-func (a *api) writePolicy(w http.ResponseWriter, r *http.Request, c caller, b policyBody, create bool) error {
-	if !policyName.MatchString(b.Name) {
-		return invalid("policy name %q must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit", b.Name)
-	}
-	if err := b.check(); err != nil {
-		return err
-	}
-	t, err := a.tenancy(r, c, b.Tenancy)
+	body, name, err := policyRequest(r, "")
 	if err != nil {
 		return err
 	}
+	if name == store.GlobalPolicy {
+		return conflict("the global policy always exists; change it with PATCH %spolicies/global", Prefix)
+	}
+	return a.writePolicy(w, r, c, name, body, createOnly)
+}
+
+// PUT /api/retention/policies/<name>: create or replace a policy.
+func (a *api) putPolicy(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	return a.namedWrite(w, r, c, path, replaceWhole)
+}
+
+// PATCH /api/retention/policies/<name>: change the fields named (JSON
+// merge patch), creating the policy if needed.
+func (a *api) patchPolicy(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	return a.namedWrite(w, r, c, path, mergeNamed)
+}
+
+func (a *api) namedWrite(w http.ResponseWriter, r *http.Request, c caller, path []string, mode policyWrite) error {
+	if len(path) != 1 {
+		return notFound("name the policy: %s %spolicies/<name>", r.Method, Prefix)
+	}
+	body, _, err := policyRequest(r, path[0])
+	if err != nil {
+		return err
+	}
+	return a.writePolicy(w, r, c, path[0], body, mode)
+}
+
+// policyRequest reads a write's body: its fields, and the policy name
+// (which must match the path's, when there is one).
+func policyRequest(r *http.Request, pathName string) (map[string]json.RawMessage, string, error) {
+	var body map[string]json.RawMessage
+	if err := decode(r, &body); err != nil {
+		return nil, "", err
+	}
+	if body == nil {
+		return nil, "", invalid("the body must be a JSON object of policy fields (%s)", fieldNames())
+	}
+	var name string
+	if raw, ok := body["name"]; ok {
+		if err := json.Unmarshal(raw, &name); err != nil {
+			return nil, "", invalid("name must be a string")
+		}
+	}
+	if pathName != "" {
+		if name != "" && name != pathName {
+			return nil, "", invalid("the body names policy %q but the path %q", name, pathName)
+		}
+		name = pathName
+	}
+	return body, name, nil
+}
+
+// policyAnswer is what a policy write answers: the resulting policy,
+// what changed, and for a dry run (?dryRun=true) what the change would
+// delete, without saving it. A dry run's policy carries the version it
+// was computed from: send it back as If-Match to save exactly that.
+type policyAnswer struct {
+	policyView
+	Changes []Change `json:"changes"`
+	DryRun  bool     `json:"dryRun,omitempty"`
+	Impact  *Impact  `json:"impact,omitempty"`
+}
+
+func (a *api) writePolicy(w http.ResponseWriter, r *http.Request, c caller, name string, body map[string]json.RawMessage, mode policyWrite) error {
+	if !policyName.MatchString(name) {
+		return invalid("policy name %q must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	var tenancy string
+	if raw, ok := body["tenancy"]; ok {
+		if err := json.Unmarshal(raw, &tenancy); err != nil {
+			return invalid("tenancy must be a string")
+		}
+	}
+	t, err := a.tenancy(r, c, tenancy)
+	if err != nil {
+		return err
+	}
+	dry, err := strconv.ParseBool(cmp.Or(r.URL.Query().Get("dryRun"), "false"))
+	if err != nil {
+		return invalid("dryRun must be true or false")
+	}
+	ifMatch := r.Header.Get("If-Match")
 	ctx := r.Context()
-	now := a.svc.Now()
 	for range 5 {
-		cur, err := a.svc.st.Ret.GetRetentionPolicy(ctx, t, b.Name)
+		now := a.svc.Now()
+		cur, err := a.svc.st.Ret.GetRetentionPolicy(ctx, t, name)
+		exists := err == nil
 		switch {
-		case err == nil && create:
-			return conflict("retention policy %q exists in tenancy %s; change it with PUT", b.Name, t)
+		case exists && mode == createOnly:
+			return conflict("retention policy %q exists in tenancy %s; change it with PATCH", name, t)
 		case errors.Is(err, store.ErrNotFound):
-			cur = store.RetentionPolicy{Tenancy: t, Name: b.Name, Created: now, Changed: now}
+			cur = store.RetentionPolicy{Tenancy: t, Name: name} // retains everything
 		case err != nil:
 			return err
 		}
-		next := cur
-		next.NotPulledDays, next.UntaggedDays, next.ExemptTags = b.NotPulledDays, b.UntaggedDays, b.ExemptTags
-		next.MaxDeleteShare, next.MaxDeleteCount = b.MaxDeleteShare, b.MaxDeleteCount
-		if cur.Version > 0 && (cur.NotPulledDays != next.NotPulledDays || cur.UntaggedDays != next.UntaggedDays || !slices.Equal(cur.ExemptTags, next.ExemptTags)) {
-			next.Changed = now // a change restarts the cooling period
+		if ifMatch != "" && ifMatch != etag(cur.Version) && ifMatch != "*" {
+			return errcode.New(errcode.Conflict, "retention policy %q is at version %d, not %s as If-Match says: it changed meanwhile; read it again", name, cur.Version, ifMatch).
+				WithStatus(http.StatusPreconditionFailed)
 		}
-		next.Version = cur.Version + 1
-		err = a.svc.st.Ret.PutRetentionPolicy(ctx, next)
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
-			continue // a concurrent write: read again
-		} else if err != nil {
+		next := cur
+		if mode != mergeNamed {
+			next = withoutFields(cur)
+		}
+		if err := applyFields(&next, body); err != nil {
 			return err
 		}
-		a.record(ctx, c, t, "put retention policy", b.Name, describe(next))
+		if err := checkPolicy(next); err != nil {
+			return err
+		}
+		diff, criteria := changes(a.svc.cfg, cur, next)
+		if !exists {
+			next.Created = now
+		}
+		if criteria || !exists {
+			next.Changed = now // a new policy, or new criteria, cool first
+		}
 		as, err := a.svc.st.Ret.ListAssignments(ctx, t)
 		if err != nil {
 			return err
 		}
+		if dry {
+			im, err := a.svc.Preview(ctx, t, cur, next)
+			if err != nil {
+				return err
+			}
+			next.Version = cur.Version
+			w.Header().Set("ETag", etag(cur.Version))
+			return reply(w, http.StatusOK, policyAnswer{policyView: a.view(next, as), Changes: diff, DryRun: true, Impact: &im})
+		}
+		if exists && len(diff) == 0 {
+			w.Header().Set("ETag", etag(cur.Version))
+			return reply(w, http.StatusOK, policyAnswer{policyView: a.view(cur, as), Changes: diff})
+		}
+		next.Version = cur.Version + 1
+		err = a.svc.st.Ret.PutRetentionPolicy(ctx, next)
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
+			if ifMatch != "" {
+				return errcode.New(errcode.Conflict, "retention policy %q changed meanwhile; read it again", name).WithStatus(http.StatusPreconditionFailed)
+			}
+			continue // a concurrent write: read again
+		} else if err != nil {
+			return err
+		}
+		a.record(ctx, c, t, "put retention policy", name, summarize(diff))
 		status := http.StatusOK
-		if cur.Version == 0 {
+		if !exists {
 			status = http.StatusCreated
 		}
-		return reply(w, status, a.view(next, as))
+		w.Header().Set("ETag", etag(next.Version))
+		return reply(w, status, policyAnswer{policyView: a.view(next, as), Changes: diff})
 	}
-	return conflict("retention policy %q kept changing; try again", b.Name)
-}
-
-func describe(p store.RetentionPolicy) string {
-	return "notPulledDays=" + itoa(p.NotPulledDays) + " untaggedDays=" + itoa(p.UntaggedDays) + " exemptTags=" + strings.Join(p.ExemptTags, ",")
+	return conflict("retention policy %q kept changing; try again", name)
 }
 
 // DELETE /api/retention/policies/<name>: delete an override without

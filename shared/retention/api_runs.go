@@ -211,8 +211,8 @@ func (a *api) bin(w http.ResponseWriter, r *http.Request, c caller, _ []string) 
 		MediaType string        `json:"mediaType"`
 		Tags      []string      `json:"tags"`
 		RunID     string        `json:"runId"`
-		Deleted   time.Time     `json:"deleted"`
-		Expires   time.Time     `json:"expires"`
+		Deleted   time.Time     `json:"deleted,omitzero"`
+		Expires   time.Time     `json:"expires,omitzero"`
 		Reason    string        `json:"reason"`
 	}
 	out := []entry{}

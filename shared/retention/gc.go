@@ -14,7 +14,7 @@ import (
 // Collection is what one garbage collection did.
 type Collection struct {
 	Marker       string    `json:"marker"`
-	Cutoff       time.Time `json:"cutoff"`
+	Cutoff       time.Time `json:"cutoff,omitzero"`
 	Repositories int       `json:"repositories"`
 	// Links are the unreferenced, untouched blob links removed.
 	Links int `json:"links"`

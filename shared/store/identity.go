@@ -8,7 +8,7 @@ import (
 // Tenancy is a namespace: the first path segment of its repositories.
 type Tenancy struct {
 	Name    string    `json:"name"`
-	Created time.Time `json:"created"`
+	Created time.Time `json:"created,omitzero"`
 }
 
 // User is a person or robot in a tenancy; it logs in as
@@ -17,7 +17,7 @@ type User struct {
 	Tenancy string    `json:"tenancy"`
 	Name    string    `json:"name"`
 	Groups  []string  `json:"groups,omitempty"`
-	Created time.Time `json:"created"`
+	Created time.Time `json:"created,omitzero"`
 }
 
 // Group is a named set of users that policy statements grant to.
@@ -27,7 +27,7 @@ type Group struct {
 	Tenancy     string    `json:"tenancy"`
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
-	Created     time.Time `json:"created"`
+	Created     time.Time `json:"created,omitzero"`
 }
 
 // AuthToken is a user's password for docker login: only its hash is
@@ -38,8 +38,8 @@ type AuthToken struct {
 	ID          string    `json:"id"`
 	Description string    `json:"description,omitempty"`
 	Hash        []byte    `json:"hash"`
-	Created     time.Time `json:"created"`
-	Expires     time.Time `json:"expires"`
+	Created     time.Time `json:"created,omitzero"`
+	Expires     time.Time `json:"expires,omitzero"`
 	Revoked     bool      `json:"revoked,omitempty"`
 }
 
@@ -48,14 +48,14 @@ type Policy struct {
 	Tenancy    string    `json:"tenancy"`
 	Name       string    `json:"name"`
 	Statements []string  `json:"statements"`
-	Updated    time.Time `json:"updated"`
+	Updated    time.Time `json:"updated,omitzero"`
 }
 
 // AuditEvent records something that happened: a login, a token or policy
 // change, a repository created or deleted, a push or delete.
 type AuditEvent struct {
 	Tenancy   string    `json:"tenancy"`
-	Time      time.Time `json:"time"`
+	Time      time.Time `json:"time,omitzero"`
 	ID        string    `json:"id"`
 	Principal string    `json:"principal"`
 	Action    string    `json:"action"`

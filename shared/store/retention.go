@@ -32,10 +32,10 @@ type RetentionPolicy struct {
 	// a share >= 1 or a negative count turns that limit off).
 	MaxDeleteShare float64   `json:"maxDeleteShare,omitempty"`
 	MaxDeleteCount int       `json:"maxDeleteCount,omitempty"`
-	Created        time.Time `json:"created"`
+	Created        time.Time `json:"created,omitzero"`
 	// Changed is when the criteria last changed; the cooling period runs
 	// from it.
-	Changed time.Time `json:"changed"`
+	Changed time.Time `json:"changed,omitzero"`
 	// Version increases with every write; PutRetentionPolicy is
 	// conditional on it.
 	Version int64 `json:"version"`
@@ -47,14 +47,14 @@ type Assignment struct {
 	Tenancy string    `json:"tenancy"`
 	Repo    string    `json:"repository"`
 	Policy  string    `json:"policy"`
-	Created time.Time `json:"created"`
+	Created time.Time `json:"created,omitzero"`
 }
 
 // Notice is a deletion that retention expects to make: what a pull of
 // the image warns about (Warning: 299).
 type Notice struct {
 	// At is the earliest time a run deletes the image.
-	At     time.Time `json:"at"`
+	At     time.Time `json:"at,omitzero"`
 	Policy string    `json:"policy"`
 	Reason string    `json:"reason"`
 }
@@ -122,7 +122,7 @@ type Pin struct {
 	Expires time.Time     `json:"expires,omitzero"`
 	Note    string        `json:"note,omitempty"`
 	By      string        `json:"by,omitempty"`
-	Created time.Time     `json:"created"`
+	Created time.Time     `json:"created,omitzero"`
 }
 
 // Active reports whether the pin holds at t.
@@ -133,10 +133,10 @@ func (p Pin) Active(t time.Time) bool { return p.Expires.IsZero() || t.Before(p.
 type RetentionRun struct {
 	Tenancy string    `json:"tenancy"`
 	ID      string    `json:"id"`
-	Started time.Time `json:"started"`
+	Started time.Time `json:"started,omitzero"`
 	// AsOf is the time the policies were evaluated at (the start,
 	// unless a test clock moved it).
-	AsOf    time.Time `json:"asOf"`
+	AsOf    time.Time `json:"asOf,omitzero"`
 	DryRun  bool      `json:"dryRun,omitempty"`
 	Confirm bool      `json:"confirm,omitempty"`
 	// Repository limits the run to one repository; "" for all.
@@ -163,7 +163,7 @@ type RunRepo struct {
 	Stopped  bool      `json:"stopped,omitempty"`
 	Note     string    `json:"note,omitempty"`
 	Error    string    `json:"error,omitempty"`
-	Finished time.Time `json:"finished"`
+	Finished time.Time `json:"finished,omitzero"`
 }
 
 // Decision actions.
@@ -190,7 +190,7 @@ type Decision struct {
 	Action    string        `json:"action"`
 	Criterion string        `json:"criterion"`
 	Reason    string        `json:"reason"`
-	Time      time.Time     `json:"time"`
+	Time      time.Time     `json:"time,omitzero"`
 }
 
 // BinnedImage is a deleted image in the recycle bin: everything needed
@@ -200,8 +200,8 @@ type BinnedImage struct {
 	RunID    string    `json:"runId"`
 	Manifest Manifest  `json:"manifest"`
 	Tags     []Tag     `json:"tags,omitempty"`
-	Deleted  time.Time `json:"deleted"`
-	Expires  time.Time `json:"expires"`
+	Deleted  time.Time `json:"deleted,omitzero"`
+	Expires  time.Time `json:"expires,omitzero"`
 	Reason   string    `json:"reason"`
 }
 
@@ -209,7 +209,7 @@ type BinnedImage struct {
 // mounted, HEAD-checked or confirmed by a manifest push).
 type LinkState struct {
 	Blob
-	Touched time.Time `json:"touched"`
+	Touched time.Time `json:"touched,omitzero"`
 }
 
 // BlobState is a blob record with its garbage-collection marks.

@@ -30,7 +30,7 @@ var (
 // by an administrator.
 type Repository struct {
 	Name    string    `json:"name"`
-	Created time.Time `json:"created"`
+	Created time.Time `json:"created,omitzero"`
 	// Public repositories can be pulled by anyone, anonymously.
 	Public bool `json:"public,omitempty"`
 	// ImmutableTags refuses a push that would move an existing tag.
@@ -81,7 +81,7 @@ type Tag struct {
 	Digest    digest.Digest `json:"digest"`
 	MediaType string        `json:"mediaType,omitempty"`
 	Size      int64         `json:"size,omitempty"`
-	Updated   time.Time     `json:"updated"`
+	Updated   time.Time     `json:"updated,omitzero"`
 }
 
 // Blob is the registry-wide record of some content: where its bytes are.
@@ -90,7 +90,7 @@ type Blob struct {
 	Digest  digest.Digest `json:"digest"`
 	Size    int64         `json:"size"`
 	Key     string        `json:"key"`
-	Created time.Time     `json:"created"`
+	Created time.Time     `json:"created,omitzero"`
 }
 
 // Part is one uploaded part of a multipart object.
@@ -121,8 +121,8 @@ type Upload struct {
 	// Hashes are the marshalled states of the running digests, by
 	// algorithm, so commit never re-reads the bytes.
 	Hashes  map[string][]byte `json:"hashes"`
-	Created time.Time         `json:"created"`
-	Expires time.Time         `json:"expires"`
+	Created time.Time         `json:"created,omitzero"`
+	Expires time.Time         `json:"expires,omitzero"`
 	// Version increases with every update; UpdateUpload is conditional
 	// on it.
 	Version int64 `json:"version"`
