@@ -131,7 +131,12 @@ func (a *Authorizer) Authenticate(ctx context.Context, header string) (Credentia
 func (a *Authorizer) Basic(ctx context.Context, login, token string) (auth.Principal, error) {
 	cacheKey := "basic\x00" + login + "\x00" + string(auth.HashSecret(token))
 	if v, ok := a.cache.get(cacheKey); ok {
-		return v.(auth.Principal), nil
+		// The cache lives on the wall clock; the token's expiry is on
+		// the registry's clock, and holds even within the cache's life.
+		if c := v.(cachedLogin); c.expires.IsZero() || !a.now().After(c.expires) {
+			return c.p, nil
+		}
+		return auth.Principal{}, errBadCredentials
 	}
 	tenancy, user, ok := strings.Cut(login, "/")
 	if !ok || tenancy == "" || user == "" {
@@ -157,8 +162,14 @@ func (a *Authorizer) Basic(ctx context.Context, login, token string) (auth.Princ
 		return auth.Principal{}, err
 	}
 	p := auth.Principal{Tenancy: tenancy, User: user, Groups: u.Groups}
-	a.cache.put(cacheKey, p, credentialTTL)
+	a.cache.put(cacheKey, cachedLogin{p: p, expires: t.Expires}, credentialTTL)
 	return p, nil
+}
+
+// cachedLogin is a checked login and its auth token's expiry.
+type cachedLogin struct {
+	p       auth.Principal
+	expires time.Time
 }
 
 // Statements returns a tenancy's parsed policy statements (cached).
