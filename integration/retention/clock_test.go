@@ -3,6 +3,7 @@ package retention
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -50,6 +51,8 @@ func TestOneClock(t *testing.T) {
 			t.Errorf("%s = %v, want %v", what, got, want)
 		}
 	}
+
+	s.noZeroTimes("/api/retention/policies", "/api/retention/policies/global")
 
 	// Day 0: push A, B, C and E; a registry token and an auth token.
 	imgC := c.image("c")
@@ -175,8 +178,30 @@ func TestOneClock(t *testing.T) {
 	s.api("GET", "/api/retention/images/dev/app@"+c.images["A"].String(), nil, http.StatusOK, &details)
 	same("A restored", details.Restored, day(56))
 	same("A's last push after the restore", details.LastPushed, day(20))
-	if dry := c.decided(s.run(map[string]any{"dryRun": true}).Dec); dry["A"].Action == store.ActionDelete {
+	last := s.run(map[string]any{"dryRun": true})
+	if dry := c.decided(last.Dec); dry["A"].Action == store.ActionDelete {
 		t.Errorf("a run right after the restore deletes A again: %+v", dry["A"])
+	}
+
+	s.api("PUT", "/api/retention/pins/dev/app@"+c.images["D"].String(), map[string]string{"note": "no expiry"}, http.StatusOK, nil)
+	d := "dev/app@" + c.images["D"].String()
+	s.noZeroTimes("/api/retention/policies", "/api/retention/runs", "/api/retention/runs/"+last.ID, "/api/retention/runs/"+last.ID+"/decisions",
+		"/api/retention/bin?repository=dev/app", "/api/retention/pins?repository=dev/app", "/api/retention/images/"+d, "/api/images/"+d,
+		"/api/repositories/dev/app", "/api/repositories?tenancy=dev", "/api/tenancies", "/api/tenancies/dev/users", "/api/tenancies/dev/users/admin",
+		"/api/tenancies/dev/users/admin/tokens", "/api/tenancies/dev/groups", "/api/tenancies/dev/audit", "/api/retention/clock")
+}
+
+// noZeroTimes fails the test where an API answer shows a zero time: an
+// unset time is omitted.
+func (s *server) noZeroTimes(paths ...string) {
+	s.t.Helper()
+	for _, p := range paths {
+		res := s.do("GET", p, nil, nil)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || strings.Contains(string(b), "0001-01-01") {
+			s.t.Errorf("GET %s: %d %s", p, res.StatusCode, b)
+		}
 	}
 }
 
