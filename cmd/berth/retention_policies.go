@@ -42,9 +42,9 @@ type policyAnswerJSON struct {
 	} `json:"changes"`
 	DryRun bool `json:"dryRun"`
 	Impact *struct {
-		AsOf                                                time.Time
-		Repositories, Images, Before, After, More, HeldBack int
-		Examples                                            []struct {
+		AsOf                                                            time.Time
+		Repositories, Images, Before, After, More, HeldBack, Unexempted int
+		Examples                                                        []struct {
 			Repository, Digest, Reason string
 			Tags                       []string
 		}
@@ -128,7 +128,7 @@ func (c *cli) retentionSet(ctx context.Context, args []string) error {
 		"cooling period. 0 turns a criterion off; --exempt-tags '' clears the exempt tags.\n"+
 		"A change that removes a protection (a criterion turned on or shortened, an\n"+
 		"exempt pattern removed, a circuit-breaker limit raised) first shows how many\n"+
-		"images a run would then delete, from a dry run, and asks. Example:\n"+
+		"images a run would then delete, from a dry run, and asks (--yes does not). Example:\n"+
 		"  berth retention set global --not-pulled-days 90 --exempt-tags 'latest,release-*'")
 	notPulled := fs.Int("not-pulled-days", 0, "delete images not pulled for this many `days` (0: off)")
 	untagged := fs.Int("untagged-days", 0, "delete images untagged for this many `days` (0: off)")
@@ -188,10 +188,8 @@ func (c *cli) retentionSet(ctx context.Context, args []string) error {
 	if removes(preview) {
 		c.printChanges(c.stderr, "This change removes a protection", preview)
 		c.printImpact(c.stderr, preview)
-		if exposed(preview) && !*yes {
-			if !c.confirm("Save the change? [y/N] ") {
-				return errNotSaved
-			}
+		if !*yes && !c.confirm("Save the change? [y/N] ") {
+			return errNotSaved
 		}
 	}
 	raw = nil
@@ -235,9 +233,6 @@ func removes(a policyAnswerJSON) bool {
 	return false
 }
 
-// exposed says the dry run found images the change would expose.
-func exposed(a policyAnswerJSON) bool { return a.Impact != nil && len(a.Impact.Examples) > 0 }
-
 func (c *cli) printChanges(w io.Writer, title string, a policyAnswerJSON) {
 	fmt.Fprintf(w, "%s:\n", title)
 	for _, ch := range a.Changes {
@@ -260,6 +255,9 @@ func (c *cli) printImpact(w io.Writer, a policyAnswerJSON) {
 	}
 	fmt.Fprintf(w, "Dry run as of %s over %s in %s: once the cooling period ends (%s), a run would delete %s (%d under the policy as it stands), %d more than now.\n",
 		when(im.AsOf), plural(im.Images, "image"), plural(im.Repositories, "repository"), when(a.CoolingUntil), plural(im.After, "image"), im.Before, im.More)
+	if im.Unexempted > 0 {
+		fmt.Fprintf(w, "%s carry a tag no longer exempt: kept so far, deleted once a criterion holds for them.\n", plural(im.Unexempted, "image"))
+	}
 	if im.HeldBack > 0 {
 		fmt.Fprintf(w, "The circuit breaker would hold back %s more until a run is confirmed (berth retention run --confirm).\n", plural(im.HeldBack, "image"))
 	}
@@ -275,6 +273,10 @@ func (c *cli) printImpact(w io.Writer, a policyAnswerJSON) {
 // stdin; anything but y or yes (or no answer at all) is no.
 func (c *cli) confirm(question string) bool {
 	fmt.Fprint(c.stderr, question)
+	if c.stdin == nil {
+		fmt.Fprintln(c.stderr)
+		return false
+	}
 	line, _ := bufio.NewReader(c.stdin).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":

@@ -88,8 +88,9 @@ func TestRetentionCommands(t *testing.T) {
 		want    string // in stdout
 		wantErr string // in the error
 	}{
-		{[]string{"set", "global", "--not-pulled-days", "90", "--exempt-tags", "latest, release-*"}, "Saved retention policy global", ""},
-		{[]string{"set", "weekly", "--untagged-days", "7"}, "Saved retention policy weekly", ""},
+		{[]string{"set", "global", "--not-pulled-days", "90", "--exempt-tags", "latest, release-*"}, "", "not saved: the change removes a protection"},
+		{[]string{"set", "global", "--not-pulled-days", "90", "--exempt-tags", "latest, release-*", "--yes"}, "Saved retention policy global", ""},
+		{[]string{"set", "weekly", "--untagged-days", "7", "--yes"}, "Saved retention policy weekly", ""},
 		{[]string{"assign", "dev/app", "weekly"}, "dev/app is now under retention policy weekly", ""},
 		{[]string{"list"}, "weekly", ""},
 		{[]string{"delete", "weekly"}, "", "still governs dev/app"},

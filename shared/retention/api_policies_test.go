@@ -140,8 +140,8 @@ func TestDryRunSaysWhatAChangeWouldDelete(t *testing.T) {
 	if status != 200 || !a.DryRun || a.Version != 1 || im == nil {
 		t.Fatalf("dry run: %d %s", status, body)
 	}
-	if im.Repositories != 2 || im.Images != 4 || im.Before != 1 || im.After != 3 || im.More != 2 || len(im.Examples) != 2 || !im.AsOf.Equal(days(40)) {
-		t.Errorf("impact %+v; want 2 repositories, 4 images, 1 deleted before, 3 after, 2 more (the keep-* images), as of day 40", im)
+	if im.Repositories != 2 || im.Images != 4 || im.Before != 1 || im.After != 3 || im.More != 2 || im.Unexempted != 2 || len(im.Examples) != 2 || !im.AsOf.Equal(days(40)) {
+		t.Errorf("impact %+v; want 2 repositories, 4 images, 1 deleted before, 3 after, 2 more and 2 no longer exempt (the keep-* images), as of day 40", im)
 	}
 	if im.Examples[0].Digest != kept || !strings.Contains(im.Examples[0].Reason, "not pulled") {
 		t.Errorf("first example %+v, want the keep-1 image, not pulled", im.Examples[0])

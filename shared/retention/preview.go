@@ -29,6 +29,10 @@ type Impact struct {
 	// HeldBack counts the images the changed policy selects that its
 	// circuit breaker would hold back until a run is confirmed.
 	HeldBack int `json:"heldBack,omitempty"`
+	// Unexempted counts the images that carry a tag the stored policy
+	// exempts and the changed one no longer does: kept now, deleted
+	// once a criterion holds for them, whether or not one does yet.
+	Unexempted int `json:"unexempted,omitempty"`
 	// Examples are some of the images counted in More (at most 10),
 	// with why they would go.
 	Examples []Example `json:"examples,omitempty"`
@@ -69,6 +73,13 @@ func (s *Service) Preview(ctx context.Context, tenancy string, cur, next store.R
 			return Evaluate(Input{Policy: p, Images: data.images, Pins: pins, Now: im.AsOf, Config: cfg, DryRun: true})
 		}
 		before, after := eval(cur), eval(next)
+		for _, img := range data.images {
+			_, _, was := Exempt(cur.ExemptTags, img.Tags)
+			_, _, is := Exempt(next.ExemptTags, img.Tags)
+			if was && !is {
+				im.Unexempted++
+			}
+		}
 		im.Repositories++
 		im.Images += len(data.images)
 		im.Before += len(before.Delete)
