@@ -32,6 +32,3 @@ func AWSLimits() Limits {
 
 // NoLimits lifts every limit (BERTH_LIMITS=off).
 func NoLimits() Limits { return Limits{} }
-
-// enforced reports whether any limit applies.
-func (l Limits) enforced() bool { return l != Limits{} }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,6 +20,11 @@ const (
 	// config of artifacts.
 	MediaTypeEmptyJSON = "application/vnd.oci.empty.v1+json"
 )
+
+// errSchema1 refuses Docker's schema 1 manifests.
+//
+//lint:ignore ST1005 "Docker" is a name, capitalised wherever it stands
+var errSchema1 = errors.New("Docker image manifest schema 1 is not supported; push with a current client (schema 2 or OCI)")
 
 // MaxManifestSize is the largest manifest accepted, as the spec recommends
 // (4 MiB).
@@ -71,7 +77,7 @@ func ParseManifest(contentType string, body []byte) (*Manifest, string, error) {
 	}
 	ct := strings.TrimSpace(strings.Split(contentType, ";")[0])
 	if strings.HasPrefix(ct, mediaTypeSchema1) {
-		return nil, "", fmt.Errorf("Docker image manifest schema 1 is not supported; push with a current client (schema 2 or OCI)")
+		return nil, "", errSchema1
 	}
 	var m Manifest
 	if err := json.Unmarshal(body, &m); err != nil {
@@ -107,7 +113,7 @@ func ParseManifest(contentType string, body []byte) (*Manifest, string, error) {
 		}
 	default:
 		if strings.HasPrefix(mt, mediaTypeSchema1) {
-			return nil, "", fmt.Errorf("Docker image manifest schema 1 is not supported; push with a current client (schema 2 or OCI)")
+			return nil, "", errSchema1
 		}
 		return nil, "", fmt.Errorf("manifest media type %q is not supported", mt)
 	}

@@ -172,14 +172,14 @@ func (m *Metadata) ListAudit(_ context.Context, tenancy, before string, limit in
 			// Seek past the tenancy's last key, then step back.
 			end := key(tenancy)
 			end = append(end, 1)
-			k, v = c.Seek(end)
+			k, _ = c.Seek(end)
 			if k == nil {
 				k, v = c.Last()
 			} else {
 				k, v = c.Prev()
 			}
 		} else {
-			k, v = c.Seek(key(tenancy, before))
+			k, _ = c.Seek(key(tenancy, before))
 			if k == nil {
 				k, v = c.Last()
 			} else {

@@ -180,7 +180,8 @@ func (m *Metadata) ListRuns(_ context.Context, tenancy, before string, limit int
 		if before != "" {
 			end = key(tenancy, before)
 		}
-		k, v := c.Seek(end)
+		var v []byte
+		k, _ := c.Seek(end)
 		if k == nil {
 			k, v = c.Last()
 		} else {

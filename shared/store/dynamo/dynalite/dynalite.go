@@ -64,6 +64,7 @@ var (
 	// lifeline is dynalite's stdin: it stays open while this process
 	// lives (a package variable, so no finalizer closes it), and node
 	// exits when it closes.
+	//lint:ignore U1000 written only: holding it is its purpose
 	lifeline io.WriteCloser
 )
 
