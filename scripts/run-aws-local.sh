@@ -18,7 +18,7 @@
 # (emulators and LocalStack take any), BERTH_ADDR=127.0.0.1:5000, BERTH_DATA=a
 # temporary directory. With authentication on (BERTH_AUTH, default on) tokens are
 # signed with BERTH_SIGNING_KEY (PEM), else the KMS key BERTH_SIGNING_KEY_ID, else
-# a P-256 key this script makes with openssl. The server prints its URL and a
+# a P-256 key the server keeps in BERTH_DATA. The server prints its URL and a
 # `docker login` line with the bootstrap admin's token (BERTH_ADMIN_TOKEN fixes it).
 #
 # Another script can start this one in the background and read the URL from the
@@ -127,14 +127,6 @@ export BERTH_BACKEND=aws
 export BERTH_TABLE="${BERTH_TABLE:-berth}" BERTH_BUCKET="${BERTH_BUCKET:-berth-blobs}" BERTH_INIT="${BERTH_INIT:-1}"
 export BERTH_DATA="${BERTH_DATA:-$tmp/data}"
 mkdir -p "$BERTH_DATA"
-if [[ "${BERTH_AUTH:-on}" != off && -z "${BERTH_SIGNING_KEY:-}" && -z "${BERTH_SIGNING_KEY_ID:-}" ]]; then
-	command -v openssl >/dev/null 2>&1 || {
-		log "openssl is needed to make a token-signing key (or set BERTH_SIGNING_KEY, or BERTH_AUTH=off)"
-		exit 1
-	}
-	BERTH_SIGNING_KEY="$(openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null)"
-	export BERTH_SIGNING_KEY
-fi
 
 if ! $conformance; then
 	export BERTH_ADDR="${BERTH_ADDR:-127.0.0.1:5000}"

@@ -1,6 +1,48 @@
 package harness
 
-import "testing"
+import (
+	"os"
+	"testing"
+
+	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/store/dynamo/dynalite"
+	"github.com/berth-registry/berth/shared/store/s3store/s3fake"
+)
+
+// Backends are the storage backends end-to-end suites run on, as
+// BERTH_BACKEND names them.
+var Backends = []string{"embedded", "aws"}
+
+// OnBackend returns cfg set for backend: for "embedded" a fresh data
+// directory, for "aws" what OnAWS sets.
+func OnBackend(t testing.TB, backend string, cfg config.Config) config.Config {
+	t.Helper()
+	if backend == "aws" {
+		return OnAWS(t, cfg)
+	}
+	cfg.Backend, cfg.Data = "embedded", t.TempDir()
+	return cfg
+}
+
+// OnAWS returns cfg set for the aws backend on a fresh table and bucket,
+// with the SDK's environment pointing at emulators as a user of
+// BERTH_BACKEND=aws sets it: one endpoint for both services when
+// $BERTH_TEST_AWS_ENDPOINT is set (LocalStack), else dynalite (see
+// dynalite.Endpoint: the test skips without it, or fails under CI) and
+// an in-process gofakes3. Data is a fresh directory (the local process
+// keeps its token-signing key there, as `berth serve` does).
+func OnAWS(t testing.TB, cfg config.Config) config.Config {
+	t.Helper()
+	if ep := os.Getenv(dynalite.EnvAWSEndpoint); ep != "" {
+		UseAWSEndpoints(t, ep, ep)
+	} else {
+		UseAWSEndpoints(t, dynalite.Endpoint(t), s3fake.Start(t))
+	}
+	cfg.Backend, cfg.Init, cfg.Data = "aws", true, t.TempDir()
+	cfg.Table = dynalite.TableName("berth-it")
+	cfg.Bucket = cfg.Table
+	return cfg
+}
 
 // UseAWSEndpoints sets the AWS SDK's environment for the test as a user
 // of BERTH_BACKEND=aws sets it against emulators: DynamoDB at dynamodb,

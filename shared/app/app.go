@@ -45,6 +45,11 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 	}
 	log := Logger(cfg.LogLevel)
 	slog.SetDefault(log)
+	if cfg.Auth && name == route.Token {
+		if err := lambdaSigner(cfg); err != nil {
+			return nil, err
+		}
+	}
 	stores, err := backend.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -83,6 +88,9 @@ func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
 		return nil, err
 	}
 	slog.SetDefault(Logger(cfg.LogLevel))
+	if err := lambdaSigner(cfg); err != nil {
+		return nil, err
+	}
 	stores, err := backend.Open(ctx, cfg)
 	if err != nil {
 		return nil, err

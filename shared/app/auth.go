@@ -27,8 +27,10 @@ const tokenIssuer = "berth"
 
 // Signer returns what signs registry tokens: the KMS key
 // BERTH_SIGNING_KEY_ID (on AWS), else the PEM key BERTH_SIGNING_KEY, else
-// for the embedded backend a key kept in the data directory (created on
-// first use).
+// a key kept in the data directory (created on first use), on either
+// backend: one local process signs and verifies, and keeps its key
+// across restarts. Lambda functions share no directory, so Function and
+// Authorizer refuse the aws backend without a key first (lambdaSigner).
 func Signer(ctx context.Context, cfg config.Config) (auth.Signer, error) {
 	switch {
 	case cfg.SigningKeyID != "":
@@ -40,8 +42,6 @@ func Signer(ctx context.Context, cfg config.Config) (auth.Signer, error) {
 	case cfg.SigningKey != "":
 		k, err := auth.ParseSigningKey([]byte(cfg.SigningKey))
 		return auth.KeySigner{Key: k}, err
-	case cfg.Backend != "embedded":
-		return nil, errors.New("BERTH_SIGNING_KEY_ID (a KMS ECC_NIST_P256 key) or BERTH_SIGNING_KEY (PEM) is required with the aws backend")
 	}
 	p := filepath.Join(cfg.Data, "token-signing-key.pem")
 	b, err := os.ReadFile(p)
@@ -60,6 +60,16 @@ func Signer(ctx context.Context, cfg config.Config) (auth.Signer, error) {
 	}
 	k, err := auth.ParseSigningKey(b)
 	return auth.KeySigner{Key: k}, err
+}
+
+// lambdaSigner refuses what a Lambda function cannot sign with: on the
+// aws backend each function would make a key of its own in its own
+// temporary directory, and none would verify another's tokens.
+func lambdaSigner(cfg config.Config) error {
+	if cfg.Backend != "embedded" && cfg.SigningKeyID == "" && cfg.SigningKey == "" {
+		return errors.New("BERTH_SIGNING_KEY_ID (a KMS ECC_NIST_P256 key) or BERTH_SIGNING_KEY (PEM) is required in Lambda with the aws backend")
+	}
+	return nil
 }
 
 // Auth is the access-control side of the registry: authorizer and token
