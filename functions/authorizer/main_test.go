@@ -27,7 +27,7 @@ const fn = route.Authorizer
 // dev/ci's (in no group), which share a secret.
 const (
 	adminToken = "bt_eventsadmin23456_abcdefghijklmnopqrstuvwxyz234567"
-	ciTokenID  = "eventsci23456789"
+	ciTokenID  = "eventsci23456723"
 )
 
 // want is the decision an event must produce.

@@ -32,7 +32,7 @@ func TestCatchAllServesOnlyWhatTheAuthorizerDecided(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := lambdahttp.Handler(app.Handlers(r.cfg, r.local.Stores, a, nil, nil, slog.New(slog.DiscardHandler))[route.Base])
-	authorize := a.Authorizer.Lambda()
+	authorize := a.Authorizer.Lambda(slog.New(slog.DiscardHandler))
 
 	callers := map[string]string{
 		"dev/nobody (Basic)":       r.as("dev/nobody").basic(),

@@ -51,7 +51,7 @@ func Start(t testing.TB, cfg config.Config, opts ...Option) (string, *app.Local)
 	for _, opt := range opts {
 		opt(&o)
 	}
-	logger := slog.New(slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(app.WithRequestID(slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	l, err := app.NewLocal(t.Context(), cfg, logger)
 	if err != nil {
 		t.Fatalf("app.NewLocal on the %s backend: %v", cfg.Backend, err)

@@ -150,10 +150,43 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 		return errcode.New(errcode.Unsupported, "%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, ", ")).
 			WithHeader("Allow", strings.Join(allow, ", "))
 	}
+	if err := c.check(); err != nil {
+		return err
+	}
 	if c.who, err = a.actor(r.Context()); err != nil {
 		return err
 	}
 	return h(w, r, c)
+}
+
+// check validates the names the path gave, before any reaches the store.
+func (c *call) check() error {
+	for _, n := range []struct {
+		v     string
+		check func(string) error
+	}{
+		{c.tenancy, checkTenancyName}, {c.user, checkUserName}, {c.group, checkGroupName},
+		{c.policy, checkPolicyName}, {c.repo, checkRepoName},
+	} {
+		if n.v == "" {
+			continue
+		}
+		if err := n.check(n.v); err != nil {
+			return err
+		}
+	}
+	if c.token != "" && !auth.ValidTokenID(c.token) {
+		return invalid("auth token id %q must be 16 characters of a-z and 2-7 (the id in bt_<id>_<secret>)", clipped(c.token))
+	}
+	return nil
+}
+
+// clipped shortens a value quoted in a message.
+func clipped(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 // route finds the handlers of a path, filling in c's parameters.

@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/store"
@@ -214,7 +215,11 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	es, err := a.ids.ListAudit(ctx, c.tenancy, r.URL.Query().Get("before"), limit)
+	before := r.URL.Query().Get("before")
+	if before != "" && !authz.ValidAuditID(before) {
+		return invalid("before must be an audit event id (the \"next\" of the previous page), not %q", clipped(before))
+	}
+	es, err := a.ids.ListAudit(ctx, c.tenancy, before, limit)
 	if err != nil {
 		return err
 	}

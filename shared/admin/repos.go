@@ -104,7 +104,7 @@ func (a *API) listRepositories(w http.ResponseWriter, r *http.Request, c *call) 
 	prefix := t + "/"
 	after := prefix
 	if last := q.Get("last"); last != "" {
-		if !strings.HasPrefix(last, prefix) {
+		if !strings.HasPrefix(last, prefix) || auth.CheckRepository(last) != nil {
 			return invalid("last must be a repository name in tenancy %s", t)
 		}
 		after = last

@@ -22,7 +22,31 @@ func Logger(level string) *slog.Logger {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(WithRequestID(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+}
+
+// WithRequestID wraps a log handler so that a line logged with a
+// request's context (ErrorContext(r.Context(), ...)) carries API
+// Gateway's request id, the one the client's answer and the gateway's
+// access line carry: an error is logged once, where it is handled, and
+// found by that id.
+func WithRequestID(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := lambdahttp.RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
 // RegistryConfig derives the registry's tunables from the configuration.
@@ -100,5 +124,5 @@ func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.Authorizer.Lambda(), nil
+	return a.Authorizer.Lambda(slog.Default()), nil
 }

@@ -169,7 +169,7 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	}
 	gw := gateway.New(fns, limits, log)
 	if a != nil {
-		gw.Authorizer = gateway.AuthorizerFunc(a.Authorizer.Lambda())
+		gw.Authorizer = gateway.AuthorizerFunc(a.Authorizer.Lambda(log))
 	}
 	if stores.Objects != nil {
 		gw.Objects = stores.Objects

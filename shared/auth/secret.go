@@ -37,10 +37,25 @@ func ParseAuthToken(token string) (id, secret string, ok bool) {
 		return "", "", false
 	}
 	id, secret, ok = strings.Cut(rest, "_")
-	if !ok || len(id) != 16 || len(secret) != 32 {
+	if !ok || len(id) != 16 || len(secret) != 32 || !base32Lower(id) || !base32Lower(secret) {
 		return "", "", false
 	}
 	return id, secret, true
+}
+
+// ValidTokenID reports whether id is an auth token id as NewAuthToken
+// makes them (16 characters of lower-case base32): the only ids the
+// store is ever asked for.
+func ValidTokenID(id string) bool { return len(id) == 16 && base32Lower(id) }
+
+// base32Lower reports whether s is all lower-case base32 (a-z, 2-7).
+func base32Lower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // HashSecret is the stored form of a token's secret part.

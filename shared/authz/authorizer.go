@@ -129,6 +129,16 @@ func (a *Authorizer) Authenticate(ctx context.Context, header string) (Credentia
 // Basic checks a login ("<tenancy>/<user>") and auth token, caching a
 // success briefly.
 func (a *Authorizer) Basic(ctx context.Context, login, token string) (auth.Principal, error) {
+	// A login or token the grammar refuses names no record: it is
+	// refused here, before any of it becomes a storage key.
+	tenancy, user, ok := auth.SplitLogin(login)
+	if !ok {
+		return auth.Principal{}, errBadCredentials
+	}
+	id, secret, ok := auth.ParseAuthToken(token)
+	if !ok {
+		return auth.Principal{}, errBadCredentials
+	}
 	cacheKey := "basic\x00" + login + "\x00" + string(auth.HashSecret(token))
 	if v, ok := a.cache.get(cacheKey); ok {
 		// The cache lives on the wall clock; the token's expiry is on
@@ -138,28 +148,16 @@ func (a *Authorizer) Basic(ctx context.Context, login, token string) (auth.Princ
 		}
 		return auth.Principal{}, errBadCredentials
 	}
-	tenancy, user, ok := strings.Cut(login, "/")
-	if !ok || tenancy == "" || user == "" {
-		return auth.Principal{}, errBadCredentials
-	}
-	id, secret, ok := auth.ParseAuthToken(token)
-	if !ok {
-		return auth.Principal{}, errBadCredentials
-	}
 	t, err := a.ids.GetToken(ctx, tenancy, user, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return auth.Principal{}, errBadCredentials
-	} else if err != nil {
-		return auth.Principal{}, err
+	if err != nil {
+		return auth.Principal{}, credentialLookup(err)
 	}
 	if !auth.SecretMatches(t.Hash, secret) || t.Revoked || (!t.Expires.IsZero() && a.now().After(t.Expires)) {
 		return auth.Principal{}, errBadCredentials
 	}
 	u, err := a.ids.GetUser(ctx, tenancy, user)
-	if errors.Is(err, store.ErrNotFound) {
-		return auth.Principal{}, errBadCredentials
-	} else if err != nil {
-		return auth.Principal{}, err
+	if err != nil {
+		return auth.Principal{}, credentialLookup(err)
 	}
 	p := auth.Principal{Tenancy: tenancy, User: user, Groups: u.Groups}
 	a.cache.put(cacheKey, cachedLogin{p: p, expires: t.Expires}, credentialTTL)
@@ -170,6 +168,17 @@ func (a *Authorizer) Basic(ctx context.Context, login, token string) (auth.Princ
 type cachedLogin struct {
 	p       auth.Principal
 	expires time.Time
+}
+
+// credentialLookup maps a failed read of a credential's records: no
+// record, or a key the store refuses (store.ErrInvalid), is a bad
+// credential; anything else is an outage, answered 503 by the caller
+// (the authorizer never fails open, nor with a 500).
+func credentialLookup(err error) error {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		return errBadCredentials
+	}
+	return err
 }
 
 // Statements returns a tenancy's parsed policy statements (cached).
@@ -255,8 +264,10 @@ func scopeFor(name, action string) string {
 func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 	m := r.Match
 	action, name := m.Route.Action, m.Name()
+	// The scope goes into the challenge: only a name the grammar allows
+	// is put there (Challenge quotes it too).
 	scope := ""
-	if name != "" {
+	if name != "" && oci.ValidName(name) == nil {
 		scope = scopeFor(name, action)
 	} else if action == route.ActionCatalog {
 		scope = scopeFor("", action)

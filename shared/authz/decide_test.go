@@ -1,9 +1,12 @@
 package authz
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -137,8 +141,9 @@ func TestDecideEachRouteAction(t *testing.T) {
 
 		// Names that are not names: the function answers NAME_INVALID.
 		{"upper-case name, user", "GET", "/v2/dev/App/manifests/v1", as("dev/nobody"), allowed},
-		{"upper-case name, anonymous", "GET", "/v2/dev/App/manifests/v1", "", unauth("repository:dev/App:pull")},
-		{"dot-dot name, anonymous", "GET", "/v2/dev/../other/secret/manifests/v1", "", unauth("repository:dev/../other/secret:pull")},
+		// An invalid name never reaches the challenge: it could carry quotes.
+		{"upper-case name, anonymous", "GET", "/v2/dev/App/manifests/v1", "", unauth("")},
+		{"dot-dot name, anonymous", "GET", "/v2/dev/../other/secret/manifests/v1", "", unauth("")},
 
 		// Admin API.
 		{"admin API, anonymous", "GET", "/api/users", "", unauth("")},
@@ -223,7 +228,7 @@ func TestDecideMountFrom(t *testing.T) {
 
 func TestLambdaAuthorizer(t *testing.T) {
 	f := newFixture(t)
-	h := f.a.Lambda()
+	h := f.a.Lambda(slog.New(slog.DiscardHandler))
 	event := func(method, target, authorization string) events.APIGatewayV2CustomAuthorizerV2Request {
 		u, _ := url.Parse(target)
 		m, _ := route.Find(method, u.Path)
@@ -259,15 +264,9 @@ func TestLambdaAuthorizer(t *testing.T) {
 			if !res.IsAuthorized {
 				t.Fatal("the authorizer refused at the gateway; it must always carry its decision in the context")
 			}
-			// The context crosses API Gateway as JSON.
-			b, _ := json.Marshal(res.Context)
-			var ctxMap map[string]any
-			if err := json.Unmarshal(b, &ctxMap); err != nil {
-				t.Fatal(err)
-			}
-			d, ok := FromContext(ctxMap)
+			d, ok := FromContext(roundTrip(t, res.Context))
 			if !ok {
-				t.Fatalf("context %s holds no decision", b)
+				t.Fatalf("context %v holds no decision", res.Context)
 			}
 			if d.Allow != tc.want.allow || (!d.Allow && (d.Status != tc.want.status || d.Scope != tc.want.scope)) {
 				t.Errorf("decision %+v, want %+v", d, tc.want)
@@ -279,7 +278,12 @@ func TestLambdaAuthorizer(t *testing.T) {
 	}
 }
 
-func TestLambdaAuthorizerFailsWhenStorageFails(t *testing.T) {
+// TestLambdaAuthorizerAnswers503WhenStorageFails: with storage down the
+// authorizer neither fails open nor errs (API Gateway would answer a bare
+// 500): it carries a 503 decision, which the enforcement point answers
+// 503 UNAVAILABLE with Retry-After; the error is logged once, with the
+// request id, and never with the credentials.
+func TestLambdaAuthorizerAnswers503WhenStorageFails(t *testing.T) {
 	f := newFixture(t)
 	if err := f.meta.Close(); err != nil {
 		t.Fatal(err)
@@ -287,11 +291,39 @@ func TestLambdaAuthorizerFailsWhenStorageFails(t *testing.T) {
 	ev := events.APIGatewayV2CustomAuthorizerV2Request{RouteKey: "GET /v2", RawPath: "/v2/",
 		Headers: map[string]string{"authorization": as("dev/reader")}}
 	ev.RequestContext.HTTP.Method = "GET"
-	res, err := f.a.Lambda()(context.Background(), ev)
-	if err == nil {
-		t.Fatalf("with storage down the authorizer answered %+v; want an error (API Gateway then answers 500)", res)
+	ev.RequestContext.RequestID = "req-503"
+	var logs bytes.Buffer
+	res, err := f.a.Lambda(slog.New(slog.NewJSONHandler(&logs, nil)))(context.Background(), ev)
+	if err != nil || !res.IsAuthorized {
+		t.Fatalf("with storage down the authorizer answered %+v, %v; want a decision in the context", res, err)
 	}
-	if strings.Contains(strings.ToLower(err.Error()), "s3cr3t") {
-		t.Errorf("the error leaks the secret: %v", err)
+	d, ok := FromContext(roundTrip(t, res.Context))
+	if !ok || d.Allow || d.Status != http.StatusServiceUnavailable {
+		t.Fatalf("decision %+v, want a refusal with status 503", d)
 	}
+	if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), `"request_id":"req-503"`) {
+		t.Errorf("logged %d lines, want one with the request id:\n%s", n, logs.String())
+	}
+	if strings.Contains(strings.ToLower(logs.String()), "s3cr3t") {
+		t.Errorf("the log holds the secret: %s", logs.String())
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/v2/", nil)
+	req = req.WithContext(lambdahttp.WithAuthorizerContext(req.Context(), res.Context))
+	Enforce(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("the function ran") }), "berth").ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"UNAVAILABLE"`) || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("enforced: %d %s %v, want 503 UNAVAILABLE with Retry-After", rec.Code, rec.Body, rec.Header())
+	}
+}
+
+// roundTrip is an authorizer context as the function receives it: it
+// crosses API Gateway as JSON.
+func roundTrip(t *testing.T, c map[string]any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(c)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

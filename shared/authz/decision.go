@@ -26,7 +26,8 @@ type Decision struct {
 	// Allow says the request may proceed.
 	Allow bool
 	// Status is 401 (credentials missing or invalid, or a token without
-	// the needed scope) or 403 (authenticated but not permitted).
+	// the needed scope), 403 (authenticated but not permitted) or 503
+	// (storage failed while deciding).
 	Status int
 	// Principal is who made the request (anonymous when empty).
 	Principal auth.Principal
@@ -105,3 +106,9 @@ func deny(status int, scope, msg string) Decision {
 }
 
 func unauthorized(scope, msg string) Decision { return deny(http.StatusUnauthorized, scope, msg) }
+
+// unavailable is the decision when storage failed while deciding: the
+// request is refused with 503 and may be retried.
+func unavailable() Decision {
+	return deny(http.StatusServiceUnavailable, "", "the registry could not check access just now; try again")
+}

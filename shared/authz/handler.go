@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,9 +16,12 @@ type LambdaFunc func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizer
 
 // Lambda returns the authorizer function's handler. It always authorizes
 // at the gateway and carries its decision in the context (see the
-// package doc); an error (storage unreachable) makes API Gateway answer
-// 500, which is right: nothing was decided.
-func (a *Authorizer) Lambda() LambdaFunc {
+// package doc). When storage fails while deciding, it logs the error
+// once (with API Gateway's request id) and carries a 503 decision: the
+// function answers 503 UNAVAILABLE, where an authorizer error would make
+// API Gateway answer a bare 500 that anyone could provoke. Nothing is
+// allowed that was not decided.
+func (a *Authorizer) Lambda(log *slog.Logger) LambdaFunc {
 	return func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
 		method := ev.RequestContext.HTTP.Method
 		m, ok := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath)
@@ -33,7 +37,9 @@ func (a *Authorizer) Lambda() LambdaFunc {
 			Authorization: ev.Headers["authorization"], Match: m,
 		})
 		if err != nil {
-			return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
+			log.ErrorContext(ctx, "authorizer could not decide", "request_id", ev.RequestContext.RequestID,
+				"route", ev.RouteKey, "error", err.Error())
+			d = unavailable()
 		}
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: d.Context()}, nil
 	}

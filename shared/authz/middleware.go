@@ -23,8 +23,13 @@ func Enforce(next http.Handler, service string) http.Handler {
 			return
 		}
 		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-		if d.Status == http.StatusForbidden {
+		switch d.Status {
+		case http.StatusForbidden:
 			errcode.Write(w, r, errcode.New(errcode.Denied, "%s", d.Message))
+			return
+		case http.StatusServiceUnavailable:
+			// The authorizer logged why; the client may retry.
+			errcode.Write(w, r, errcode.New(errcode.Unavailable, "%s", d.Message).WithHeader("Retry-After", "1"))
 			return
 		}
 		w.Header().Set("WWW-Authenticate", Challenge(r, service, d.Scope))
@@ -33,19 +38,39 @@ func Enforce(next http.Handler, service string) http.Handler {
 }
 
 // Challenge is the WWW-Authenticate value pointing clients at the token
-// endpoint on the host they called.
+// endpoint on the host they called. Every parameter is a quoted-string
+// (RFC 9110 §11.2) built by quote, so no value — a Host header, a scope
+// — can close its quotes and add a parameter of its own.
 func Challenge(r *http.Request, service, scope string) string {
 	// API Gateway sets X-Forwarded-Proto (https), as does the local
-	// gateway (http).
+	// gateway (http); any other value is not a scheme we answer with.
 	scheme := "http"
-	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
-		scheme = strings.ToLower(p)
-	} else if r.TLS != nil {
+	if p := strings.ToLower(r.Header.Get("X-Forwarded-Proto")); p == "https" || (p == "" && r.TLS != nil) {
 		scheme = "https"
 	}
-	c := `Bearer realm="` + scheme + "://" + r.Host + `/token",service="` + service + `"`
+	c := "Bearer realm=" + quote(scheme+"://"+r.Host+"/token") + ",service=" + quote(service)
 	if scope != "" {
-		c += `,scope="` + scope + `"`
+		c += ",scope=" + quote(scope)
 	}
 	return c
+}
+
+// quote makes s a quoted-string: '"' and '\' escaped with a backslash,
+// and control characters (which no header value may hold) dropped.
+func quote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

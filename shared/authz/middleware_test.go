@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/shared/auth"
@@ -117,5 +118,85 @@ func TestEnforce(t *testing.T) {
 				t.Error("refusal without Docker-Distribution-API-Version")
 			}
 		})
+	}
+}
+
+// parseChallenge reads a challenge strictly (RFC 9110 §11.2: auth-params
+// of token=quoted-string, comma-separated), unescaping quoted-pairs; ok
+// is false for anything else.
+func parseChallenge(s string) (params map[string]string, ok bool) {
+	rest, ok := strings.CutPrefix(s, "Bearer ")
+	if !ok {
+		return nil, false
+	}
+	params = map[string]string{}
+	for rest != "" {
+		name, after, found := strings.Cut(rest, `="`)
+		if !found || name == "" || strings.ContainsAny(name, ` ",=\`) {
+			return nil, false
+		}
+		var v strings.Builder
+		i := 0
+		for ; i < len(after) && after[i] != '"'; i++ {
+			if after[i] == '\\' && i+1 < len(after) {
+				i++
+			}
+			v.WriteByte(after[i])
+		}
+		if i == len(after) {
+			return nil, false // unterminated
+		}
+		if _, dup := params[name]; dup {
+			return nil, false
+		}
+		params[name] = v.String()
+		rest = after[i+1:]
+		if rest != "" {
+			if rest, ok = strings.CutPrefix(rest, ","); !ok {
+				return nil, false
+			}
+		}
+	}
+	return params, true
+}
+
+// TestChallengeQuotesEveryValue: whatever a Host header or a scope holds
+// — quotes, backslashes, a second realm, control characters — the
+// challenge has exactly realm, service and scope, each the value given
+// (control characters dropped), so a client is never sent elsewhere.
+func TestChallengeQuotesEveryValue(t *testing.T) {
+	for _, tc := range []struct{ host, proto, scope string }{
+		{"registry.example", "https", "repository:dev/app:pull"},
+		{"registry.example", "", `repository:dev/a",realm="http://evil.example/token",x=":pull`},
+		{`evil.example/token",x="`, "http", ""},
+		{"registry.example", `https",realm="http://evil.example`, `a\"b\\`},
+		{"registry.example", "https", "repository:dev/a\x00b\r\n:pull"},
+	} {
+		r := httptest.NewRequest("GET", "/v2/", nil)
+		r.Host = tc.host
+		if tc.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tc.proto)
+		}
+		c := Challenge(r, "berth", tc.scope)
+		p, ok := parseChallenge(c)
+		if !ok {
+			t.Errorf("host %q scope %q: challenge %q does not parse", tc.host, tc.scope, c)
+			continue
+		}
+		want := map[string]string{"realm": "http://" + tc.host + "/token", "service": "berth"}
+		if tc.proto == "https" {
+			want["realm"] = "https://" + tc.host + "/token"
+		}
+		if tc.scope != "" {
+			want["scope"] = strings.Map(func(r rune) rune {
+				if r < 0x20 {
+					return -1
+				}
+				return r
+			}, tc.scope)
+		}
+		if !reflect.DeepEqual(p, want) {
+			t.Errorf("challenge %q parses to %q, want %q", c, p, want)
+		}
 	}
 }

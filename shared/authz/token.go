@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +69,7 @@ func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 		scopes = r.URL.Query()["scope"]
 		c, err := s.authz.Authenticate(ctx, r.Header.Get("Authorization"))
 		if err != nil {
-			return errcode.New(errcode.Unauthorized, "%v", err)
+			return s.credentialError(r, err)
 		}
 		if c.Via == "bearer" {
 			return errcode.New(errcode.Unauthorized, "present Basic credentials (<tenancy>/<user> and an auth token) to get a registry token")
@@ -84,7 +85,7 @@ func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		var err error
 		if p, err = s.authz.Basic(ctx, r.PostForm.Get("username"), r.PostForm.Get("password")); err != nil {
-			return errcode.New(errcode.Unauthorized, "%v", err)
+			return s.credentialError(r, err)
 		}
 		scopes = strings.Fields(r.PostForm.Get("scope"))
 	default:
@@ -129,6 +130,18 @@ func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return nil
+}
+
+// credentialError answers a failed authentication: 401 with the
+// authenticator's own message for bad credentials; for a storage failure
+// 503 (logged here, once: its text is for operators, never the client).
+func (s *TokenService) credentialError(r *http.Request, err error) error {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return errcode.New(errcode.Unauthorized, "%s", ae.Msg)
+	}
+	s.log.ErrorContext(r.Context(), "token request: credential lookup failed", "error", err.Error())
+	return errcode.New(errcode.Unavailable, "the registry could not check credentials just now; try again").WithHeader("Retry-After", "1")
 }
 
 func subject(p auth.Principal) string {
@@ -195,6 +208,13 @@ func (s *TokenService) record(r *http.Request, p auth.Principal, action, target 
 		s.log.WarnContext(r.Context(), "audit write failed", "error", err.Error())
 	}
 }
+
+// auditID is the form of the ids NewAuditEvent makes.
+var auditID = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9a-f]{8}$`)
+
+// ValidAuditID reports whether s is an audit event id, the only cursor
+// the audit trail is paged with.
+func ValidAuditID(s string) bool { return auditID.MatchString(s) }
 
 // NewAuditEvent makes an audit event with a time-ordered id.
 func NewAuditEvent(p auth.Principal, action, target, detail string) store.AuditEvent {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -247,5 +248,44 @@ func TestTokenLoginIsAudited(t *testing.T) {
 	}
 	if len(events) != 1 || events[0].Action != "login" || events[0].Principal != "dev/reader" {
 		t.Errorf("audit %+v, want exactly one login by dev/reader", events)
+	}
+}
+
+// TestTokenNeverAnswersWithStorageText: a login the grammar refuses (a
+// 5,000-byte user, a 2,100-byte tenancy, NUL) is a bad credential, 401,
+// before any storage read; and when storage fails on a good one the
+// answer is 503 UNAVAILABLE with a generic message — the store's text
+// (table layout, request ids) is logged once, never sent.
+func TestTokenNeverAnswersWithStorageText(t *testing.T) {
+	f := newFixture(t)
+	secret := fixtureSecret("dev/reader")
+	for _, login := range []string{"dev/" + strings.Repeat("a", 5000), strings.Repeat("a", 2100) + "/reader", "dev/rea\x00der", "dev/", "/reader"} {
+		for _, res := range []tokenReply{
+			f.getToken(t, basic(login, secret), "repository:dev/app:pull"),
+			f.postToken(t, url.Values{"grant_type": {"password"}, "username": {login}, "password": {secret}}),
+		} {
+			if res.status != 401 || errorCode(res.body) != "UNAUTHORIZED" || !strings.Contains(fmt.Sprint(res.body), "invalid username or auth token") {
+				t.Errorf("login %.30q: %d %v, want 401 UNAUTHORIZED with the one bad-credentials message", login, res.status, res.body)
+			}
+		}
+	}
+	if err := f.meta.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	svc := NewTokenService(f.a, f.issuer, f.meta, slog.New(slog.NewJSONHandler(&logs, nil)))
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "http://registry.example/token?service=berth", nil)
+	r.Header.Set("Authorization", basic("dev/reader", secret))
+	svc.ServeHTTP(rec, r)
+	body := rec.Body.String()
+	if rec.Code != 503 || !strings.Contains(body, `"UNAVAILABLE"`) || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("with storage down: %d %s, want 503 UNAVAILABLE with Retry-After", rec.Code, body)
+	}
+	if strings.Contains(body, "database") {
+		t.Errorf("the answer carries the store's text: %s", body)
+	}
+	if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), "database not open") {
+		t.Errorf("logged %d lines, want the store's error once:\n%s", n, logs.String())
 	}
 }

@@ -25,15 +25,30 @@ var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 // registries to accept at least 255 characters including a hostname.
 const MaxNameLength = 255
 
-// ValidName reports whether name is a repository name the spec allows.
+// MaxComponents is the most slash-separated components a repository name
+// may have. The spec sets no limit; Berth's API Gateway routes expand
+// each route shape once per name depth (shared/route), so a deeper name
+// cannot be routed.
+const MaxComponents = 8
+
+// ValidName reports whether name is a repository name the registry
+// serves: the spec's grammar, at most MaxNameLength bytes and
+// MaxComponents components.
 func ValidName(name string) error {
 	if name == "" || len(name) > MaxNameLength {
 		return fmt.Errorf("repository name must be 1 to %d characters", MaxNameLength)
 	}
-	for _, c := range strings.Split(name, "/") {
+	cs := strings.Split(name, "/")
+	for _, c := range cs {
+		if c == "" {
+			return fmt.Errorf("repository name %q has an empty component (two slashes in a row, or one at an end)", name)
+		}
 		if !nameComponent.MatchString(c) {
 			return fmt.Errorf("repository name component %q must match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*", c)
 		}
+	}
+	if len(cs) > MaxComponents {
+		return fmt.Errorf("repository name %q has %d components; Berth serves names of at most %d components (an API Gateway route limit)", name, len(cs), MaxComponents)
 	}
 	return nil
 }

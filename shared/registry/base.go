@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -52,10 +53,10 @@ func unmatched(method, rest string) error {
 		if n < 1 || !suffixMatches(segs[n:], suf) {
 			continue
 		}
-		if n > route.MaxDepth {
-			return errcode.New(errcode.NameInvalid,
-				"repository name %q has %d components; Berth serves names of at most %d components (an API Gateway route limit)",
-				strings.Join(segs[:n], "/"), n, route.MaxDepth)
+		// An API Gateway path variable matches no empty segment, so a
+		// name with one ("dev//app") or deeper than the table comes here.
+		if err := oci.ValidName(strings.Join(segs[:n], "/")); err != nil {
+			return errcode.New(errcode.NameInvalid, "%v", err)
 		}
 		return errcode.New(errcode.Unsupported, "%s is not supported on /v2/<name>/%s", method, strings.Join(suf, "/"))
 	}

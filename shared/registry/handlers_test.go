@@ -52,6 +52,30 @@ func TestBaseAndCatchAll(t *testing.T) {
 			Method: "PUT", URL: "/v2/foo/blobs/uploads", Code: 405, WantErrCode: errcode.Unsupported},
 		{Description: "GET of no API endpoint under /v2 → 404 UNSUPPORTED",
 			Method: "GET", URL: "/v2/foo/bar", Code: 404, WantErrCode: errcode.Unsupported},
+		// A path variable matches no empty segment, so a name with two
+		// slashes in a row reaches the catch-all: it is no name.
+		{Description: "GET manifest of a name with an empty component → 400 NAME_INVALID",
+			Method: "GET", URL: "/v2/dev//secret/app/manifests/v1", Code: 400, WantErrCode: errcode.NameInvalid},
+		{Description: "DELETE blob of a name with an empty component → 400 NAME_INVALID",
+			Method: "DELETE", URL: "/v2/dev//app/blobs/" + digest.FromString("x").String(), Code: 400, WantErrCode: errcode.NameInvalid},
+	})
+}
+
+// TestClientValuesAreCheckedBeforeStorage: an upload id newID could not
+// have made, a tags or catalog cursor that is no tag or name, get the
+// spec's error without reaching the store.
+func TestClientValuesAreCheckedBeforeStorage(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("a", 2100)
+	e.run(t, []Case{
+		{Description: "GET upload with a 2,100-byte id → 404 BLOB_UPLOAD_UNKNOWN",
+			Method: "GET", URL: "/v2/foo/blobs/uploads/" + long, Code: 404, WantErrCode: errcode.BlobUploadUnknown},
+		{Description: "DELETE upload with a non-hex id → 404 BLOB_UPLOAD_UNKNOWN",
+			Method: "DELETE", URL: "/v2/foo/blobs/uploads/" + strings.Repeat("z", 32), Code: 404, WantErrCode: errcode.BlobUploadUnknown},
+		{Description: "GET tags with last= over 128 bytes → 400 TAG_INVALID",
+			Method: "GET", URL: "/v2/foo/tags/list?last=" + long, Code: 400, WantErrCode: errcode.TagInvalid},
+		{Description: "GET catalog with last= no name → 400 NAME_INVALID",
+			Method: "GET", URL: "/v2/_catalog?last=" + long, Code: 400, WantErrCode: errcode.NameInvalid},
 	})
 }
 

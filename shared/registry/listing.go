@@ -50,6 +50,11 @@ func (reg *Registry) tags(w http.ResponseWriter, r *http.Request, m route.Match)
 	if err != nil {
 		return err
 	}
+	if last != "" && !oci.ValidTag(last) {
+		// last is a tag of the previous page; anything else would only
+		// reach the store as a sort key.
+		return errcode.New(errcode.TagInvalid, "last must be a tag (the last one of the previous page), not %q", clip(last))
+	}
 	ctx := r.Context()
 	if _, err := reg.meta.GetRepository(ctx, name); errors.Is(err, store.ErrNotFound) {
 		return errcode.New(errcode.NameUnknown, "repository %q is not known to the registry", name)
@@ -85,6 +90,11 @@ func (reg *Registry) catalog(w http.ResponseWriter, r *http.Request, _ route.Mat
 	n, last, err := pageParams(r)
 	if err != nil {
 		return err
+	}
+	if last != "" {
+		if err := oci.ValidName(last); err != nil {
+			return errcode.New(errcode.NameInvalid, "last must be a repository name (the last one of the previous page): %v", err)
+		}
 	}
 	out := struct {
 		Repositories []string `json:"repositories"`

@@ -34,7 +34,12 @@ func (reg *Registry) uploads(w http.ResponseWriter, r *http.Request, m route.Mat
 	if r.Method == http.MethodPost {
 		return reg.startUpload(w, r, name)
 	}
-	u, err := reg.meta.GetUpload(r.Context(), m.Param("id"))
+	id := m.Param("id")
+	if !validUploadID(id) {
+		// newID made every session there is: nothing else is looked up.
+		return errcode.New(errcode.BlobUploadUnknown, "upload %q is not in progress in repository %q", clip(id), name)
+	}
+	u, err := reg.meta.GetUpload(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Repo != name) {
 		return errcode.New(errcode.BlobUploadUnknown, "upload %q is not in progress in repository %q (it may have expired or been committed)", m.Param("id"), name)
 	}
@@ -62,10 +67,32 @@ func (reg *Registry) uploads(w http.ResponseWriter, r *http.Request, m route.Mat
 	return errcode.New(errcode.Unsupported, "method %s not allowed on uploads", r.Method)
 }
 
+// newID makes an upload id: 32 lower-case hex digits.
 func newID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// validUploadID reports whether id is one newID could have made.
+func validUploadID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens a client's value quoted back in a message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 func (reg *Registry) startUpload(w http.ResponseWriter, r *http.Request, name string) error {

@@ -147,6 +147,9 @@ func (a *api) tenancy(r *http.Request, c caller, explicit string) (string, error
 	if t == "" {
 		t = c.Tenancy
 	}
+	if err := auth.CheckTenancy(t); err != nil {
+		return "", invalid("%v", err)
+	}
 	if !c.admin(t) {
 		return "", errcode.New(errcode.Denied, "%s may not manage retention in tenancy %s: that needs the %s group of %s", c.Principal, t, auth.AdminGroup, t)
 	}
@@ -161,11 +164,37 @@ func (a *api) tenancy(r *http.Request, c caller, explicit string) (string, error
 // repo checks a repository name the caller must administer the tenancy
 // of, and returns the tenancy.
 func (a *api) repo(r *http.Request, c caller, name string) (string, error) {
-	t, rest := auth.SplitRepo(name)
-	if t == "" || rest == "" {
-		return "", invalid("repository %q must be <tenancy>/<name>", name)
+	if err := auth.CheckRepository(name); err != nil {
+		return "", errcode.New(errcode.NameInvalid, "%v", err)
 	}
+	t, _ := auth.SplitRepo(name)
 	return a.tenancy(r, c, t)
+}
+
+// checkPolicyName refuses a retention policy name the grammar does not
+// allow, before it reaches the store.
+func checkPolicyName(name string) error {
+	if err := auth.CheckPolicyName(name); err != nil {
+		return invalid("%v", err)
+	}
+	return nil
+}
+
+// checkRun refuses a run id (or a before= cursor, which is one) that
+// newRunID could not have made.
+func checkRun(id string) error {
+	if !validRunID(id) {
+		return notFound("no retention run %q (run ids look like 20260101T000000.000Z-0a1b2c)", clip(id))
+	}
+	return nil
+}
+
+// clip shortens a value quoted in a message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 // record appends an audit event; a failure is logged, not answered.

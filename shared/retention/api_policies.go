@@ -15,11 +15,8 @@ import (
 	"github.com/berth-registry/berth/shared/store"
 )
 
-var (
-	policyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
-	// tagPattern is a tag with '*' allowed anywhere.
-	tagPattern = regexp.MustCompile(`^[A-Za-z0-9_.*-]{1,128}$`)
-)
+// tagPattern is a tag with '*' allowed anywhere.
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_.*-]{1,128}$`)
 
 // policyView is a policy as the API shows it.
 type policyView struct {
@@ -62,6 +59,11 @@ func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + 
 
 // GET /api/retention/policies[/<name>]?tenancy=
 func (a *api) policies(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+	if len(path) == 1 {
+		if err := checkPolicyName(path[0]); err != nil {
+			return err
+		}
+	}
 	t, err := a.tenancy(r, c, "")
 	if err != nil {
 		return err
@@ -174,8 +176,8 @@ type policyAnswer struct {
 }
 
 func (a *api) writePolicy(w http.ResponseWriter, r *http.Request, c caller, name string, body map[string]json.RawMessage, mode policyWrite) error {
-	if !policyName.MatchString(name) {
-		return invalid("policy name %q must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	if err := checkPolicyName(name); err != nil {
+		return err
 	}
 	var tenancy string
 	if raw, ok := body["tenancy"]; ok {
@@ -270,6 +272,9 @@ func (a *api) deletePolicy(w http.ResponseWriter, r *http.Request, c caller, pat
 	if len(path) != 1 {
 		return notFound("name the policy: DELETE %spolicies/<name>", Prefix)
 	}
+	if err := checkPolicyName(path[0]); err != nil {
+		return err
+	}
 	t, err := a.tenancy(r, c, "")
 	if err != nil {
 		return err
@@ -331,6 +336,9 @@ func (a *api) assign(w http.ResponseWriter, r *http.Request, c caller, path []st
 	ctx := r.Context()
 	if b.Policy == store.GlobalPolicy || b.Policy == "" {
 		return invalid(`assign an override policy ({"policy": "<name>"}); to return %s to the global policy, DELETE the assignment`, name)
+	}
+	if err := checkPolicyName(b.Policy); err != nil {
+		return err
 	}
 	if _, err := a.svc.st.Ret.GetRetentionPolicy(ctx, t, b.Policy); err != nil {
 		return missing(err, "retention policy %q does not exist in tenancy %s", b.Policy, t)

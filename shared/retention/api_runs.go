@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/store"
@@ -48,6 +49,9 @@ func (a *api) runView(r *http.Request, run store.RetentionRun, decisions bool) (
 // POST /api/retention/runs/<id>/restore.
 func (a *api) runsPost(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
 	if len(path) == 2 && path[1] == "restore" {
+		if err := checkRun(path[0]); err != nil {
+			return err
+		}
 		t, err := a.tenancy(r, c, "")
 		if err != nil {
 			return err
@@ -128,6 +132,19 @@ func (a *api) runs(w http.ResponseWriter, r *http.Request, c caller, path []stri
 	}
 	ctx := r.Context()
 	q := r.URL.Query()
+	if len(path) > 0 {
+		if err := checkRun(path[0]); err != nil {
+			return err
+		}
+	}
+	if b := q.Get("before"); b != "" && !validRunID(b) {
+		return invalid("before must be a run id (the \"next\" of the previous page), not %q", clip(b))
+	}
+	if after := q.Get("after"); after != "" {
+		if err := checkDecisionCursor(after); err != nil {
+			return err
+		}
+	}
 	switch {
 	case len(path) == 0:
 		n, err := limit(r, 50, 500)
@@ -177,6 +194,19 @@ func (a *api) runs(w http.ResponseWriter, r *http.Request, c caller, path []stri
 	return notFound("no retention API endpoint at %s", r.URL.Path)
 }
 
+// checkDecisionCursor refuses an after= that store.DecisionCursor could
+// not have made ("<repository>@<digest>").
+func checkDecisionCursor(s string) error {
+	i := strings.LastIndex(s, "@")
+	if i < 0 || auth.CheckRepository(s[:i]) != nil {
+		return invalid("after must be a decision cursor, <repository>@<digest> (the \"next\" of the previous page), not %q", clip(s))
+	}
+	if _, err := oci.ParseDigest(s[i+1:]); err != nil {
+		return errcode.New(errcode.DigestInvalid, "after: %v", err)
+	}
+	return nil
+}
+
 // imageRef parses "<repo>@<digest>" from the path segments after the
 // endpoint.
 func imageRef(path []string) (string, digest.Digest, error) {
@@ -202,7 +232,13 @@ func (a *api) bin(w http.ResponseWriter, r *http.Request, c caller, _ []string) 
 	if err != nil {
 		return err
 	}
-	bs, err := a.svc.Binned(r.Context(), repo, digest.Digest(r.URL.Query().Get("after")), n)
+	after := r.URL.Query().Get("after")
+	if after != "" {
+		if _, err := oci.ParseDigest(after); err != nil {
+			return errcode.New(errcode.DigestInvalid, "after: %v", err)
+		}
+	}
+	bs, err := a.svc.Binned(r.Context(), repo, digest.Digest(after), n)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -327,6 +328,12 @@ func (s *Service) clearNotices(ctx context.Context, repo string) error {
 }
 
 // newRunID is sortable by start time and unique.
+// runID is the form of the ids newRunID makes.
+var runID = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9a-f]{6}$`)
+
+// validRunID reports whether id is a run id as newRunID makes them.
+func validRunID(id string) bool { return runID.MatchString(id) }
+
 func newRunID(t time.Time) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)

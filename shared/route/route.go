@@ -16,12 +16,15 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/berth-registry/berth/shared/oci"
 )
 
 // MaxDepth is the deepest repository name (in slash-separated components)
-// the API serves. With 14 routes per depth plus the fixed ones the HTTP API
-// stays well under API Gateway's default quota of 300 routes per API.
-const MaxDepth = 8
+// the API serves, the limit the name grammar holds (oci.MaxComponents).
+// With 14 routes per depth plus the fixed ones the HTTP API stays well
+// under API Gateway's default quota of 300 routes per API.
+const MaxDepth = oci.MaxComponents
 
 // Function names: each is one Lambda function (functions/<name>).
 const (

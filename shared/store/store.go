@@ -24,6 +24,12 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrExists: a create-if-absent write found the record already there.
 	ErrExists = errors.New("already exists")
+	// ErrInvalid: a key (a name, id or cursor) over what the store can
+	// hold; nothing was read or written. Callers validate every client
+	// value first (oci, auth), so this is a backstop: a store refuses
+	// such a key itself rather than sending it (DynamoDB: partition keys
+	// up to 2,048 bytes, sort keys up to 1,024).
+	ErrInvalid = errors.New("key over the store's limits")
 )
 
 // Repository is one repository, created by its first push (private) or

@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,8 +64,12 @@ var (
 	_ store.Identity = (*Table)(nil)
 )
 
-// New returns the store on table through client.
+// New returns the store on table through client. Every request it sends
+// passes the key and item limits first (limits.go).
 func New(client *dynamodb.Client, table string) *Table {
+	client = dynamodb.New(client.Options(), func(o *dynamodb.Options) {
+		o.APIOptions = append(slices.Clip(o.APIOptions), limitsOption)
+	})
 	return &Table{client: client, name: table, now: time.Now}
 }
 
