@@ -15,8 +15,10 @@ import (
 // TestAnotherTenancyIsInvisible: tenancy other's administrator, with
 // Basic credentials and with docker's token flow, can neither list, pull
 // nor mount dev's content, even knowing its digests; and the reverse.
-func TestAnotherTenancyIsInvisible(t *testing.T) {
-	w := newWorld(t)
+func TestAnotherTenancyIsInvisible(t *testing.T) { onBackends(t, anotherTenancyIsInvisible) }
+
+func anotherTenancyIsInvisible(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	r := w.r
 	layer := w.app.layerD.String()
 	for _, m := range []mode{basicMode, bearerMode} {
@@ -75,7 +77,11 @@ func TestAnotherTenancyIsInvisible(t *testing.T) {
 // unknown in a repository it was never pushed or mounted to, whoever
 // asks — the administrator, or anyone through a public repository.
 func TestBlobsAreReadableOnlyWhereLinked(t *testing.T) {
-	w := newWorld(t)
+	onBackends(t, blobsAreReadableOnlyWhereLinked)
+}
+
+func blobsAreReadableOnlyWhereLinked(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	r := w.r
 	secret := r.admin().pushBlob("dev/app", []byte("a blob only dev/app holds")).String()
 	for _, tc := range []struct {
@@ -109,7 +115,11 @@ func TestBlobsAreReadableOnlyWhereLinked(t *testing.T) {
 // push to team-* but not pull dev/app; a mount from dev/app gives a new
 // upload session, and the blob does not appear in the target.
 func TestMountFromAnUnpullableRepositoryIsAFreshUpload(t *testing.T) {
-	w := newWorld(t)
+	onBackends(t, mountFromAnUnpullableRepositoryIsAFreshUpload)
+}
+
+func mountFromAnUnpullableRepositoryIsAFreshUpload(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	r := w.r
 	d := r.admin().pushBlob("dev/app", []byte("mount me if you can")).String()
 	for _, m := range []mode{basicMode, bearerMode} {
@@ -130,8 +140,10 @@ func TestMountFromAnUnpullableRepositoryIsAFreshUpload(t *testing.T) {
 
 // TestInvalidNamesNeverReachData: traversal, encoded slashes, upper case
 // and over-long names are NAME_INVALID or 404, never content.
-func TestInvalidNamesNeverReachData(t *testing.T) {
-	w := newWorld(t)
+func TestInvalidNamesNeverReachData(t *testing.T) { onBackends(t, invalidNamesNeverReachData) }
+
+func invalidNamesNeverReachData(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	r := w.r
 	long := "dev/" + strings.Repeat("a", 256)
 	paths := []string{
@@ -177,8 +189,10 @@ func TestInvalidNamesNeverReachData(t *testing.T) {
 
 // TestPublicRepository: anonymous GET/HEAD of manifests and blobs and
 // the tags list work; anonymous push, delete and catalog do not.
-func TestPublicRepository(t *testing.T) {
-	w := newWorld(t)
+func TestPublicRepository(t *testing.T) { onBackends(t, publicRepository) }
+
+func publicRepository(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	r := w.r
 	pub := newImage("public image")
 	r.admin().pushImage("dev/pub", "v2", pub)
@@ -234,8 +248,10 @@ func TestPublicRepository(t *testing.T) {
 
 // TestImmutableTags: moving a tag is refused with DENIED; re-pushing the
 // same content and pushing a new tag work.
-func TestImmutableTags(t *testing.T) {
-	r := start(t)
+func TestImmutableTags(t *testing.T) { onBackends(t, immutableTags) }
+
+func immutableTags(t *testing.T, backend string) {
+	r := start(t, backend)
 	adm := r.admin()
 	first, second := newImage("first"), newImage("second")
 	adm.pushImage("dev/imm", "v1", first)

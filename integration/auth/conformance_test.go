@@ -15,7 +15,9 @@ func TestConformanceSuitePassesWithAuthentication(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the OCI conformance suite is skipped under -short")
 	}
-	r := start(t)
+	// On the embedded backend: integration/aws runs the suite with
+	// authentication on the aws backend.
+	r := start(t, "embedded")
 
 	// Without credentials the suite must not get anywhere: a sanity check
 	// that authentication is really on.

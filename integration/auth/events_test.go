@@ -24,7 +24,11 @@ import (
 // authorizer decides the catch-all (any signed-in caller may reach it);
 // the function must not then serve a delete it was never asked about.
 func TestCatchAllServesOnlyWhatTheAuthorizerDecided(t *testing.T) {
-	w := newWorld(t)
+	onBackends(t, catchAllServesOnlyWhatTheAuthorizerDecided)
+}
+
+func catchAllServesOnlyWhatTheAuthorizerDecided(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	r := w.r
 	ctx := context.Background()
 	a, err := app.NewAuth(ctx, r.cfg, r.local.Stores, r.local.Clock)

@@ -62,14 +62,24 @@ type registry struct {
 	secret map[string]string
 }
 
-// start starts the registry as `make run` would with BERTH_AUTH=on, and
-// seeds tenancies dev and other with the users of seededUsers.
-func start(t *testing.T) *registry {
-	t.Helper()
-	cfg := config.Config{
-		Auth: true, Backend: "embedded", Data: t.TempDir(), Limits: true,
-		PresignTTL: 15 * time.Minute, Service: service, TokenTTL: 15 * time.Minute, Tenancy: "dev",
+// onBackends runs test once on each storage backend, as a subtest named
+// for it: the attack suite holds on the aws backend (DynamoDB + S3
+// emulators) as on the embedded one.
+func onBackends(t *testing.T, test func(t *testing.T, backend string)) {
+	for _, b := range harness.Backends {
+		t.Run(b, func(t *testing.T) { test(t, b) })
 	}
+}
+
+// start starts the registry on backend as `make run` would with
+// BERTH_AUTH=on, and seeds tenancies dev and other with the users of
+// seededUsers.
+func start(t *testing.T, backend string) *registry {
+	t.Helper()
+	cfg := harness.OnBackend(t, backend, config.Config{
+		Auth: true, Limits: true,
+		PresignTTL: 15 * time.Minute, Service: service, TokenTTL: 15 * time.Minute, Tenancy: "dev",
+	})
 	host, l := harness.Start(t, cfg)
 	r := &registry{
 		t: t, base: "http://" + host, data: cfg.Data, cfg: cfg, local: l,

@@ -20,8 +20,8 @@ type world struct {
 	app  image // dev/app:v1
 }
 
-func newWorld(t *testing.T) *world {
-	r := start(t)
+func newWorld(t *testing.T, backend string) *world {
+	r := start(t, backend)
 	w := &world{r: r, team: newImage("team"), app: newImage("app")}
 	adm := r.admin()
 	adm.pushImage("dev/app", "v1", w.app)
@@ -194,8 +194,10 @@ func inDev(n string) bool { return strings.HasPrefix(n, "dev/") }
 
 // TestPolicyMatrix runs every principal × action with Basic credentials
 // and through docker's token flow, checking the exact answer.
-func TestPolicyMatrix(t *testing.T) {
-	w := newWorld(t)
+func TestPolicyMatrix(t *testing.T) { onBackends(t, policyMatrix) }
+
+func policyMatrix(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	for _, p := range matrixPrincipals {
 		if len(p.outcomes) != len(matrixActions) {
 			t.Fatalf("%s: %d outcomes for %d actions", p.name, len(p.outcomes), len(matrixActions))

@@ -71,7 +71,11 @@ func repoAccess(name string, actions ...string) berthauth.Access {
 }
 
 func TestRegistryTokenForOneRepositoryIsRefusedOnAnother(t *testing.T) {
-	w := newWorld(t)
+	onBackends(t, registryTokenForOneRepositoryIsRefusedOnAnother)
+}
+
+func registryTokenForOneRepositoryIsRefusedOnAnother(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	r := w.r
 	tok := r.token("", r.as("dev/reader"), appPull)
 	if res := r.send("GET", "/v2/dev/app/manifests/v1", nil, bearerHeader(tok)); res.Status != 200 {
@@ -93,8 +97,10 @@ func TestRegistryTokenForOneRepositoryIsRefusedOnAnother(t *testing.T) {
 	}
 }
 
-func TestForgedRegistryTokensAreRefused(t *testing.T) {
-	w := newWorld(t)
+func TestForgedRegistryTokensAreRefused(t *testing.T) { onBackends(t, forgedRegistryTokensAreRefused) }
+
+func forgedRegistryTokensAreRefused(t *testing.T, backend string) {
+	w := newWorld(t, backend)
 	r := w.r
 	real, claims := r.realToken(r.as("dev/reader"), appPull)
 	iss, _ := claims["iss"].(string)
@@ -173,7 +179,11 @@ func TestForgedRegistryTokensAreRefused(t *testing.T) {
 }
 
 func TestRevokedExpiredAndUnknownAuthTokensAreRefused(t *testing.T) {
-	r := start(t)
+	onBackends(t, revokedExpiredAndUnknownAuthTokensAreRefused)
+}
+
+func revokedExpiredAndUnknownAuthTokensAreRefused(t *testing.T, backend string) {
+	r := start(t, backend)
 	ctx := context.Background()
 	revoked := r.addToken("dev/reader", func(rec *store.AuthToken) { rec.Revoked = true })
 	expired := r.addToken("dev/reader", func(rec *store.AuthToken) { rec.Expires = time.Now().Add(-time.Minute) })
@@ -219,7 +229,11 @@ func flip(b byte) string {
 }
 
 func TestOversizedHeadersAreAnsweredCleanly(t *testing.T) {
-	r := start(t)
+	onBackends(t, oversizedHeadersAreAnsweredCleanly)
+}
+
+func oversizedHeadersAreAnsweredCleanly(t *testing.T, backend string) {
+	r := start(t, backend)
 	// 9,000 bytes of Authorization: over the authorizer's bound, under
 	// API Gateway's 10,240-byte header quota.
 	for _, h := range []string{
