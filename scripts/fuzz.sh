@@ -16,9 +16,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzztime="${FUZZTIME:-50000x}"
+# Every parser that faces clients: policy statements, Authorization
+# headers, the WWW-Authenticate challenge, route matching, repository
+# names, manifests and indexes, Content-Range, the direct-upload part list.
 targets=(
 	"FuzzParseStatement ./shared/auth"
 	"FuzzAuthorizationHeader ./shared/authz"
+	"FuzzChallenge ./shared/authz"
+	"FuzzFind ./shared/route"
+	"FuzzValidName ./shared/oci"
+	"FuzzParseManifest ./shared/oci"
+	"FuzzContentRange ./shared/registry"
+	"FuzzReadParts ./shared/registry"
 )
 
 for t in "${targets[@]}"; do
