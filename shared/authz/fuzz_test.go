@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -111,4 +112,40 @@ func decodedJWT(tok string) (string, bool) {
 		b.WriteByte(0)
 	}
 	return b.String(), true
+}
+
+// FuzzChallenge checks the WWW-Authenticate builder on any Host header,
+// X-Forwarded-Proto and scope: the challenge always parses to exactly
+// realm, service and (when given) scope, each the value given with only
+// control characters dropped, and the realm's scheme is http or https —
+// so no value can add a parameter or point a client elsewhere.
+func FuzzChallenge(f *testing.F) {
+	f.Add("registry.example", "https", "repository:dev/app:pull")
+	f.Add(`evil.example/token",x="`, "http", "")
+	f.Add("registry.example", `https",realm="http://evil`, `repository:dev/a",realm="http://evil.example/token",x=":pull`)
+	f.Add("h", "", "a\\\"b\x00\r\n")
+	f.Fuzz(func(t *testing.T, host, proto, scope string) {
+		r := httptest.NewRequest("GET", "/v2/", nil)
+		r.Host = host
+		r.Header["X-Forwarded-Proto"] = []string{proto}
+		c := Challenge(r, "berth", scope)
+		p, ok := parseChallenge(c)
+		if !ok {
+			t.Fatalf("host %q proto %q scope %q: challenge %q does not parse", host, proto, scope, c)
+		}
+		realm := p["realm"]
+		if !strings.HasPrefix(realm, "http://") && !strings.HasPrefix(realm, "https://") {
+			t.Fatalf("realm %q", realm)
+		}
+		want := map[string]string{"realm": realm, "service": "berth"}
+		if tail := dropControls(host) + "/token"; !strings.HasSuffix(realm, "://"+tail) {
+			t.Fatalf("realm %q, want a URL of %q", realm, tail)
+		}
+		if scope != "" {
+			want["scope"] = dropControls(scope)
+		}
+		if len(p) != len(want) || p["service"] != want["service"] || p["scope"] != want["scope"] {
+			t.Fatalf("challenge %q parses to %q, want %q", c, p, want)
+		}
+	})
 }

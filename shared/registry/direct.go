@@ -334,6 +334,8 @@ func readParts(r *http.Request) ([]store.Part, error) {
 			return nil, errcode.New(errcode.BlobUploadInvalid, "part numbers must ascend within 1..%d; %d follows %d", maxParts, p.Number, prev)
 		case p.ETag == "":
 			return nil, errcode.New(errcode.BlobUploadInvalid, "part %d has no etag (the ETag header its PUT answered)", p.Number)
+		case !validETag(p.ETag):
+			return nil, errcode.New(errcode.BlobUploadInvalid, "part %d: an etag is at most %d printable ASCII characters, as its PUT answered it", p.Number, maxETag)
 		case p.Size < 0 || p.Size > maxPartSize:
 			return nil, errcode.New(errcode.SizeInvalid, "part %d has size %d, outside 0..%d", p.Number, p.Size, maxPartSize)
 		case i < len(c.Parts)-1 && p.Size < store.MinPartSize:
@@ -343,6 +345,23 @@ func readParts(r *http.Request) ([]store.Part, error) {
 		parts[i] = store.Part{Number: p.Number, ETag: p.ETag, Size: p.Size}
 	}
 	return parts, nil
+}
+
+// maxETag bounds a part's ETag: S3's are a quoted MD5 (34 characters).
+const maxETag = 128
+
+// validETag reports whether an ETag could be one a part PUT answered,
+// before it goes into storage's completion request.
+func validETag(s string) bool {
+	if len(s) > maxETag {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // discardDirect cancels a direct session: its parts, an assembled object

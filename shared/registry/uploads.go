@@ -196,6 +196,21 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// parseContentRange reads a chunk's Content-Range, "<start>-<end>" (with
+// "bytes " before and "/<size>" after, as some clients send it): ok only
+// for 0 <= start <= end.
+func parseContentRange(s string) (start, end int64, ok bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "bytes ")
+	s, _, _ = strings.Cut(s, "/")
+	a, b, found := strings.Cut(s, "-")
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if !found || err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
 // checkRange validates a chunk's Content-Range against the session's
 // offset (spec: a chunk out of order gets 416).
 func checkRange(r *http.Request, u store.Upload, n int) error {
@@ -203,12 +218,8 @@ func checkRange(r *http.Request, u store.Upload, n int) error {
 	if cr == "" {
 		return nil
 	}
-	cr = strings.TrimPrefix(strings.TrimSpace(cr), "bytes ")
-	cr, _, _ = strings.Cut(cr, "/")
-	a, b, ok := strings.Cut(cr, "-")
-	start, err1 := strconv.ParseInt(a, 10, 64)
-	end, err2 := strconv.ParseInt(b, 10, 64)
-	if !ok || err1 != nil || err2 != nil || start != u.Offset || end-start+1 != int64(n) {
+	start, end, ok := parseContentRange(cr)
+	if !ok || start != u.Offset || end-start+1 != int64(n) {
 		end := u.Offset - 1
 		if end < 0 {
 			end = 0
