@@ -62,6 +62,8 @@ var retentionEndpoints = []endpoint{
 	{"GET", "/api/retention/policies/{p}?tenancy={t}", nil},
 	{"POST", "/api/retention/policies", map[string]any{"tenancy": "{t}", "name": "{p}", "untaggedDays": 30}},
 	{"PUT", "/api/retention/policies/{p}", map[string]any{"tenancy": "{t}", "untaggedDays": 30}},
+	{"PATCH", "/api/retention/policies/{p}?dryRun=true", map[string]any{"tenancy": "{t}", "untaggedDays": 7}},
+	{"PATCH", "/api/retention/policies/{p}", map[string]any{"tenancy": "{t}", "exemptTags": []any{"{c}"}}},
 	{"GET", "/api/retention/repositories/{repo}", nil},
 	{"PUT", "/api/retention/repositories/{repo}", map[string]any{"policy": "{p}"}},
 	{"GET", "/api/retention/runs?tenancy={t}&before={c}", nil},
