@@ -90,7 +90,7 @@ type topCommand struct {
 // commands are the commands without verbs, in the order usage lists
 // them (before the groups).
 var commands = []topCommand{
-	{command{"serve", "run the local gateway with every function (make run)", (*cli).serve}, ""},
+	{command{"serve", "run the local gateway with every function (make run; --lambda: make run-lambda)", (*cli).serve}, ""},
 	{command{"bootstrap", "create the first tenancy, its admin and an auth token in the configured store (once, after the first deploy on AWS)", (*cli).bootstrap}, ""},
 	{command{"push", "push a docker-archive, OCI layout or local docker image of any size straight to storage (docs/large-layers.md)", (*cli).push},
 		"<source> <[registry/]repo[:tag]>"},

@@ -24,10 +24,16 @@ import (
 )
 
 const serveUsage = `Usage: berth serve
+       berth serve --lambda [--template <stack>.template.json]
 
 Runs the local gateway with every function on BERTH_ADDR (default
 127.0.0.1:5000), storage from BERTH_BACKEND (embedded: BERTH_DATA, default
 .berth). Every variable is described in docs/configuration.md.
+
+With --lambda (make run-lambda), every function runs as its real bootstrap
+under the Lambda Runtime Interface Emulator, configured from the
+synthesized stack (synthesized afresh, or the --template given), on the
+aws backend against emulators (docs/lambda-mode.md).
 `
 
 func main() {
@@ -70,7 +76,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			fmt.Fprint(c.stdout, serveUsage)
 			return errHelp
 		}
-		return usagef("berth serve takes no arguments (configuration is read from the environment)\n\n%s", serveUsage)
+		if args[0] == "--lambda" || args[0] == "-lambda" {
+			return c.serveLambda(ctx, args[1:])
+		}
+		return usagef("berth serve takes no arguments but --lambda (configuration is read from the environment)\n\n%s", serveUsage)
 	}
 	cfg, err := config.FromEnv()
 	if err != nil {
@@ -96,14 +105,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if !cfg.Limits {
 		limits = "AWS limits off"
 	}
-	host := ln.Addr().String()
-	fmt.Fprintf(c.stdout, "Berth registry on http://%s (%s backend, data in %s; %s)\n", host, cfg.Backend, cfg.Data, limits)
-	if cfg.Auth {
-		fmt.Fprintf(c.stdout, "Log in:  echo %s | docker login %s -u %s/admin --password-stdin\n", l.AdminToken, host, cfg.Tenancy)
-		fmt.Fprintf(c.stdout, "Then:    docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
-	} else {
-		fmt.Fprintf(c.stdout, "Authentication is off (BERTH_AUTH=off): docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
-	}
+	c.announce(ln.Addr().String(), cfg, limits, l.AdminToken)
 	if l.Clock.Test() {
 		fmt.Fprintf(c.stdout, "Test clock (BERTH_TEST_CLOCK=1) at %s: it moves only with POST /api/retention/clock\n", l.Clock.Now().Format(time.RFC3339))
 	}
@@ -112,6 +114,18 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		go l.Retention.Schedule(ctx, time.Hour)
 	}
 	return serveUntil(ctx, srv, ln)
+}
+
+// announce prints the registry's URL and how to log in; scripts read
+// the first line ("Berth registry on http://HOST:PORT ...").
+func (c *cli) announce(host string, cfg config.Config, limits, adminToken string) {
+	fmt.Fprintf(c.stdout, "Berth registry on http://%s (%s backend, data in %s; %s)\n", host, cfg.Backend, cfg.Data, limits)
+	if cfg.Auth {
+		fmt.Fprintf(c.stdout, "Log in:  echo %s | docker login %s -u %s/admin --password-stdin\n", adminToken, host, cfg.Tenancy)
+		fmt.Fprintf(c.stdout, "Then:    docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+	} else {
+		fmt.Fprintf(c.stdout, "Authentication is off (BERTH_AUTH=off): docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+	}
 }
 
 // serveUntil serves on ln until the server fails or ctx ends (Ctrl-C),

@@ -32,21 +32,22 @@ func (s *Store) CreateBucket(ctx context.Context) error {
 	default:
 		return fmt.Errorf("create bucket %s: %w", s.bucket, err)
 	}
-	_, err = s.client.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
-		Bucket: &s.bucket,
-		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{
-			{
-				ID: aws.String("abort-incomplete-multipart"), Status: types.ExpirationStatusEnabled,
-				Filter:                         &types.LifecycleRuleFilter{Prefix: aws.String("")},
-				AbortIncompleteMultipartUpload: &types.AbortIncompleteMultipartUpload{DaysAfterInitiation: aws.Int32(1)},
-			},
-			{
-				ID: aws.String("expire-upload-tails"), Status: types.ExpirationStatusEnabled,
-				Filter:     &types.LifecycleRuleFilter{Prefix: aws.String(UploadsPrefix)},
-				Expiration: &types.LifecycleExpiration{Days: aws.Int32(2)},
-			},
-		}},
-	})
+	abort := types.LifecycleRule{
+		ID: aws.String("abort-incomplete-multipart"), Status: types.ExpirationStatusEnabled,
+		Filter:                         &types.LifecycleRuleFilter{Prefix: aws.String("")},
+		AbortIncompleteMultipartUpload: &types.AbortIncompleteMultipartUpload{DaysAfterInitiation: aws.Int32(1)},
+	}
+	tails := types.LifecycleRule{
+		ID: aws.String("expire-upload-tails"), Status: types.ExpirationStatusEnabled,
+		Filter:     &types.LifecycleRuleFilter{Prefix: aws.String(UploadsPrefix)},
+		Expiration: &types.LifecycleExpiration{Days: aws.Int32(2)},
+	}
+	err = s.putLifecycle(ctx, abort, tails)
+	if code(err) == "InvalidArgument" {
+		// MinIO implements no AbortIncompleteMultipartUpload and refuses
+		// a rule made only of it as malformed: keep the rule it has.
+		err = s.putLifecycle(ctx, tails)
+	}
 	switch code(err) {
 	case "NotImplemented", "MethodNotAllowed", "BucketAlreadyExists":
 		// An emulator without lifecycle support (gofakes3 routes the
@@ -57,4 +58,11 @@ func (s *Store) CreateBucket(ctx context.Context) error {
 		return fmt.Errorf("set lifecycle rules on bucket %s: %w", s.bucket, err)
 	}
 	return nil
+}
+
+func (s *Store) putLifecycle(ctx context.Context, rules ...types.LifecycleRule) error {
+	_, err := s.client.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+		Bucket: &s.bucket, LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: rules},
+	})
+	return err
 }
