@@ -51,7 +51,7 @@ type Options struct {
 	// Region and the static credentials the functions get, as Lambda
 	// gives a function its role's credentials.
 	Region, AccessKeyID, SecretAccessKey string
-	Endpoints Endpoints
+	Endpoints                            Endpoints
 	// RIE is the aws-lambda-rie executable (FindRIE).
 	RIE string
 	// MaxInstances bounds each function's execution environments (its
