@@ -4,11 +4,22 @@ GO        ?= go
 export BERTH_ADDR ?= 127.0.0.1:5000
 export BERTH_DATA ?= .berth
 
-.PHONY: run test build cli conformance bench clean $(addprefix build-,$(FUNCTIONS))
+.PHONY: run run-lambda coldstart test build cli conformance bench clean $(addprefix build-,$(FUNCTIONS))
 
 ## run: the registry on http://$(BERTH_ADDR) with embedded storage in $(BERTH_DATA)
 run:
 	$(GO) run ./cmd/berth serve
+
+## run-lambda: as run, with every function run as its real bootstrap under the Lambda
+## Runtime Interface Emulator, configured from the synthesized stack, on the aws backend
+## against emulators (docs/lambda-mode.md)
+run-lambda:
+	./scripts/run-lambda.sh
+
+## coldstart: each function's bootstrap size, init time and cold/warm invoke latency
+## under the emulator, beside a hello-world function (docs/lambda-mode.md)
+coldstart:
+	./scripts/coldstart.sh
 
 ## test: every test, infra/ included; tests needing a tool this machine lacks skip and say so
 test:

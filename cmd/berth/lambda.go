@@ -91,6 +91,7 @@ func lambdaOptions(cfg config.Config) (lambdamode.Options, error) {
 		RIE:       lambdamode.FindRIE(os.Getenv("BERTH_RIE"), toolsDir()),
 		Logs:      os.Stderr,
 	}
+	o.Endpoints.S3 = lambdamode.S3ForClients(o.Endpoints.S3, cfg.Addr)
 	switch {
 	case o.RIE == "":
 		return o, errors.New("aws-lambda-rie not found (BERTH_RIE, PATH or the tools directory): " + lambdamode.InstallHint)

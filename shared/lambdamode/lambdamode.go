@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,4 +239,31 @@ func FindRIE(berthRIE, tools string) string {
 		return m[len(m)-1]
 	}
 	return ""
+}
+
+// S3ForClients returns the S3 endpoint to give the functions, whose
+// presigned URLs clients follow, when the registry listens on
+// registryAddr. Clients send the registry's Authorization header along a
+// redirect to the same host name (Go's HTTP client compares host names,
+// not ports: docker, containerd and crane all do), and S3 refuses a
+// presigned request that carries a second credential (400 "multiple
+// authentication types"). On AWS the bucket's host is never the
+// registry's; locally both are the loopback, so the functions get S3
+// under the loopback's other name.
+func S3ForClients(s3, registryAddr string) string {
+	host, _, err := net.SplitHostPort(registryAddr)
+	if err != nil {
+		return s3
+	}
+	u, err := url.Parse(s3)
+	if err != nil || u.Hostname() != host {
+		return s3
+	}
+	switch host {
+	case "127.0.0.1":
+		u.Host = "localhost:" + u.Port()
+	case "localhost":
+		u.Host = "127.0.0.1:" + u.Port()
+	}
+	return u.String()
 }
