@@ -70,9 +70,7 @@ func startInstance(ctx context.Context, rie, bootstrap string, fn Function, env 
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", runtimeAddr, bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = env
-	// Its own process group: closing the instance ends the emulator and
-	// the bootstrap together.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

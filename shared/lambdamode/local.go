@@ -8,11 +8,17 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/berth-registry/berth/shared/app"
-	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/gateway"
 	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/store/dynamo"
+	"github.com/berth-registry/berth/shared/store/s3store"
 )
 
 // retentionFunction is the hourly function's name (infra/ functions.go).
@@ -26,7 +32,6 @@ type Local struct {
 	// AdminToken is the bootstrap admin's auth token (login
 	// "<tenancy>/admin").
 	AdminToken string
-	stores     *backend.Stores
 	log        *slog.Logger
 }
 
@@ -40,18 +45,16 @@ func NewLocal(ctx context.Context, cfg config.Config, o Options, log *slog.Logge
 	if !cfg.Auth {
 		return nil, errors.New("Lambda mode runs the stack as deployed, authorizer included: BERTH_AUTH=off is not supported")
 	}
-	stores, err := backend.Open(ctx, cfg)
+	table, err := initStores(ctx, cfg, o)
 	if err != nil {
 		return nil, err
 	}
-	l := &Local{stores: stores, log: log}
-	if l.AdminToken, err = app.Bootstrap(ctx, cfg, stores.IDs); err != nil {
-		stores.Close()
+	l := &Local{log: log}
+	if l.AdminToken, err = app.Bootstrap(ctx, cfg, table); err != nil {
 		return nil, err
 	}
 	o.Table, o.Bucket, o.Log = cfg.Table, cfg.Bucket, log
 	if l.Runner, err = Start(ctx, o); err != nil {
-		stores.Close()
 		return nil, err
 	}
 	fns := map[string]gateway.Invoker{}
@@ -100,8 +103,22 @@ func (l *Local) Schedule(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Close stops the functions and closes the stores.
-func (l *Local) Close() error {
-	err := l.Runner.Close()
-	return errors.Join(err, l.stores.Close())
+// Close stops the functions.
+func (l *Local) Close() error { return l.Runner.Close() }
+
+// initStores creates the table and bucket when cfg.Init is set, as the
+// stack creates them, and returns the table, where the bootstrap admin
+// goes. It talks to o's emulators with o's credentials, as the functions
+// do, not through this process's environment.
+func initStores(ctx context.Context, cfg config.Config, o Options) (*dynamo.Table, error) {
+	creds := credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, "")
+	table := dynamo.New(dynamodb.New(dynamodb.Options{Region: o.Region, BaseEndpoint: aws.String(o.Endpoints.DynamoDB), Credentials: creds}), cfg.Table)
+	if !cfg.Init {
+		return table, nil
+	}
+	if err := table.CreateTable(ctx); err != nil {
+		return nil, err
+	}
+	blobs := s3store.New(s3.New(s3.Options{Region: o.Region, BaseEndpoint: aws.String(o.Endpoints.S3), Credentials: creds, UsePathStyle: true}), cfg.Bucket)
+	return table, blobs.CreateBucket(ctx)
 }

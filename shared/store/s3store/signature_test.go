@@ -1,6 +1,6 @@
 package s3store_test
 
-// These tests run against MinIO (shared/store/s3store/minio), which
+// These tests run against MinIO (shared/emulator), which
 // checks what gofakes3 does not: SigV4 signatures, presigned-URL expiry
 // and the minimum part size. A presigned URL that is wrongly signed,
 // altered or expired must fail there as it fails on AWS.
@@ -18,7 +18,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/s3store"
-	"github.com/berth-registry/berth/shared/store/s3store/minio"
+	"github.com/berth-registry/berth/shared/emulator"
 	"github.com/berth-registry/berth/shared/store/storetest"
 )
 
@@ -26,7 +26,7 @@ import (
 // BERTH_INIT=1 creates it (lifecycle rules included).
 func openMinIO(t *testing.T) *s3store.Store {
 	t.Helper()
-	srv := minio.Start(t)
+	srv := emulator.MinIO(t)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	s := s3store.New(srv.Client(), "berth-test-"+hex.EncodeToString(b))
