@@ -77,8 +77,13 @@ func removeLocal(s *shell, refs ...string) {
 func TestDocker(t *testing.T) {
 	need(t, "docker", "busybox")
 	t.Parallel()
+	testDocker(t, startAuthRegistry(t, true))
+}
+
+// testDocker pushes, pulls and runs images with docker through reg, as
+// dev/admin.
+func testDocker(t *testing.T, reg *authRegistry) {
 	sh := newShell(t)
-	reg := startAuthRegistry(t, true)
 	dockerLogin(sh, reg.Host, "dev/admin", reg.Admin)
 	base, app := reg.Ref("dev/base", ":1"), reg.Ref("dev/ns/team/app", ":v1")
 	var baseDigest, appDigest string

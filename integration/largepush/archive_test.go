@@ -87,42 +87,46 @@ func pushArchive(t *testing.T, c *push.Client, file, repo string, state *push.St
 // manifest says) and the uncompressed tar's (the config's diff ID).
 func TestBerthPushOf1GBArchive(t *testing.T) {
 	for _, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			e := start(t, backend)
-			dir := t.TempDir()
-			file := filepath.Join(dir, "big.tar")
-			diffID := writeArchive(t, file, 1000*mb, 1)
-			c := e.client(t)
-			d, _, err := pushArchive(t, c, file, "dev/big", &push.StateDir{Dir: filepath.Join(dir, "state")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := c.Do(t.Context(), "GET", "/v2/dev/big/manifests/1", nil, http.Header{"Accept": {"application/vnd.docker.distribution.manifest.v2+json"}}, "dev/big")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if digest.FromBytes(body) != d {
-				t.Fatalf("tag 1 is not the pushed manifest %s: %s", d, body)
-			}
-			var m struct {
-				Layers []struct {
-					Digest digest.Digest
-					Size   int64
-				}
-			}
-			if err := json.Unmarshal(body, &m); err != nil || len(m.Layers) != 1 || m.Layers[0].Size < 1000*mb {
-				t.Fatalf("manifest %s: want one layer of at least 1 GB", body)
-			}
-			gotBlob, gotDiff, n := readLayer(t, c, "dev/big", m.Layers[0].Digest)
-			if gotBlob != m.Layers[0].Digest || n != m.Layers[0].Size {
-				t.Errorf("the stored layer has digest %s and %d bytes, want %s and %d", gotBlob, n, m.Layers[0].Digest, m.Layers[0].Size)
-			}
-			if gotDiff != diffID {
-				t.Errorf("the layer gunzips to %s, want the diff ID %s", gotDiff, diffID)
-			}
-		})
+		t.Run(backend, func(t *testing.T) { pushAndCheck(t, start(t, backend), "dev/big", 1000*mb) })
+	}
+}
+
+// pushAndCheck pushes an archive with one layer of size bytes to repo:1
+// with berth push's uploader, then reads the layer back through the
+// blob's redirect and checks both its digests.
+func pushAndCheck(t *testing.T, e *env, repo string, size int64) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "big.tar")
+	diffID := writeArchive(t, file, size, 1)
+	c := e.client(t)
+	d, _, err := pushArchive(t, c, file, repo, &push.StateDir{Dir: filepath.Join(dir, "state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Do(t.Context(), "GET", "/v2/"+repo+"/manifests/1", nil, http.Header{"Accept": {"application/vnd.docker.distribution.manifest.v2+json"}}, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if digest.FromBytes(body) != d {
+		t.Fatalf("tag 1 is not the pushed manifest %s: %s", d, body)
+	}
+	var m struct {
+		Layers []struct {
+			Digest digest.Digest
+			Size   int64
+		}
+	}
+	if err := json.Unmarshal(body, &m); err != nil || len(m.Layers) != 1 || m.Layers[0].Size < size {
+		t.Fatalf("manifest %s: want one layer of at least %d bytes", body, size)
+	}
+	gotBlob, gotDiff, n := readLayer(t, c, repo, m.Layers[0].Digest)
+	if gotBlob != m.Layers[0].Digest || n != m.Layers[0].Size {
+		t.Errorf("the stored layer has digest %s and %d bytes, want %s and %d", gotBlob, n, m.Layers[0].Digest, m.Layers[0].Size)
+	}
+	if gotDiff != diffID {
+		t.Errorf("the layer gunzips to %s, want the diff ID %s", gotDiff, diffID)
 	}
 }
 
