@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/shared/emulator"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/s3store"
-	"github.com/berth-registry/berth/shared/emulator"
 	"github.com/berth-registry/berth/shared/store/storetest"
 )
 
