@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
@@ -105,7 +108,13 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 	return lambdahttp.Handler(h), nil
 }
 
-// Authorizer returns the authorizer function's handler.
+// Authorizer returns the authorizer function's handler. With a KMS key
+// (BERTH_SIGNING_KEY_ID, as on AWS) the key that verifies tokens is read
+// on the first invocation rather than at init: kms:GetPublicKey is a
+// network round trip a cold start need not wait for (docker's first,
+// credential-less probe needs no key), and the key is kept for the
+// environment's life. A failed read fails that invocation (API Gateway
+// answers 500) and is tried again on the next.
 func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
 	cfg, err := config.FromEnv()
 	if err != nil {
@@ -120,9 +129,27 @@ func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
 		return nil, err
 	}
 	clk := Clock(cfg)
-	a, err := NewAuth(ctx, cfg, stores, clk)
-	if err != nil {
-		return nil, err
+	if cfg.SigningKeyID == "" {
+		a, err := NewAuth(ctx, cfg, stores, clk)
+		if err != nil {
+			return nil, err
+		}
+		return a.Authorizer.Lambda(slog.Default()), nil
 	}
-	return a.Authorizer.Lambda(slog.Default()), nil
+	var mu sync.Mutex
+	var h authz.LambdaFunc
+	return func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+		mu.Lock()
+		if h == nil {
+			a, err := NewAuth(ctx, cfg, stores, clk)
+			if err != nil {
+				mu.Unlock()
+				return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
+			}
+			h = a.Authorizer.Lambda(slog.Default())
+		}
+		f := h
+		mu.Unlock()
+		return f(ctx, ev)
+	}, nil
 }

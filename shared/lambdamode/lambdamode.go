@@ -72,10 +72,12 @@ type Runner struct {
 	// Pools holds each function's pool by name.
 	Pools map[string]*Pool
 	// Template is the stack template the functions were configured from.
-	Template string
-	api      *invokeAPI
-	srv      *http.Server
-	cancel   context.CancelFunc
+	Template  string
+	api       *invokeAPI
+	srv       *http.Server
+	cancel    context.CancelFunc
+	opts      Options
+	lambdaURL string
 }
 
 // Start builds the functions, reads (or synthesizes) the stack, creates
@@ -123,10 +125,10 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		return nil, err
 	}
 	actx, cancel := context.WithCancel(context.Background())
-	r := &Runner{Pools: map[string]*Pool{}, Template: tpl, cancel: cancel,
-		api: &invokeAPI{log: o.Log, ctx: actx}}
-	r.api.pools = r.Pools
 	lambdaURL := "http://" + ln.Addr().String()
+	r := &Runner{Pools: map[string]*Pool{}, Template: tpl, cancel: cancel,
+		api: &invokeAPI{log: o.Log, ctx: actx}, opts: o, lambdaURL: lambdaURL}
+	r.api.pools = r.Pools
 	for _, fn := range fns {
 		if !slices.Contains(names, fn.Name) {
 			ln.Close()
@@ -208,6 +210,23 @@ func createSigningKey(ctx context.Context, o Options) (string, error) {
 		return "", fmt.Errorf("creating the signing key in the KMS emulator at %s: %w", o.Endpoints.KMS, err)
 	}
 	return aws.ToString(out.KeyMetadata.Arn), nil
+}
+
+// Add runs one more function, not the stack's (the cold-start
+// benchmark's hello world), from bootstrap with fn's environment and
+// Lambda's, as Start runs the stack's. Add it before the first
+// invocation.
+func (r *Runner) Add(fn Function, bootstrap string) (*Pool, error) {
+	if _, ok := r.Pools[fn.Name]; ok {
+		return nil, fmt.Errorf("the stack already has function %s", fn.Name)
+	}
+	env, err := environment(fn, r.opts, r.lambdaURL)
+	if err != nil {
+		return nil, err
+	}
+	p := newPool(fn, r.opts.RIE, bootstrap, env, r.opts.MaxInstances, r.opts.Logs)
+	r.Pools[fn.Name] = p
+	return p, nil
 }
 
 // Close stops every function, waits for queued asynchronous invocations

@@ -1,0 +1,248 @@
+// Command coldstart measures each function's cold start (scripts/coldstart.sh,
+// make coldstart; docs/lambda-mode.md): bootstrap size as `make build`
+// builds it (linux/arm64, stripped), package init time (GODEBUG=inittrace=1,
+// summed over every package), and under the Lambda Runtime Interface
+// Emulator the Init Duration and the first and warm invoke latency of a
+// representative event from events/ — beside a hello-world aws-lambda-go
+// function (scripts/coldstart/hello) measured in the same run. It runs in
+// Lambda mode (shared/lambdamode) against the emulators in the SDK's
+// environment variables, as `berth serve --lambda` does.
+//
+//	go run ./scripts/coldstart [-runs 5] [-warm 20]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/lambdamode"
+)
+
+// events is the event each function is invoked with: a request it
+// serves in full (the table is read; nothing is there), with the
+// authorizer's decision in it as API Gateway passes it on.
+var events = map[string]string{
+	"base": "base-get.json", "manifests": "manifests-get-unknown.json", "blobs": "blobs-head.json",
+	"uploads": "uploads-get.json", "tags": "tags-list-unknown.json", "referrers": "referrers-list-unknown.json",
+	"catalog": "catalog-list.json", "token": "token-get-login.json", "admin": "admin-get-repositories.json",
+	"authorizer": "authorizer-manifests-get-anonymous.json", "retention": "retention-scheduled.json",
+}
+
+const hello = "hello-world"
+
+func main() {
+	runs := flag.Int("runs", 5, "cold starts per function")
+	warm := flag.Int("warm", 20, "warm invocations after each cold start")
+	flag.Parse()
+	if err := run(*runs, *warm); err != nil {
+		log.Fatal("coldstart: ", err)
+	}
+}
+
+// lineLog is the functions' output, shared by every environment.
+type lineLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lineLog) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Len()
+}
+
+func (l *lineLog) since(m int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()[m:]
+}
+
+// initLine is one package's line of GODEBUG=inittrace=1.
+var initLine = regexp.MustCompile(`^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
+
+// initMS sums the package init times in a function's output.
+func initMS(out string) (float64, int) {
+	total, n := 0.0, 0
+	s := bufio.NewScanner(bytes.NewBufferString(out))
+	for s.Scan() {
+		if m := initLine.FindStringSubmatch(s.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			total += v
+			n++
+		}
+	}
+	return total, n
+}
+
+type result struct {
+	name                         string
+	sizeMB                       float64
+	pkgInit, initDur, first, p50 []float64
+	packages                     int
+}
+
+func run(runs, warm int) error {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "berth-coldstart-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	names, err := lambdamode.FunctionNames(root)
+	if err != nil {
+		return err
+	}
+	sizes, err := armSizes(root, dir, names)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	logs := &lineLog{}
+	endpoint := func(s string) string {
+		if v := os.Getenv("AWS_ENDPOINT_URL_" + s); v != "" {
+			return v
+		}
+		return os.Getenv("AWS_ENDPOINT_URL")
+	}
+	cfg := config.Config{Backend: "aws", Table: "berth-coldstart", Bucket: "berth-coldstart", Init: true, Auth: true,
+		Service: "berth", Tenancy: "dev", TokenTTL: 15 * time.Minute, PresignTTL: 15 * time.Minute, Data: dir}
+	l, err := lambdamode.NewLocal(ctx, cfg, lambdamode.Options{
+		Root: root, Dir: filepath.Join(dir, "host"), RIE: lambdamode.FindRIE(os.Getenv("BERTH_RIE"), ""),
+		Region: os.Getenv("AWS_REGION"), AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		Endpoints: lambdamode.Endpoints{DynamoDB: endpoint("DYNAMODB"), S3: endpoint("S3"), KMS: endpoint("KMS")},
+		Logs:      logs, ExtraEnv: map[string]string{"GODEBUG": "inittrace=1"},
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	helloBoot := filepath.Join(dir, "host", hello, "bootstrap")
+	if err := build(root, "", helloBoot, "./scripts/coldstart/hello"); err != nil {
+		return err
+	}
+	if _, err := l.Runner.Add(lambdamode.Function{Name: hello, MemoryMB: 256, Timeout: 10 * time.Second, Env: map[string]string{}}, helloBoot); err != nil {
+		return err
+	}
+	events[hello] = "base-get.json"
+	order := append([]string{hello}, names...)
+	var results []result
+	for _, name := range order {
+		p, ok := l.Runner.Pools[name]
+		if !ok {
+			return fmt.Errorf("function %s is not in the stack", name)
+		}
+		ev, err := os.ReadFile(filepath.Join(root, "events", events[name]))
+		if err != nil {
+			return err
+		}
+		r := result{name: name, sizeMB: sizes[name]}
+		for range runs {
+			m := logs.mark()
+			start := time.Now()
+			if _, err := p.Invoke(ctx, ev); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			r.first = append(r.first, ms(time.Since(start)))
+			var lat []float64
+			for range warm {
+				start := time.Now()
+				if _, err := p.Invoke(ctx, ev); err != nil {
+					return fmt.Errorf("%s (warm): %w", name, err)
+				}
+				lat = append(lat, ms(time.Since(start)))
+			}
+			r.p50 = append(r.p50, median(lat))
+			time.Sleep(100 * time.Millisecond) // the emulator's log lines arrive on their own
+			cs := p.ColdStarts()
+			r.initDur = append(r.initDur, ms(cs[len(cs)-1]))
+			pi, n := initMS(logs.since(m))
+			r.pkgInit, r.packages = append(r.pkgInit, pi), n
+			p.Close() // the next invocation starts cold
+		}
+		results = append(results, r)
+	}
+	report(results, runs, warm)
+	return nil
+}
+
+// armSizes builds every function and the hello world as `make build`
+// does (linux/arm64, stripped) and returns their sizes in MB.
+func armSizes(root, dir string, names []string) (map[string]float64, error) {
+	sizes := map[string]float64{}
+	for _, n := range append(names, hello) {
+		pkg := "./functions/" + n
+		if n == hello {
+			pkg = "./scripts/coldstart/hello"
+		}
+		out := filepath.Join(dir, "arm64", n)
+		if err := build(root, "arm64", out, pkg); err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			return nil, err
+		}
+		sizes[n] = float64(fi.Size()) / 1e6
+	}
+	return sizes, nil
+}
+
+// build builds pkg as the Makefile's build rule does, for goarch (""
+// for this machine).
+func build(root, goarch, out, pkg string) error {
+	cmd := exec.Command("go", append(append([]string{"build"}, lambdamode.BuildFlags...), "-o", out, pkg)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if goarch != "" {
+		cmd.Env = append(cmd.Env, "GOOS=linux", "GOARCH="+goarch)
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// report prints the table: medians over the runs, and each function's
+// size and init ratios to the hello world's.
+func report(rs []result, runs, warm int) {
+	base := rs[0]
+	fmt.Printf("Cold starts under aws-lambda-rie: median of %d cold starts, warm = median of %d invocations after each.\n", runs, warm)
+	fmt.Printf("Size: linux/arm64 stripped bootstrap (make build). Package init: GODEBUG=inittrace=1, summed. Init Duration: the runtime's INIT phase as the emulator reports it.\n\n")
+	fmt.Println("| function | bootstrap MB | × hello | packages | package init ms | Init Duration ms | × hello | first invoke ms | warm p50 ms |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		fmt.Printf("| %s | %.1f | %.2f | %d | %.2f | %.1f | %.2f | %.1f | %.2f |\n", r.name, r.sizeMB, r.sizeMB/base.sizeMB, r.packages,
+			median(r.pkgInit), median(r.initDur), median(r.initDur)/median(base.initDur), median(r.first), median(r.p50))
+	}
+}
