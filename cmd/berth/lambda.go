@@ -6,15 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
-	"github.com/berth-registry/berth/shared/gateway"
 	"github.com/berth-registry/berth/shared/lambdamode"
 )
 
@@ -47,19 +44,11 @@ func (c *cli) serveLambda(ctx context.Context, args []string) error {
 		return err
 	}
 	defer l.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	h, err := gateway.FrontDoor(l.Gateway, os.Getenv("BERTH_FRONTDOOR"))
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
-	c.announce(ln.Addr().String(), cfg, "Lambda mode: each function under aws-lambda-rie, configured from "+l.Runner.Template, l.AdminToken)
-	// The local stand-in for the hourly EventBridge rule.
-	go l.Schedule(ctx, time.Hour)
-	return serveUntil(ctx, srv, ln)
+	limits := "Lambda mode: each function under aws-lambda-rie, configured from " + l.Runner.Template
+	return c.serveGateway(ctx, l.Gateway, cfg, limits, l.AdminToken, func() {
+		// The local stand-in for the hourly EventBridge rule.
+		go l.Schedule(ctx, time.Hour)
+	})
 }
 
 // lambdaOptions gathers what Lambda mode hands the functions from this

@@ -91,28 +91,37 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer l.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	// BERTH_FRONTDOOR emulates a front door's known failures (docs/doctor.md).
-	h, err := gateway.FrontDoor(l.Gateway, os.Getenv("BERTH_FRONTDOOR"))
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 	limits := "AWS limits enforced (BERTH_LIMITS=off lifts them)"
 	if !cfg.Limits {
 		limits = "AWS limits off"
 	}
-	c.announce(ln.Addr().String(), cfg, limits, l.AdminToken)
-	if l.Clock.Test() {
-		fmt.Fprintf(c.stdout, "Test clock (BERTH_TEST_CLOCK=1) at %s: it moves only with POST /api/retention/clock\n", l.Clock.Now().Format(time.RFC3339))
+	return c.serveGateway(ctx, l.Gateway, cfg, limits, l.AdminToken, func() {
+		if l.Clock.Test() {
+			fmt.Fprintf(c.stdout, "Test clock (BERTH_TEST_CLOCK=1) at %s: it moves only with POST /api/retention/clock\n", l.Clock.Now().Format(time.RFC3339))
+		}
+		if l.Retention != nil {
+			// The local stand-in for the hourly EventBridge rule.
+			go l.Retention.Schedule(ctx, time.Hour)
+		}
+	})
+}
+
+// serveGateway serves gw on cfg.Addr, behind the front door
+// BERTH_FRONTDOOR emulates (docs/doctor.md), announces it, calls
+// started, and serves until ctx ends.
+func (c *cli) serveGateway(ctx context.Context, gw http.Handler, cfg config.Config, limits, adminToken string, started func()) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
 	}
-	if l.Retention != nil {
-		// The local stand-in for the hourly EventBridge rule.
-		go l.Retention.Schedule(ctx, time.Hour)
+	h, err := gateway.FrontDoor(gw, os.Getenv("BERTH_FRONTDOOR"))
+	if err != nil {
+		ln.Close()
+		return err
 	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	c.announce(ln.Addr().String(), cfg, limits, adminToken)
+	started()
 	return serveUntil(ctx, srv, ln)
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/berth-registry/berth/shared/doctor"
+	"github.com/berth-registry/berth/integration/harness"
 )
 
 // TestDoctorPassesOnTheAWSBackend runs berth doctor against the local
@@ -14,23 +14,7 @@ import (
 func TestDoctorPassesOnTheAWSBackend(t *testing.T) {
 	e := startAWS(t, true)
 	before, _ := e.stores.Meta.ListRepositories(context.Background(), "", 1000)
-	rep, err := doctor.Run(context.Background(), doctor.Options{
-		URL: "http://" + e.host, Username: "dev/admin", Password: e.local.AdminToken,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rep.Results {
-		if !r.OK && !r.Skipped {
-			t.Errorf("%s failed: saw %s, expected %s (fix: %s)", r.Name, r.Seen, r.Expected, r.Fix)
-		}
-	}
-	for _, name := range []string{doctor.CheckChallenge, doctor.CheckToken, doctor.CheckBasic, doctor.CheckPushChunked,
-		doctor.CheckPushStreamed, doctor.CheckManifestHead, doctor.CheckBlobGet, doctor.CheckCleanup} {
-		if r, ran := rep.Result(name); !ran || !r.OK {
-			t.Errorf("%s: ran %v, result %+v; want ok", name, ran, r)
-		}
-	}
+	harness.Doctor(t, "http://"+e.host, e.local.AdminToken)
 	after, _ := e.stores.Meta.ListRepositories(context.Background(), "", 1000)
 	if len(after) != len(before) {
 		t.Errorf("doctor left repositories behind: before %v, after %v", before, after)

@@ -1,14 +1,12 @@
 package lambda
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/berth-registry/berth/integration/harness"
-	"github.com/berth-registry/berth/shared/doctor"
 )
 
 // TestConformanceSuitePassesThroughLambdaMode runs the pinned OCI
@@ -48,19 +46,5 @@ func countRedirects(n *atomic.Int64) func(http.Handler) http.Handler {
 // run after a deploy, against Lambda mode.
 func TestDoctorPassesThroughLambdaMode(t *testing.T) {
 	host, token := harness.StartLambda(t)
-	rep, err := doctor.Run(context.Background(), doctor.Options{URL: "http://" + host, Username: "dev/admin", Password: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rep.Results {
-		if !r.OK && !r.Skipped {
-			t.Errorf("%s failed: saw %s, expected %s (fix: %s)", r.Name, r.Seen, r.Expected, r.Fix)
-		}
-	}
-	for _, name := range []string{doctor.CheckChallenge, doctor.CheckToken, doctor.CheckBasic, doctor.CheckPushChunked,
-		doctor.CheckPushStreamed, doctor.CheckManifestHead, doctor.CheckBlobGet, doctor.CheckCleanup} {
-		if r, ran := rep.Result(name); !ran || !r.OK {
-			t.Errorf("%s: ran %v, result %+v; want ok", name, ran, r)
-		}
-	}
+	harness.Doctor(t, "http://"+host, token)
 }
