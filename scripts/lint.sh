@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Static checks CI runs before the tests, for both Go modules (the
-# repository root and infra/):
+# Static checks CI runs before the tests, for every Go module (the
+# repository root, infra/ and scripts/localkms):
 #
 #   go mod tidy -diff   go.mod and go.sum say exactly what the code imports
 #   staticcheck ./...   honnef.co/go/tools, pinned below
@@ -29,7 +29,7 @@ if [[ ! -x "$BIN_DIR/staticcheck" ]]; then
 fi
 
 status=0
-for mod in . infra; do
+for mod in . infra scripts/localkms; do
 	log "$mod: go mod tidy -diff"
 	if ! (cd "$mod" && go mod tidy -diff); then
 		log "$mod: go.mod or go.sum is not tidy: run (cd $mod && go mod tidy) and commit the result"

@@ -85,7 +85,7 @@ func lambdaOptions(cfg config.Config) (lambdamode.Options, error) {
 	case o.RIE == "":
 		return o, errors.New("aws-lambda-rie not found (BERTH_RIE, PATH or the tools directory): " + lambdamode.InstallHint)
 	case o.Endpoints.DynamoDB == "" || o.Endpoints.S3 == "":
-		return o, errors.New("Lambda mode runs against emulators: set AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3 (scripts/run-lambda.sh starts them)")
+		return o, errors.New("lambda mode runs against emulators: set AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3 (scripts/run-lambda.sh starts them)")
 	case o.Region == "" || o.AccessKeyID == "":
 		return o, errors.New("set AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the emulators (scripts/run-lambda.sh does)")
 	}

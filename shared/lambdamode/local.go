@@ -40,10 +40,10 @@ type Local struct {
 // and builds the gateway in front of them with cfg's limits.
 func NewLocal(ctx context.Context, cfg config.Config, o Options, log *slog.Logger) (*Local, error) {
 	if cfg.Backend != "aws" {
-		return nil, errors.New("Lambda mode runs the functions on the aws backend (BERTH_BACKEND=aws, as the stack sets it): scripts/run-lambda.sh sets it up")
+		return nil, errors.New("lambda mode runs the functions on the aws backend (BERTH_BACKEND=aws, as the stack sets it): scripts/run-lambda.sh sets it up")
 	}
 	if !cfg.Auth {
-		return nil, errors.New("Lambda mode runs the stack as deployed, authorizer included: BERTH_AUTH=off is not supported")
+		return nil, errors.New("lambda mode runs the stack as deployed, authorizer included: BERTH_AUTH=off is not supported")
 	}
 	table, err := initStores(ctx, cfg, o)
 	if err != nil {

@@ -142,5 +142,5 @@ func (t template) resolve(raw json.RawMessage, functions map[string]string, loca
 		// functions by their names.
 		return functions[id], nil
 	}
-	return "", fmt.Errorf("Lambda mode has no local value for %s (a %s)", raw, r.Type)
+	return "", fmt.Errorf("no local value in Lambda mode for %s (a %s)", raw, r.Type)
 }
