@@ -40,5 +40,5 @@ for mod in . infra scripts/localkms; do
 		status=1
 	fi
 done
-((status == 0)) && log "go mod tidy -diff and staticcheck are clean in both modules"
+((status == 0)) && log "go mod tidy -diff and staticcheck are clean in every module"
 exit "$status"
