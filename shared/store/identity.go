@@ -136,5 +136,6 @@ type Identity interface {
 	Groups
 	Tokens
 	Policies
+	FederationRules
 	Audit
 }

@@ -11,7 +11,7 @@
 //	BLOB#<alg>:<h>        <digest>                 blob record (create-if-absent), sharded by the digest's first hex digit h
 //	UPLOAD#<id>           U                        upload session: "ver" for compare-and-set, "ttl" for expiry
 //	TENANCIES             <name>                   tenancy
-//	TENANCY#<tenancy>     U#<user> | G#<group> | P#<policy> | K#<user>#<token id>
+//	TENANCY#<tenancy>     U#<user> | G#<group> | P#<policy> | K#<user>#<token id> | F#<federation rule>
 //	AUDIT#<tenancy>       <event id>               audit event (ids sort by time)
 //
 // retention.go lists the items of retention state (store.Retention).

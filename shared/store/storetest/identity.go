@@ -22,6 +22,7 @@ func Identity(t *testing.T, open func(t *testing.T) store.Identity) {
 		{"users", userTests},
 		{"groups and policies", groupPolicyTests},
 		{"tokens", tokenTests},
+		{"federation rules", federationTests},
 		{"audit", auditTests},
 	}
 	for _, g := range groups {
