@@ -290,12 +290,13 @@ func (s Statement) Matches(repo string) bool {
 	if !s.Glob {
 		return s.Repo == repo
 	}
-	return globMatch(s.Repo, repo)
+	return GlobMatch(s.Repo, repo)
 }
 
-// globMatch matches '*' against any sequence, '/' included (path.Match
-// stops at '/').
-func globMatch(pattern, s string) bool {
+// GlobMatch matches '*' against any sequence, '/' included (path.Match
+// stops at '/'): policy statements' repository patterns and federation
+// rules' claim conditions.
+func GlobMatch(pattern, s string) bool {
 	parts := strings.Split(pattern, "*")
 	if len(parts) == 1 {
 		return pattern == s
