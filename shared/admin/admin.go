@@ -1,6 +1,6 @@
 // Package admin is Berth's admin API (functions/admin, JSON under /api):
-// tenancies, users, groups, auth tokens, policies, repositories, image
-// details and the audit trail.
+// tenancies, users, groups, auth tokens, policies, federation rules
+// (keyless logins), repositories, image details and the audit trail.
 //
 // The authorizer lets any authenticated principal reach /api; this
 // package decides what each may do. A principal acts within its own
@@ -70,6 +70,9 @@ type Config struct {
 	// Stats, when set, gives image details their pulls
 	// (store.Activity); nil where the store keeps no statistics.
 	Stats store.PullStats
+	// OIDCLoopback lets federation rules name http:// issuers on
+	// loopback hosts (BERTH_OIDC_LOOPBACK, for tests).
+	OIDCLoopback bool
 }
 
 // API serves the admin API.
@@ -114,7 +117,7 @@ func (x actor) admin(t string) bool { return x.super || (x.Tenancy == t && x.IsA
 type call struct {
 	who                  actor
 	tenancy, user, group string
-	policy, token        string
+	policy, token, rule  string
 	repo, digest         string
 }
 
@@ -246,6 +249,11 @@ func (a *API) tenancyRoute(s []string, c *call) (methods, error) {
 	case s[0] == "policies" && len(s) == 2:
 		c.policy = s[1]
 		return methods{"GET": a.getPolicy, "PUT": a.putPolicy, "DELETE": a.deletePolicy}, nil
+	case s[0] == "federation-rules" && len(s) == 1:
+		return methods{"GET": a.listRules, "POST": a.createRule}, nil
+	case s[0] == "federation-rules" && len(s) == 2:
+		c.rule = s[1]
+		return methods{"GET": a.getRule, "PUT": a.putRule, "DELETE": a.deleteRule}, nil
 	case s[0] == "audit" && len(s) == 1:
 		return methods{"GET": a.listAudit}, nil
 	}

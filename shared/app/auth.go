@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/clock"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/oidc"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/kmskey"
 )
@@ -87,7 +88,10 @@ func NewAuth(ctx context.Context, cfg config.Config, stores *backend.Stores, clk
 		return nil, err
 	}
 	v := auth.NewVerifier(tokenIssuer, cfg.Service, signer.Public()).WithClock(clk.Now)
-	a := authz.NewAuthorizer(stores.IDs, stores.Meta, v).WithClock(clk.Now)
+	// One verifier per process: its key cache lives across warm
+	// invocations.
+	fed := oidc.NewVerifier(oidc.Options{AllowLoopback: cfg.OIDCLoopback})
+	a := authz.NewAuthorizer(stores.IDs, stores.Meta, v).WithClock(clk.Now).WithFederation(fed)
 	issuer := auth.NewIssuer(signer, tokenIssuer, cfg.Service, cfg.TokenTTL).WithClock(clk.Now)
 	return &Auth{Authorizer: a, Tokens: authz.NewTokenService(a, issuer, stores.IDs, Logger(cfg.LogLevel))}, nil
 }

@@ -96,7 +96,7 @@ func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention
 	rc := RegistryConfig(cfg)
 	rc.Now = clk.Now
 	reg := registry.New(stores.Meta, stores.Blobs, rc, log)
-	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: clk.Now}
+	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: clk.Now, OIDCLoopback: cfg.OIDCLoopback}
 	if svc != nil {
 		ret := stores.Meta.(store.Retention)
 		reg.Pulls = retention.PullTracker{Stats: ret, Now: clk.Now}

@@ -146,7 +146,25 @@ func (i *Issuer) WithClock(now func() time.Time) *Issuer {
 
 // Issue signs a token for subject with the given access.
 func (i *Issuer) Issue(ctx context.Context, subject string, access []Access) (token string, claims Claims, err error) {
+	return i.IssueUntil(ctx, subject, access, time.Time{})
+}
+
+// ErrNoLifetime refuses to issue a token that would expire at once: the
+// credential it is issued for expires within the second.
+var ErrNoLifetime = errors.New("the credential expires too soon to issue a token for it")
+
+// IssueUntil is Issue for a token that expires no later than notAfter
+// (the zero time: no bound but the Issuer's lifetime), such as the
+// expiry of the OIDC token it is exchanged for.
+func (i *Issuer) IssueUntil(ctx context.Context, subject string, access []Access, notAfter time.Time) (token string, claims Claims, err error) {
 	now := i.now().UTC().Truncate(time.Second)
+	exp := now.Add(i.ttl)
+	if !notAfter.IsZero() && notAfter.Before(exp) {
+		exp = notAfter.UTC().Truncate(time.Second)
+		if !exp.After(now) {
+			return "", claims, ErrNoLifetime
+		}
+	}
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
 	claims = Claims{
@@ -154,7 +172,7 @@ func (i *Issuer) Issue(ctx context.Context, subject string, access []Access) (to
 			Issuer:    i.issuer,
 			Subject:   subject,
 			Audience:  jwt.ClaimStrings{i.service},
-			ExpiresAt: jwt.NewNumericDate(now.Add(i.ttl)),
+			ExpiresAt: jwt.NewNumericDate(exp),
 			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        hex.EncodeToString(id),

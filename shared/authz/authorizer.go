@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/oidc"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
 )
@@ -26,6 +27,7 @@ type Authorizer struct {
 	ids      store.Identity
 	repos    store.Repositories
 	verifier *auth.Verifier
+	oidc     *oidc.Verifier
 	now      func() time.Time
 	cache    *ttlCache
 }
@@ -71,17 +73,23 @@ type Credentials struct {
 	Via       string
 	// Claims are the registry token's claims when Via is "bearer".
 	Claims *auth.Claims
+	// Expires, when set, bounds the registry tokens issued for these
+	// credentials: a keyless login's OIDC token expiry or rule limit.
+	Expires time.Time
+	// Federation says how a keyless login (Via "oidc") was made.
+	Federation *Federation
 }
 
-// AuthError is an authentication failure the client is told about.
-type AuthError struct{ Msg string }
+// AuthError is an authentication failure the client is told about
+// (Msg); Detail, when set, is for the log only.
+type AuthError struct{ Msg, Detail string }
 
 // Error implements error.
 func (e *AuthError) Error() string { return e.Msg }
 
 // errBadCredentials is every Basic failure, with one message so that a
 // caller learns nothing about which part was wrong.
-var errBadCredentials = &AuthError{"invalid username or auth token"}
+var errBadCredentials = &AuthError{Msg: "invalid username or auth token"}
 
 // Authenticate checks an Authorization header: none (anonymous), Basic
 // "<tenancy>/<user>:<auth token>", or Bearer <registry token>.
@@ -90,7 +98,7 @@ func (a *Authorizer) Authenticate(ctx context.Context, header string) (Credentia
 		return Credentials{Via: "none"}, nil
 	}
 	if len(header) > MaxAuthorizationLength {
-		return Credentials{}, &AuthError{fmt.Sprintf("Authorization header is longer than %d bytes", MaxAuthorizationLength)}
+		return Credentials{}, &AuthError{Msg: fmt.Sprintf("Authorization header is longer than %d bytes", MaxAuthorizationLength)}
 	}
 	scheme, value, _ := strings.Cut(header, " ")
 	value = strings.TrimSpace(value)
@@ -104,18 +112,14 @@ func (a *Authorizer) Authenticate(ctx context.Context, header string) (Credentia
 		if !ok {
 			return Credentials{}, errBadCredentials
 		}
-		p, err := a.Basic(ctx, user, pass)
-		if err != nil {
-			return Credentials{}, err
-		}
-		return Credentials{Principal: p, Via: "basic"}, nil
+		return a.Login(ctx, user, pass)
 	case "bearer":
 		if a.verifier == nil {
-			return Credentials{}, &AuthError{"registry tokens are not accepted here"}
+			return Credentials{}, &AuthError{Msg: "registry tokens are not accepted here"}
 		}
 		c, err := a.verifier.Verify(value)
 		if err != nil {
-			return Credentials{}, &AuthError{"invalid or expired registry token"}
+			return Credentials{}, &AuthError{Msg: "invalid or expired registry token"}
 		}
 		var p auth.Principal
 		if c.Subject != "" {
@@ -123,7 +127,7 @@ func (a *Authorizer) Authenticate(ctx context.Context, header string) (Credentia
 		}
 		return Credentials{Principal: p, Via: "bearer", Claims: c}, nil
 	}
-	return Credentials{}, &AuthError{"unsupported Authorization scheme; use Basic or Bearer"}
+	return Credentials{}, &AuthError{Msg: "unsupported Authorization scheme; use Basic or Bearer"}
 }
 
 // Basic checks a login ("<tenancy>/<user>") and auth token, caching a
@@ -317,7 +321,7 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 		return Decision{}, err
 	}
 	if have < auth.VerbFor(action) {
-		if c.Via != "basic" {
+		if c.Via != "basic" && c.Via != "oidc" {
 			msg := fmt.Sprintf("authentication required to %s %s", action, name)
 			if !c.Principal.Anonymous() {
 				// Docker shows this after logging in with a token its
@@ -391,6 +395,11 @@ func (a *Authorizer) PrincipalVerb(ctx context.Context, p auth.Principal, repo s
 
 // groups returns a user's groups (cached); none for a deleted user.
 func (a *Authorizer) groups(ctx context.Context, tenancy, user string) ([]string, error) {
+	if user == auth.FederatedUser {
+		// A keyless login has no stored user: its groups were its
+		// rules', and a registry token does not carry them.
+		return []string{}, nil
+	}
 	k := "groups\x00" + tenancy + "\x00" + user
 	if v, ok := a.cache.get(k); ok {
 		return v.([]string), nil

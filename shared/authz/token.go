@@ -60,88 +60,127 @@ func (s *TokenService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var (
-		p      auth.Principal
+		c      Credentials
 		scopes []string
 		oauth  bool
+		err    error
 	)
 	switch r.Method {
 	case http.MethodGet:
 		scopes = r.URL.Query()["scope"]
-		c, err := s.authz.Authenticate(ctx, r.Header.Get("Authorization"))
-		if err != nil {
+		h := r.Header.Get("Authorization")
+		if c, err = s.authz.Authenticate(ctx, h); err != nil {
 			return s.credentialError(r, err)
 		}
-		if c.Via == "bearer" {
+		if c.Via == "bearer" && !isBasic(h) {
 			return errcode.New(errcode.Unauthorized, "present Basic credentials (<tenancy>/<user> and an auth token) to get a registry token")
 		}
-		p = c.Principal
 	case http.MethodPost:
 		oauth = true
 		if err := r.ParseForm(); err != nil {
 			return errcode.New(errcode.Unsupported, "malformed form").WithStatus(http.StatusBadRequest)
 		}
-		if gt := r.PostForm.Get("grant_type"); gt != "password" {
-			return errcode.New(errcode.Unsupported, "grant_type %q is not supported; use password", gt).WithStatus(http.StatusBadRequest)
+		switch gt := r.PostForm.Get("grant_type"); gt {
+		case "password":
+		case GrantTokenExchange:
+			return s.exchange(w, r)
+		default:
+			return errcode.New(errcode.Unsupported, "grant_type %q is not supported; use password or %s", gt, GrantTokenExchange).WithStatus(http.StatusBadRequest)
 		}
-		var err error
-		if p, err = s.authz.Basic(ctx, r.PostForm.Get("username"), r.PostForm.Get("password")); err != nil {
+		if c, err = s.authz.Login(ctx, r.PostForm.Get("username"), r.PostForm.Get("password")); err != nil {
 			return s.credentialError(r, err)
 		}
 		scopes = strings.Fields(r.PostForm.Get("scope"))
 	default:
 		return errcode.New(errcode.Unsupported, "use GET or POST on /token")
 	}
+	tok, claims, _, err := s.mint(r, c, scopes)
+	if err != nil {
+		return err
+	}
+	if len(scopes) == 0 && !c.Principal.Anonymous() {
+		// A request without scopes is docker login's check.
+		s.record(r, c, "login")
+	}
+	res := tokenResponse{AccessToken: tok, ExpiresIn: lifetime(claims), IssuedAt: claims.IssuedAt.Format(time.RFC3339)}
+	if !oauth {
+		res.Token = tok
+	} else {
+		res.Scope = strings.Join(scopes, " ")
+	}
+	return writeJSON(w, http.StatusOK, res)
+}
+
+// isBasic reports whether an Authorization header is Basic: a registry
+// token given as a Basic password (a keyless login's, by the kubelet
+// credential provider) may be reissued, with no more access; one given
+// as Bearer is for the registry, not for /token.
+func isBasic(h string) bool {
+	scheme, _, _ := strings.Cut(h, " ")
+	return strings.EqualFold(scheme, "basic")
+}
+
+// mint grants each asked scope what the credentials allow and signs a
+// registry token, expiring no later than the credentials bound it.
+func (s *TokenService) mint(r *http.Request, c Credentials, scopes []string) (string, auth.Claims, []auth.Access, error) {
 	// Count scopes after splitting: one parameter may hold several.
 	var asked []string
 	for _, sc := range scopes {
 		asked = append(asked, strings.Fields(sc)...)
 	}
 	if len(asked) > maxScopes {
-		return errcode.New(errcode.Denied, "at most %d scopes per token request", maxScopes)
+		return "", auth.Claims{}, nil, errcode.New(errcode.Denied, "at most %d scopes per token request", maxScopes)
 	}
 	var access []auth.Access
 	for _, one := range asked {
-		a, err := s.grant(r, p, one)
+		a, err := s.grant(r, c, one)
 		if err != nil {
-			return err
+			return "", auth.Claims{}, nil, err
 		}
 		if a != nil {
 			access = append(access, *a)
 		}
 	}
-	tok, claims, err := s.issuer.Issue(ctx, subject(p), access)
-	if err != nil {
-		return err
+	tok, claims, err := s.issuer.IssueUntil(r.Context(), subject(c.Principal), access, c.Expires)
+	if errors.Is(err, auth.ErrNoLifetime) {
+		return "", claims, nil, errcode.New(errcode.Unauthorized, "the credentials expire within the second; log in again")
 	}
-	if len(scopes) == 0 && !p.Anonymous() {
-		// A request without scopes is docker login's check.
-		s.record(r, p, "login", "")
-	}
-	res := tokenResponse{AccessToken: tok, ExpiresIn: int(s.issuer.TTL().Seconds()), IssuedAt: claims.IssuedAt.Format(time.RFC3339)}
-	if !oauth {
-		res.Token = tok
-	} else {
-		res.Scope = strings.Join(scopes, " ")
-	}
-	body, _ := json.Marshal(res)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
-	return nil
+	return tok, claims, access, err
+}
+
+// lifetime is how long an issued token lives, in seconds.
+func lifetime(c auth.Claims) int {
+	return int(c.ExpiresAt.Sub(c.IssuedAt.Time).Seconds())
 }
 
 // credentialError answers a failed authentication: 401 with the
-// authenticator's own message for bad credentials; for a storage failure
-// 503 (logged here, once: its text is for operators, never the client).
+// authenticator's own message for bad credentials; anything else (a
+// storage or issuer outage) 503, logged here, once: its text is for
+// operators, never the client.
 func (s *TokenService) credentialError(r *http.Request, err error) error {
 	var ae *AuthError
 	if errors.As(err, &ae) {
+		if ae.Detail != "" {
+			s.log.InfoContext(r.Context(), "token request refused", "reason", ae.Msg, "detail", ae.Detail)
+		}
 		return errcode.New(errcode.Unauthorized, "%s", ae.Msg)
 	}
-	s.log.ErrorContext(r.Context(), "token request: credential lookup failed", "error", err.Error())
+	s.log.ErrorContext(r.Context(), "token request: credential check failed", "error", err.Error())
 	return errcode.New(errcode.Unavailable, "the registry could not check credentials just now; try again").WithHeader("Retry-After", "1")
+}
+
+// writeJSON answers v as JSON that no cache keeps.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return nil
 }
 
 func subject(p auth.Principal) string {
@@ -153,7 +192,8 @@ func subject(p auth.Principal) string {
 
 // grant returns the access a principal gets for one scope
 // ("repository:<name>:<actions>" or "registry:catalog:*"), or nil.
-func (s *TokenService) grant(r *http.Request, p auth.Principal, scope string) (*auth.Access, error) {
+func (s *TokenService) grant(r *http.Request, c Credentials, scope string) (*auth.Access, error) {
+	p := c.Principal
 	typ, rest, ok := strings.Cut(scope, ":")
 	i := strings.LastIndex(rest, ":")
 	if !ok || i < 0 {
@@ -162,7 +202,7 @@ func (s *TokenService) grant(r *http.Request, p auth.Principal, scope string) (*
 	name, actions := rest[:i], strings.Split(rest[i+1:], ",")
 	switch typ {
 	case "registry":
-		if name == "catalog" && !p.Anonymous() && slices.Contains(actions, "*") {
+		if name == "catalog" && !p.Anonymous() && slices.Contains(actions, "*") && (c.Via != "bearer" || c.Claims.Allows("registry", "catalog", "*")) {
 			return &auth.Access{Type: "registry", Name: "catalog", Actions: []string{"*"}}, nil
 		}
 		return nil, nil
@@ -173,7 +213,8 @@ func (s *TokenService) grant(r *http.Request, p auth.Principal, scope string) (*
 	if oci.ValidName(name) != nil {
 		return nil, errcode.New(errcode.NameInvalid, "invalid repository name %q in scope", name)
 	}
-	c := Credentials{Principal: p, Via: "basic"}
+	// Policy decides for Basic and keyless credentials; a registry
+	// token given as a password grants what it grants, no more.
 	v, err := s.authz.Verb(r.Context(), c, name)
 	if err != nil {
 		return nil, err
@@ -200,21 +241,20 @@ func (s *TokenService) grant(r *http.Request, p auth.Principal, scope string) (*
 	return &auth.Access{Type: "repository", Name: name, Actions: granted}, nil
 }
 
-func (s *TokenService) record(r *http.Request, p auth.Principal, action, target string) {
+// record appends a login to the audit trail; a keyless login's entry
+// names the OIDC token's issuer and subject and the rules it met.
+func (s *TokenService) record(r *http.Request, c Credentials, action string) {
 	if s.audit == nil {
 		return
 	}
-	if err := s.audit.AppendAudit(r.Context(), NewAuditEvent(p, action, target, "")); err != nil {
+	detail := ""
+	if c.Federation != nil {
+		detail = c.Federation.String()
+	}
+	if err := s.audit.AppendAudit(r.Context(), NewAuditEvent(c.Principal, action, "", detail)); err != nil {
 		s.log.WarnContext(r.Context(), "audit write failed", "error", err.Error())
 	}
 }
-
-// auditID is the form of the ids NewAuditEvent makes.
-var auditID = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9a-f]{8}$`)
-
-// ValidAuditID reports whether s is an audit event id, the only cursor
-// the audit trail is paged with.
-func ValidAuditID(s string) bool { return auditID.MatchString(s) }
 
 // NewAuditEvent makes an audit event with a time-ordered id.
 func NewAuditEvent(p auth.Principal, action, target, detail string) store.AuditEvent {
@@ -227,3 +267,10 @@ func NewAuditEvent(p auth.Principal, action, target, detail string) store.AuditE
 		Principal: p.String(), Action: action, Target: target, Detail: detail,
 	}
 }
+
+// auditID is the form of the ids NewAuditEvent makes.
+var auditID = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-[0-9a-f]{8}$`)
+
+// ValidAuditID reports whether s is an audit event id, the only cursor
+// the audit trail is paged with.
+func ValidAuditID(s string) bool { return auditID.MatchString(s) }

@@ -54,6 +54,11 @@ type Config struct {
 	// end-to-end tests: every recorded time comes from it
 	// (shared/clock).
 	TestClock bool
+	// OIDCLoopback lets federation rules trust http:// issuers on a
+	// loopback host, and key fetches connect to loopback addresses
+	// (BERTH_OIDC_LOOPBACK=1): for tests and a registry whose issuer
+	// runs on the same machine, never on AWS.
+	OIDCLoopback bool
 }
 
 // FromEnv reads the configuration, failing on the first invalid or
@@ -79,6 +84,13 @@ func FromEnv() (Config, error) {
 	case "", "0":
 	default:
 		return c, fmt.Errorf("BERTH_TEST_CLOCK must be 1 (a test clock) or unset, not %q", v)
+	}
+	switch v := os.Getenv("BERTH_OIDC_LOOPBACK"); v {
+	case "1":
+		c.OIDCLoopback = true
+	case "", "0":
+	default:
+		return c, fmt.Errorf("BERTH_OIDC_LOOPBACK must be 1 (trust loopback http issuers, for tests) or unset, not %q", v)
 	}
 	switch a := env("BERTH_AUTH", "on"); a {
 	case "on":
