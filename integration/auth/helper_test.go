@@ -79,6 +79,8 @@ func start(t *testing.T, backend string) *registry {
 	cfg := harness.OnBackend(t, backend, config.Config{
 		Auth: true, Limits: true,
 		PresignTTL: 15 * time.Minute, Service: service, TokenTTL: 15 * time.Minute, Tenancy: "dev",
+		// The tests' OIDC issuer (keyless_test.go) serves on 127.0.0.1.
+		OIDCLoopback: true,
 	})
 	host, l := harness.Start(t, cfg)
 	r := &registry{

@@ -31,6 +31,9 @@ type Access struct {
 type Claims struct {
 	jwt.RegisteredClaims
 	Access []Access `json:"access"`
+	// Groups are a keyless login's groups (its federation rules'): it
+	// has no stored user to read them from when the token is used.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Allows reports whether the token grants action on a repository.
@@ -146,7 +149,7 @@ func (i *Issuer) WithClock(now func() time.Time) *Issuer {
 
 // Issue signs a token for subject with the given access.
 func (i *Issuer) Issue(ctx context.Context, subject string, access []Access) (token string, claims Claims, err error) {
-	return i.IssueUntil(ctx, subject, access, time.Time{})
+	return i.IssueUntil(ctx, subject, nil, access, time.Time{})
 }
 
 // ErrNoLifetime refuses to issue a token that would expire at once: the
@@ -155,8 +158,9 @@ var ErrNoLifetime = errors.New("the credential expires too soon to issue a token
 
 // IssueUntil is Issue for a token that expires no later than notAfter
 // (the zero time: no bound but the Issuer's lifetime), such as the
-// expiry of the OIDC token it is exchanged for.
-func (i *Issuer) IssueUntil(ctx context.Context, subject string, access []Access, notAfter time.Time) (token string, claims Claims, err error) {
+// expiry of the OIDC token it is exchanged for, and names the subject's
+// groups when it has no stored user (a keyless login).
+func (i *Issuer) IssueUntil(ctx context.Context, subject string, groups []string, access []Access, notAfter time.Time) (token string, claims Claims, err error) {
 	now := i.now().UTC().Truncate(time.Second)
 	exp := now.Add(i.ttl)
 	if !notAfter.IsZero() && notAfter.Before(exp) {
@@ -178,6 +182,7 @@ func (i *Issuer) IssueUntil(ctx context.Context, subject string, access []Access
 			ID:        hex.EncodeToString(id),
 		},
 		Access: access,
+		Groups: groups,
 	}
 	if claims.Access == nil {
 		claims.Access = []Access{}

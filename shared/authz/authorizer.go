@@ -121,11 +121,7 @@ func (a *Authorizer) Authenticate(ctx context.Context, header string) (Credentia
 		if err != nil {
 			return Credentials{}, &AuthError{Msg: "invalid or expired registry token"}
 		}
-		var p auth.Principal
-		if c.Subject != "" {
-			p.Tenancy, p.User, _ = strings.Cut(c.Subject, "/")
-		}
-		return Credentials{Principal: p, Via: "bearer", Claims: c}, nil
+		return Credentials{Principal: bearerPrincipal(c), Via: "bearer", Claims: c}, nil
 	}
 	return Credentials{}, &AuthError{Msg: "unsupported Authorization scheme; use Basic or Bearer"}
 }

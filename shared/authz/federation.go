@@ -63,11 +63,24 @@ func (a *Authorizer) Login(ctx context.Context, login, password string) (Credent
 			if c.Subject != login {
 				return Credentials{}, errBadCredentials
 			}
-			p := auth.Principal{Tenancy: tenancy, User: auth.FederatedUser}
-			return Credentials{Principal: p, Via: "bearer", Claims: c, Expires: c.ExpiresAt.Time}, nil
+			return Credentials{Principal: bearerPrincipal(c), Via: "bearer", Claims: c, Expires: c.ExpiresAt.Time}, nil
 		}
 	}
 	return a.federated(ctx, tenancy, password)
+}
+
+// bearerPrincipal is the principal a registry token names: its subject,
+// and for a keyless login the groups the token carries (there is no
+// stored user to read them from).
+func bearerPrincipal(c *auth.Claims) auth.Principal {
+	var p auth.Principal
+	if c.Subject != "" {
+		p.Tenancy, p.User, _ = strings.Cut(c.Subject, "/")
+	}
+	if p.User == auth.FederatedUser {
+		p.Groups = append([]string{}, c.Groups...)
+	}
+	return p
 }
 
 // cachedFederated is a checked keyless login.

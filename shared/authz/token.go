@@ -141,7 +141,11 @@ func (s *TokenService) mint(r *http.Request, c Credentials, scopes []string) (st
 			access = append(access, *a)
 		}
 	}
-	tok, claims, err := s.issuer.IssueUntil(r.Context(), subject(c.Principal), access, c.Expires)
+	var groups []string
+	if c.Principal.User == auth.FederatedUser {
+		groups = c.Principal.Groups
+	}
+	tok, claims, err := s.issuer.IssueUntil(r.Context(), subject(c.Principal), groups, access, c.Expires)
 	if errors.Is(err, auth.ErrNoLifetime) {
 		return "", claims, nil, errcode.New(errcode.Unauthorized, "the credentials expire within the second; log in again")
 	}
