@@ -395,3 +395,34 @@ func flip(s string) string {
 	}
 	return string(b)
 }
+
+func TestIssueUntilBoundsTheLifetime(t *testing.T) {
+	k := testKey(t)
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	i := NewIssuer(KeySigner{Key: k}, "berth", "svc", 5*time.Minute).WithClock(func() time.Time { return now })
+	v := NewVerifier("berth", "svc", &k.PublicKey).WithClock(func() time.Time { return now })
+	for _, tc := range []struct {
+		name     string
+		notAfter time.Time
+		want     time.Duration
+	}{
+		{"no bound: the issuer's lifetime", time.Time{}, 5 * time.Minute},
+		{"a bound past the lifetime changes nothing", now.Add(time.Hour), 5 * time.Minute},
+		{"an earlier bound is the expiry, to the second below", now.Add(90*time.Second + 700*time.Millisecond), 90 * time.Second},
+	} {
+		tok, c, err := i.IssueUntil(context.Background(), "dev/oidc", []string{"ci"}, pullApp, tc.notAfter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := c.ExpiresAt.Sub(now); got != tc.want {
+			t.Errorf("%s: lifetime %v, want %v", tc.name, got, tc.want)
+		}
+		back, err := v.Verify(tok)
+		if err != nil || len(back.Groups) != 1 || back.Groups[0] != "ci" {
+			t.Errorf("%s: verified %+v, %v; want the groups carried", tc.name, back, err)
+		}
+	}
+	if _, _, err := i.IssueUntil(context.Background(), "dev/oidc", nil, pullApp, now.Add(500*time.Millisecond)); !errors.Is(err, ErrNoLifetime) {
+		t.Fatalf("a bound within the second: %v, want ErrNoLifetime", err)
+	}
+}
