@@ -70,6 +70,7 @@ var groups = []group{
 		{"put", "create or replace a policy", (*cli).policiesPut},
 		{"delete", "delete a policy", (*cli).policiesDelete},
 	}},
+	federationGroup,
 	{"repos", "manage repositories", []command{
 		{"list", "list repositories", (*cli).reposList},
 		{"get", "show a repository's settings, tags and manifests", (*cli).reposGet},
