@@ -35,9 +35,10 @@ $(addprefix build-,$(FUNCTIONS)): build-%:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o dist/$*/bootstrap ./functions/$*
 	@cd dist/$* && rm -f ../$*.zip && $(GO) run ../../scripts/zipbootstrap ../$*.zip bootstrap
 
-## cli: bin/berth for this machine
+## cli: bin/berth and bin/berth-credential-provider (the kubelet's, docs/keyless.md) for this machine
 cli:
 	$(GO) build -o bin/berth ./cmd/berth
+	$(GO) build -o bin/berth-credential-provider ./cmd/berth-credential-provider
 
 ## conformance: the OCI conformance suite against a fresh local gateway
 conformance:
