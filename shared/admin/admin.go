@@ -169,7 +169,7 @@ func (c *call) check() error {
 		check func(string) error
 	}{
 		{c.tenancy, checkTenancyName}, {c.user, checkUserName}, {c.group, checkGroupName},
-		{c.policy, checkPolicyName}, {c.repo, checkRepoName},
+		{c.policy, checkPolicyName}, {c.repo, checkRepoName}, {c.rule, checkRuleName},
 	} {
 		if n.v == "" {
 			continue

@@ -165,7 +165,7 @@ func describeRule(x store.FederationRule) string {
 func (a *API) checkRule(b ruleBody) (store.FederationRule, error) {
 	x := store.FederationRule{Issuer: b.Issuer, Audience: b.Audience, Group: b.Group, MaxLifetimeSeconds: b.MaxLifetimeSeconds}
 	if _, err := oidc.CheckIssuer(b.Issuer, a.cfg.OIDCLoopback); err != nil {
-		return x, invalid("issuer %q: %v; name the issuer URL exactly as its tokens' iss claim does, such as https://token.actions.githubusercontent.com", clip(b.Issuer), err)
+		return x, invalid("issuer %q: %v; name the issuer URL exactly as its tokens' iss claim does, such as https://token.actions.githubusercontent.com", clipped(b.Issuer), err)
 	}
 	if !printable(b.Audience, 300) {
 		return x, invalid("audience must be 1 to 300 printable characters: the value the tokens' aud claim must hold, such as your registry's URL")
@@ -180,7 +180,7 @@ func (a *API) checkRule(b ruleBody) (store.FederationRule, error) {
 	for k, v := range b.Claims {
 		switch {
 		case !claimName.MatchString(k):
-			return x, invalid("claim name %q must be 1 to 100 characters of letters, digits, '_', '.', ':', '/' and '-'", clip(k))
+			return x, invalid("claim name %q must be 1 to 100 characters of letters, digits, '_', '.', ':', '/' and '-'", clipped(k))
 		case slices.Contains(reservedClaims, k):
 			return x, invalid("claim %q cannot be a condition: issuer, audience and times are checked on every login (set issuer and audience instead)", k)
 		case !printable(v, 300):
@@ -199,7 +199,7 @@ func (a *API) checkRule(b ruleBody) (store.FederationRule, error) {
 	}
 	for _, h := range b.JWKSHosts {
 		if len(h) > 253 || !hostName.MatchString(h) {
-			return x, invalid("jwksHosts entry %q must be a host name, such as www.googleapis.com (no scheme, port or path)", clip(h))
+			return x, invalid("jwksHosts entry %q must be a host name, such as www.googleapis.com (no scheme, port or path)", clipped(h))
 		}
 		x.JWKSHosts = append(x.JWKSHosts, strings.ToLower(h))
 	}
@@ -221,7 +221,7 @@ func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, c *call) error 
 
 func checkRuleName(s string) error {
 	if !ruleName.MatchString(s) {
-		return invalid("federation rule name %q must be 1 to 100 characters of letters, digits, '.', '_' and '-', starting with a letter or digit", clip(s))
+		return invalid("federation rule name %q must be 1 to 100 characters of letters, digits, '.', '_' and '-', starting with a letter or digit", clipped(s))
 	}
 	return nil
 }
@@ -233,12 +233,4 @@ func printable(s string, max int) bool {
 		return false
 	}
 	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
-}
-
-// clip shortens a value quoted back in a message.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }

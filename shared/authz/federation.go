@@ -53,7 +53,7 @@ func (a *Authorizer) Login(ctx context.Context, login, password string) (Credent
 	if a.oidc == nil {
 		return Credentials{}, &AuthError{Msg: "keyless logins (" + login + ") are not accepted here"}
 	}
-	if tenancy == "" || len(tenancy) > 63 || strings.ContainsAny(tenancy, "\x00/") {
+	if auth.CheckTenancy(tenancy) != nil {
 		return Credentials{}, errBadCredentials
 	}
 	if a.verifier != nil {
