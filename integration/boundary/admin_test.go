@@ -45,6 +45,12 @@ var adminEndpoints = []endpoint{
 	{"POST", "/api/tenancies/{t}/policies", map[string]any{"name": "{p}", "statements": []any{"allow group {g} to read repos in tenancy"}}},
 	{"GET", "/api/tenancies/{t}/policies/{p}", nil},
 	{"PUT", "/api/tenancies/{t}/policies/{p}", map[string]any{"statements": []any{"allow group ghosts to read repos in tenancy"}}},
+	{"GET", "/api/tenancies/{t}/federation-rules", nil},
+	{"POST", "/api/tenancies/{t}/federation-rules", map[string]any{"name": "{p}", "issuer": "https://ci.example.com", "audience": "berth",
+		"claims": map[string]any{"sub": "{u}"}, "group": "{g}"}},
+	{"GET", "/api/tenancies/{t}/federation-rules/{p}", nil},
+	{"PUT", "/api/tenancies/{t}/federation-rules/{p}", map[string]any{"issuer": "https://ci.example.com", "audience": "berth",
+		"claims": map[string]any{"sub": "system:serviceaccount:ci:builder"}, "group": "ghosts"}},
 	{"GET", "/api/tenancies/{t}/audit?before={c}", nil},
 	{"GET", "/api/repositories?tenancy={t}&last={c}", nil},
 	{"POST", "/api/repositories", map[string]any{"name": "{repo}"}},
@@ -53,6 +59,7 @@ var adminEndpoints = []endpoint{
 	{"GET", "/api/images/{repo}@{d}", nil},
 	// Deletes last, so that what the others made is there to read.
 	{"DELETE", "/api/tenancies/{t}/policies/{p}", nil},
+	{"DELETE", "/api/tenancies/{t}/federation-rules/{p}", nil},
 	{"DELETE", "/api/tenancies/{t}/groups/{g}", nil},
 	{"DELETE", "/api/tenancies/{t}/users/{u}", nil},
 }
