@@ -51,6 +51,8 @@ func startAuthRegistry(t testing.TB, limits bool) *authRegistry {
 		Service:    "berth",
 		TokenTTL:   15 * time.Minute,
 		Tenancy:    tenancy,
+		// keyless_test.go's OIDC issuer serves on 127.0.0.1.
+		OIDCLoopback: true,
 	})
 	reg.Authorization = basicAuth(tenancy+"/admin", l.AdminToken)
 	return &authRegistry{registry: reg, local: l, Admin: l.AdminToken}
