@@ -293,8 +293,7 @@ func TestKeylessTokenLifetimeAndKeyRotation(t *testing.T) {
 	first := time.Now()
 	// An OIDC token with 40 s left: the registry token (15 min by
 	// configuration) lives no longer.
-	short := k.gh.Token(oidctest.GitHub("acme/app", "refs/heads/main", k.base))
-	short = k.gh.Token(func() oidctest.Claims {
+	short := k.gh.Token(func() oidctest.Claims {
 		c := oidctest.GitHub("acme/app", "refs/heads/main", k.base)
 		c["exp"] = time.Now().Add(40 * time.Second).Unix()
 		return c
