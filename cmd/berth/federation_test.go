@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/oidc/oidctest"
 )
@@ -20,13 +17,8 @@ import (
 func TestCLIFederationRules(t *testing.T) {
 	cfg := config.Config{Backend: "embedded", Data: t.TempDir(), Auth: true, Service: "berth", TokenTTL: 5 * time.Minute,
 		PresignTTL: 15 * time.Minute, Tenancy: "dev", LogLevel: "error", OIDCLoopback: true}
-	l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(l.Gateway)
-	t.Cleanup(func() { srv.Close(); l.Close() })
-	url := srv.URL
+	host, l := harness.Start(t, cfg)
+	url := "http://" + host
 	gh := oidctest.NewServer(t).Issuer("/github", "RS256")
 
 	admin := newTerm(t)

@@ -78,19 +78,12 @@ func FromEnv() (Config, error) {
 	c.AdminToken = os.Getenv("BERTH_ADMIN_TOKEN")
 	c.SigningKey = os.Getenv("BERTH_SIGNING_KEY")
 	c.SigningKeyID = os.Getenv("BERTH_SIGNING_KEY_ID")
-	switch v := os.Getenv("BERTH_TEST_CLOCK"); v {
-	case "1":
-		c.TestClock = true
-	case "", "0":
-	default:
-		return c, fmt.Errorf("BERTH_TEST_CLOCK must be 1 (a test clock) or unset, not %q", v)
+	var err error
+	if c.TestClock, err = flag("BERTH_TEST_CLOCK", "a test clock"); err != nil {
+		return c, err
 	}
-	switch v := os.Getenv("BERTH_OIDC_LOOPBACK"); v {
-	case "1":
-		c.OIDCLoopback = true
-	case "", "0":
-	default:
-		return c, fmt.Errorf("BERTH_OIDC_LOOPBACK must be 1 (trust loopback http issuers, for tests) or unset, not %q", v)
+	if c.OIDCLoopback, err = flag("BERTH_OIDC_LOOPBACK", "trust loopback http issuers, for tests"); err != nil {
+		return c, err
 	}
 	switch a := env("BERTH_AUTH", "on"); a {
 	case "on":
@@ -129,6 +122,18 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("BERTH_BACKEND must be embedded or aws, not %q", c.Backend)
 	}
 	return c, nil
+}
+
+// flag reads a variable that is 1 (on, meaning what) or unset.
+func flag(k, what string) (bool, error) {
+	switch v := os.Getenv(k); v {
+	case "1":
+		return true, nil
+	case "", "0":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s must be 1 (%s) or unset, not %q", k, what, v)
+	}
 }
 
 func env(k, def string) string {

@@ -3,8 +3,6 @@ package credprovider_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +16,7 @@ import (
 	"k8s.io/kubelet/pkg/apis/credentialprovider/install"
 	kubeletv1 "k8s.io/kubelet/pkg/apis/credentialprovider/v1"
 
-	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/credprovider"
 	"github.com/berth-registry/berth/shared/oidc/oidctest"
@@ -71,12 +69,7 @@ type cluster struct {
 func startCluster(t *testing.T) cluster {
 	cfg := config.Config{Backend: "embedded", Data: t.TempDir(), Auth: true, Service: "berth", TokenTTL: 5 * time.Minute,
 		PresignTTL: 15 * time.Minute, Tenancy: "dev", LogLevel: "error", OIDCLoopback: true}
-	l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(l.Gateway)
-	t.Cleanup(func() { srv.Close(); l.Close() })
+	host, l := harness.Start(t, cfg)
 	iss := oidctest.NewServer(t).Issuer("/cluster", "RS256")
 	ctx, ids := context.Background(), l.Stores.IDs
 	for _, err := range []error{
@@ -89,7 +82,7 @@ func startCluster(t *testing.T) cluster {
 			t.Fatal(err)
 		}
 	}
-	return cluster{host: strings.TrimPrefix(srv.URL, "http://"), issuer: iss, admin: l.AdminToken}
+	return cluster{host: host, issuer: iss, admin: l.AdminToken}
 }
 
 func TestProviderExchangesTheServiceAccountTokenAndContainerdPulls(t *testing.T) {
