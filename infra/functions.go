@@ -162,9 +162,11 @@ func functionTable() []function {
 		{Name: route.Tags, Memory: 256, Timeout: 10 * time.Second, Grants: registryGrants[route.Tags]},
 		{Name: route.Referrers, Memory: 256, Timeout: 10 * time.Second, Grants: registryGrants[route.Referrers]},
 		{Name: route.Catalog, Memory: 256, Timeout: 15 * time.Second, Grants: registryGrants[route.Catalog]},
-		// The authorizer reads tokens, users, groups and policies, and
-		// verifies JWTs locally with the public key, which it reads once
-		// per cold start (shared/app Authorizer).
+		// The authorizer reads tokens, users, groups, policies and
+		// federation rules, and verifies JWTs locally with the public
+		// key, which it reads once per cold start (shared/app
+		// Authorizer); keyless logins fetch the trusted OIDC issuers'
+		// keys over the internet, within 5 s (docs/keyless.md).
 		{Name: route.Authorizer, Memory: 256, Timeout: 10 * time.Second, Later: true,
 			Grants: []grant{tableGrant(ddbGet, ddbQuery), keyGrant("kms:GetPublicKey")}},
 		// The token endpoint checks credentials, audits logins and signs

@@ -29,6 +29,7 @@ const defaultTimeout = 5 * time.Second
 type fetcher struct {
 	client   *http.Client
 	loopback bool
+	timeout  time.Duration
 }
 
 func newFetcher(o Options) *fetcher {
@@ -59,12 +60,16 @@ func newFetcher(o Options) *fetcher {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("redirects are not followed") },
 		},
 		loopback: o.AllowLoopback,
+		timeout:  timeout,
 	}
 }
 
 // keys fetches the issuer's discovery document, checks it, and fetches
-// the key set it names.
+// the key set it names, both within one timeout (the authorizer's own
+// is 10 s).
 func (f *fetcher) keys(ctx context.Context, t Trust) (map[string]jwk, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
 	iss, err := CheckIssuer(t.Issuer, f.loopback)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
