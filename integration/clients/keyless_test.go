@@ -1,11 +1,14 @@
 package clients
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/shared/credprovider"
 	"github.com/berth-registry/berth/shared/oidc/oidctest"
 	"github.com/berth-registry/berth/shared/store"
 )
@@ -58,5 +61,54 @@ func TestDockerKeylessLogin(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no audit entry of the keyless docker login: %+v", es)
+	}
+}
+
+// TestContainerdPullsWithTheCredentialProvidersAnswer is the Kubernetes
+// path of docs/keyless.md with a real containerd: berth-credential-provider
+// exchanges a pod's service account token, and containerd pulls with the
+// username and password it answers (the kubelet hands them over as it
+// would an imagePullSecret's).
+func TestContainerdPullsWithTheCredentialProvidersAnswer(t *testing.T) {
+	need(t, "ctr", "crane", "busybox")
+	t.Parallel()
+	reg := startAuthRegistry(t, true)
+	cluster := oidctest.NewServer(t).Issuer("/cluster", "ES256")
+	ctx, ids, now := context.Background(), reg.local.Stores.IDs, time.Now().UTC()
+	must(t, ids.PutGroup(ctx, store.Group{Tenancy: tenancy, Name: "pullers", Created: now}))
+	reg.Allow(t, "pull", "allow group pullers to read repos in tenancy where target.repo.name = /team/*/")
+	must(t, ids.PutFederationRule(ctx, store.FederationRule{Tenancy: tenancy, Name: "cluster", Issuer: cluster.URL,
+		Audience: "berth-pull", Group: "pullers", MaxLifetimeSeconds: 300,
+		Claims: map[string]string{"sub": "system:serviceaccount:shop:*"}}))
+	s := newAuthShell(t)
+	s.Run("crane", "auth", "login", reg.Host, "-u", "dev/admin", "-p", reg.Admin)
+	const repo = "dev/team/app"
+	ref := reg.Ref(repo, ":1")
+	digest, _ := craneImage(t, s, ref)
+
+	req, _ := json.Marshal(credprovider.Request{APIVersion: credprovider.APIVersion, Kind: "CredentialProviderRequest",
+		Image: ref, ServiceAccountToken: cluster.Token(oidctest.Kubernetes("shop", "web", "berth-pull"))})
+	var out bytes.Buffer
+	if err := credprovider.Run(ctx, bytes.NewReader(req), &out, credprovider.Options{}); err != nil {
+		t.Fatalf("the provider: %v", err)
+	}
+	var res credprovider.Response
+	must(t, json.Unmarshal(out.Bytes(), &res))
+	cred := res.Auth[reg.Host+"/"+repo]
+	if cred.Username != "dev/oidc" || cred.Password == "" {
+		t.Fatalf("the provider answered %s", out.Bytes())
+	}
+	s.Cleanup(func(s *shell) { s.Try("ctr", "--namespace", ctrNamespace, "images", "rm", "--sync", ref) })
+	mark := reg.Mark()
+	pulled := s.Run("ctr", "--namespace", ctrNamespace, "images", "pull", "--plain-http", "--user", cred.Username+":"+cred.Password, ref)
+	if !strings.Contains(pulled, digest) {
+		t.Errorf("ctr images pull output does not name %s:\n%s", digest, pulled)
+	}
+	oauth := false
+	for _, q := range reg.Since(mark) {
+		oauth = oauth || (q.Method == "POST" && q.Path == "/token" && q.Status == 200)
+	}
+	if !oauth {
+		t.Errorf("containerd got no registry token for the provider's credentials at POST /token")
 	}
 }
