@@ -119,7 +119,8 @@ func TestRaceCommitVsCancel(t *testing.T) {
 }
 
 // TestRaceCancelVsVerify: a direct upload's completing PUT (which
-// assembles and verifies it) and a DELETE of it (seen: the PUT answered
+// assembles and verifies it), a status poll (which verifies too) and a
+// DELETE of it (seen: the PUT answered
 // 500, the blob HEADed 200 and GET 404, and later uploads of the same
 // bytes by anyone got 201 and then 404 on pull).
 func TestRaceCancelVsVerify(t *testing.T) {
@@ -136,6 +137,7 @@ func TestRaceCancelVsVerify(t *testing.T) {
 					return e.do("PUT", loc+"?digest="+d.String(), parts, "Content-Type", "application/json")
 				}},
 				{"DELETE", func() response { return e.do("DELETE", loc, nil) }},
+				{"GET", func() response { return e.do("GET", loc, nil) }}, // a poll verifies too
 			},
 			check: func(rs []response) error {
 				err := e.checkCancel(t, repo, "blobs/"+uploadID(loc), d, rs[0], rs[1])

@@ -93,9 +93,10 @@ const (
 type directState struct {
 	State  string `json:"state"`
 	Digest string `json:"digest,omitempty"`
-	// Size is the assembled object's size; Verified how much of it was
-	// hashed (the hash state is in the session's Hashes).
-	Size     int64  `json:"size,omitempty"`
+	// Size is the assembled object's size, once Assembled; Verified how
+	// much of it was hashed (the hash state is in the session's Hashes).
+	Size      int64 `json:"size,omitempty"`
+	Assembled bool  `json:"assembled,omitempty"`
 	Verified int64  `json:"verified,omitempty"`
 	Error    string `json:"error,omitempty"`
 	// Marked says a marker record names this session (direct_verify.go).
@@ -164,15 +165,14 @@ func (reg *Registry) directUpload(w http.ResponseWriter, r *http.Request, u stor
 		if st.State == DirectVerifying {
 			return reg.verify(w, r, u, st)
 		}
+		if err := reg.ensureRecorded(r.Context(), u, st); err != nil {
+			return err
+		}
 		return reg.directStatus(w, r, u, st)
 	case http.MethodPut:
 		return reg.completeDirect(w, r, u, st)
 	case http.MethodDelete:
-		if err := reg.discardDirect(r.Context(), u, st); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return reg.cancelDirect(w, r, u, st)
 	}
 	return errcode.New(errcode.Unsupported,
 		"upload %s is a direct upload: PUT its parts to the URLs that GET %s?parts=1-N gives, then PUT %s?digest=<digest> with the part list (docs/direct-uploads.md)",
@@ -269,10 +269,13 @@ type completion struct {
 	} `json:"parts"`
 }
 
-// completeDirect serves PUT ...?digest=: it assembles the parts (once),
-// then verifies as far as one request may. Repeating it is safe and
-// continues a verification, as a status poll does.
+// completeDirect serves PUT ...?digest=: it claims the session for
+// this completion (uploading → verifying, conditional on the version
+// read), then has storage assemble the parts, then verifies as far as
+// one request may. Repeating it is safe and continues a verification,
+// as a status poll does.
 func (reg *Registry) completeDirect(w http.ResponseWriter, r *http.Request, u store.Upload, st directState) error {
+	ctx := r.Context()
 	want, err := oci.ParseDigest(r.URL.Query().Get("digest"))
 	if err != nil {
 		return errcode.New(errcode.DigestInvalid, "completing a direct upload needs ?digest=<algorithm>:<hex>: %v", err)
@@ -284,34 +287,44 @@ func (reg *Registry) completeDirect(w http.ResponseWriter, r *http.Request, u st
 		if st.State == DirectVerifying {
 			return reg.verify(w, r, u, st)
 		}
+		if err := reg.ensureRecorded(ctx, u, st); err != nil {
+			return err
+		}
 		return reg.directStatus(w, r, u, st)
 	}
 	parts, err := readParts(r)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	err = reg.blobs.CompleteMultipart(ctx, u.Key, u.MultipartID, parts)
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		return errcode.New(errcode.BlobUploadInvalid, "a part of upload %s is missing or its ETag is not what storage holds; upload it again and repeat the PUT", u.ID)
-	case errors.Is(err, store.ErrNotFound):
-		return errcode.New(errcode.BlobUploadUnknown, "upload %s has no parts in storage any more (it expired or was completed by another request)", u.ID)
-	case err != nil:
-		return fmt.Errorf("complete multipart: %w", err)
-	}
-	size, err := reg.blobs.Stat(ctx, u.Key)
-	if err != nil {
-		return fmt.Errorf("stat assembled object: %w", err)
-	}
-	u.MultipartID = ""
-	u.Offset = size
-	st = directState{State: DirectVerifying, Digest: want.String(), Size: size}
+	st = directState{State: DirectVerifying, Digest: want.String()}
 	delete(u.Hashes, want.Algorithm().String())
 	setDirect(&u, st)
 	if err := reg.save(ctx, &u, ""); err != nil {
 		return err
 	}
+	err = reg.blobs.CompleteMultipart(ctx, u.Key, u.MultipartID, parts)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Back to uploading, so the part can be sent again.
+		setDirect(&u, directState{State: DirectUploading})
+		if err := reg.save(ctx, &u, ""); err != nil {
+			return err
+		}
+		return errcode.New(errcode.BlobUploadInvalid, "a part of upload %s is missing or its ETag is not what storage holds; upload it again and repeat the PUT", u.ID)
+	case errors.Is(err, store.ErrNotFound):
+		// Cancelled meanwhile (the cancel aborted the parts), or expired.
+		_ = reg.meta.DeleteUpload(ctx, u.ID, u.Version)
+		return errcode.New(errcode.BlobUploadUnknown, "upload %s has no parts in storage any more (it was cancelled or it expired)", u.ID)
+	case err != nil:
+		return fmt.Errorf("complete multipart: %w", err)
+	}
+	size, err := reg.blobs.Stat(ctx, u.Key)
+	if errors.Is(err, store.ErrNotFound) {
+		return reg.verifyLost(w, r, u, u.Version, err) // a cancel deleted it
+	} else if err != nil {
+		return fmt.Errorf("stat assembled object: %w", err)
+	}
+	u.MultipartID, u.Offset, st.Size, st.Assembled = "", size, size, true
 	return reg.verify(w, r, u, st)
 }
 
@@ -364,22 +377,39 @@ func validETag(s string) bool {
 	return true
 }
 
-// discardDirect cancels a direct session: its parts, an assembled object
-// not yet a blob, its marker and its record.
-func (reg *Registry) discardDirect(ctx context.Context, u store.Upload, st directState) error {
-	if u.MultipartID != "" {
-		if err := reg.blobs.AbortMultipart(ctx, u.Key, u.MultipartID); err != nil {
-			return err
+// cancelDirect serves DELETE on a direct session. It claims the session
+// (a delete conditional on the version read, read again while polls or
+// a completion move it on) while it is uploading, verifying or failed,
+// then removes its parts, its assembled object and its marker: a cancel
+// that answers 204 leaves nothing, and a verification that had not
+// finished loses (its save finds the session gone). A session whose
+// blob was verified first is complete: the cancel loses with 404.
+func (reg *Registry) cancelDirect(w http.ResponseWriter, r *http.Request, u store.Upload, st directState) error {
+	ctx := r.Context()
+	for range 5 {
+		if st.State == DirectDone {
+			return errcode.New(errcode.BlobUploadUnknown, "upload %s is complete (blob %s is in repository %q): there is nothing to cancel", u.ID, st.Digest, u.Repo)
 		}
-	}
-	if st.State == DirectVerifying {
-		if err := reg.blobs.Delete(ctx, u.Key); err != nil {
-			return err
+		err := reg.meta.DeleteUpload(ctx, u.ID, u.Version)
+		if err == nil {
+			reg.release(ctx, u)
+			if st.State != DirectUploading {
+				if err := reg.blobs.Delete(ctx, u.Key); err != nil {
+					reg.log.WarnContext(ctx, "deleting a cancelled direct upload's object failed", "upload", u.ID, "error", err.Error())
+				}
+			}
+			reg.removeMarker(ctx, u, st)
+			w.WriteHeader(http.StatusNoContent)
+			return nil
 		}
+		if !errors.Is(err, store.ErrConflict) {
+			return lostSession(u.ID, err)
+		}
+		id := u.ID
+		if u, err = reg.meta.GetUpload(ctx, id); err != nil {
+			return lostSession(id, err)
+		}
+		st, _ = directOf(u)
 	}
-	reg.removeMarker(ctx, u, st)
-	if err := reg.meta.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
+	return errcode.New(errcode.BlobUploadInvalid, "upload %s kept changing under concurrent requests; cancel it again", u.ID).WithStatus(http.StatusConflict)
 }

@@ -37,11 +37,35 @@ const (
 
 // verify advances a verifying session by one step and answers its
 // state: 201 (PUT) or 204 (GET) once done, 202 while verifying, the
-// digest error when the bytes were not what the digest says.
+// digest error when the bytes were not what the digest says. Each step
+// is saved on the condition of the version read, and the blob is
+// recorded only after the session says done: of a verification and a
+// cancel, whichever writes first wins, and a cancel that won leaves no
+// record (docs/storage.md, "Direct upload").
 func (reg *Registry) verify(w http.ResponseWriter, r *http.Request, u store.Upload, st directState) error {
-	ctx := r.Context()
-	if err := reg.verifyStep(ctx, &u, &st); err != nil {
+	ctx, read := r.Context(), u.Version
+	if !st.Assembled && st.Size == 0 {
+		// The completing request claimed the session and is having
+		// storage assemble the parts, or stopped before it could say so.
+		size, err := reg.blobs.Stat(ctx, u.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			return reg.directStatus(w, r, u, st)
+		} else if err != nil {
+			return fmt.Errorf("stat assembled object: %w", err)
+		}
+		u.MultipartID, u.Offset, st.Size, st.Assembled = "", size, size, true
+	}
+	if err := reg.verifyStep(ctx, &u, &st); errors.Is(err, store.ErrNotFound) {
+		return reg.verifyLost(w, r, u, read, err) // a cancel deleted the object?
+	} else if err != nil {
 		return err
+	}
+	if st.State == DirectVerifying {
+		reg.ensureMarker(ctx, u, &st)
+	}
+	setDirect(&u, st)
+	if err := reg.save(ctx, &u, ""); err != nil {
+		return reg.verifyLost(w, r, u, read, err)
 	}
 	switch st.State {
 	case DirectDone:
@@ -51,23 +75,50 @@ func (reg *Registry) verify(w http.ResponseWriter, r *http.Request, u store.Uplo
 		}
 	case DirectFailed:
 		_ = reg.blobs.Delete(ctx, u.Key)
-	default:
-		reg.ensureMarker(ctx, u, &st)
-	}
-	setDirect(&u, st)
-	if err := reg.save(ctx, &u, ""); err != nil {
-		// Another poll saved first: answer what it saved.
-		cur, gerr := reg.meta.GetUpload(ctx, u.ID)
-		cst, ok := directOf(cur)
-		if gerr != nil || !ok {
-			return err
-		}
-		return reg.directStatus(w, r, cur, cst)
 	}
 	if st.State != DirectVerifying {
 		reg.removeMarker(ctx, u, st)
 	}
 	return reg.directStatus(w, r, u, st)
+}
+
+// verifyLost answers a verification step of session u (read at version
+// read) that failed with err. When a cancel won, the step deletes the
+// object it was assembling or reading (storage may have finished
+// assembling it after the cancel deleted it) and answers 404; when
+// another poll moved the session on, what that poll saved; else err.
+func (reg *Registry) verifyLost(w http.ResponseWriter, r *http.Request, u store.Upload, read int64, err error) error {
+	ctx := r.Context()
+	cur, gerr := reg.meta.GetUpload(ctx, u.ID)
+	if errors.Is(gerr, store.ErrNotFound) {
+		_ = reg.blobs.Delete(ctx, u.Key)
+		return errcode.New(errcode.BlobUploadUnknown, "upload %s was cancelled while it was verified", u.ID)
+	}
+	cst, ok := directOf(cur)
+	if gerr != nil || !ok || cur.Version == read {
+		return err
+	}
+	return reg.directStatus(w, r, cur, cst)
+}
+
+// ensureRecorded records the blob of a done session when the request
+// that verified it stopped before recording it (the session says done
+// first, so that a cancel never races a record). It costs a read; a
+// session whose object is gone is answered as unknown.
+func (reg *Registry) ensureRecorded(ctx context.Context, u store.Upload, st directState) error {
+	if st.State != DirectDone {
+		return nil
+	}
+	d := digest.Digest(st.Digest)
+	if _, err := reg.meta.GetLink(ctx, u.Repo, d); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if _, err := reg.blobs.Stat(ctx, u.Key); errors.Is(err, store.ErrNotFound) {
+		return errcode.New(errcode.BlobUploadUnknown, "upload %s was verified, but its blob is gone (collected or deleted); upload it again", u.ID)
+	} else if err != nil {
+		return err
+	}
+	return reg.recordBlob(ctx, u.Repo, store.Blob{Digest: d, Size: st.Size, Key: u.Key, Created: reg.now().UTC()})
 }
 
 // verifyStep hashes the next stretch of the assembled object into the
@@ -142,29 +193,6 @@ func (reg *Registry) hashFrom(ctx context.Context, key string, offset, n int64, 
 	return done, nil
 }
 
-// recordBlob records b and links it into repo, as a commit does (see
-// Registry.commit).
-func (reg *Registry) recordBlob(ctx context.Context, repo string, b store.Blob) error {
-	key := b.Key
-	err := reg.meta.PutBlob(ctx, b)
-	if errors.Is(err, store.ErrExists) {
-		var ours bool
-		if b, ours, err = reg.existingBlob(ctx, b); err != nil {
-			return fmt.Errorf("read existing blob record: %w", err)
-		}
-		if !ours && b.Key != key {
-			// Someone stored these bytes first; theirs stay, ours go.
-			_ = reg.blobs.Delete(ctx, key)
-		}
-	} else if err != nil {
-		return fmt.Errorf("record blob: %w", err)
-	}
-	if _, err := reg.repository(ctx, repo); err != nil {
-		return err
-	}
-	return reg.meta.LinkBlob(ctx, repo, b)
-}
-
 // markerID is the id of the marker record that says a blob of repo is
 // being verified: a record in the upload table under a name derived
 // from repository and digest, so a manifest push finds it by what it
@@ -184,8 +212,9 @@ func (reg *Registry) ensureMarker(ctx context.Context, u store.Upload, st *direc
 	setDirect(&m, directState{State: directMarker, Digest: st.Digest, Session: u.ID})
 	err := reg.meta.CreateUpload(ctx, m)
 	if errors.Is(err, store.ErrExists) {
-		// An older session's: the latest verification is the one to name.
-		_ = reg.meta.DeleteUpload(ctx, m.ID)
+		// An older session's: the latest verification is the one to name
+		// (markers are created, never updated: version 1).
+		_ = reg.meta.DeleteUpload(ctx, m.ID, 1)
 		err = reg.meta.CreateUpload(ctx, m)
 	}
 	st.Marked = err == nil
@@ -202,7 +231,7 @@ func (reg *Registry) removeMarker(ctx context.Context, u store.Upload, st direct
 		return
 	}
 	if ms, ok := directOf(m); ok && ms.Session == u.ID {
-		_ = reg.meta.DeleteUpload(ctx, id)
+		_ = reg.meta.DeleteUpload(ctx, id, m.Version)
 	}
 }
 

@@ -42,6 +42,11 @@ type Config struct {
 	// (shared/clock), so BERTH_TEST_CLOCK moves them with every other
 	// recorded time.
 	Now func() time.Time
+	// RehashMax is the largest blob whose stored bytes a commit re-hashes
+	// when it finds the digest recorded already (blobrecord.go; zero
+	// means 4 MiB): a larger one is checked by size only, and by
+	// `berth blobs verify`.
+	RehashMax int64
 }
 
 // DefaultConfig fits AWS's limits: a 6 MB invoke payload carries about

@@ -62,6 +62,8 @@ func (reg *Registry) existingBlob(ctx context.Context, ours store.Blob) (store.B
 		switch {
 		case err == nil:
 			return st.Blob, false, nil
+		case errors.Is(err, store.ErrConflict) && st.Condemned != "" && st.Key == ours.Key:
+			return ours, false, errCollected(ours)
 		case errors.Is(err, store.ErrConflict) && st.Condemned != "":
 			err = reg.Touch.ReplaceCondemnedBlob(ctx, ours, st.Condemned)
 			if err == nil {

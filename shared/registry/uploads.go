@@ -3,11 +3,9 @@ package registry
 import (
 	"context"
 	"crypto/rand"
-	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"strconv"
@@ -58,11 +56,7 @@ func (reg *Registry) uploads(w http.ResponseWriter, r *http.Request, m route.Mat
 	case http.MethodPut:
 		return reg.commitUpload(w, r, u)
 	case http.MethodDelete:
-		if err := reg.discard(r.Context(), u); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return reg.cancelUpload(w, r, u)
 	}
 	return errcode.New(errcode.Unsupported, "method %s not allowed on uploads", r.Method)
 }
@@ -239,6 +233,9 @@ func (reg *Registry) patchUpload(w http.ResponseWriter, r *http.Request, u store
 	if err := checkRange(r, u, len(body)); err != nil {
 		return err
 	}
+	if err := hashInto(&u, body); err != nil {
+		return err
+	}
 	// A client that sends Content-Range is uploading in chunks: more
 	// will follow (see appendData's prepare).
 	old, err := reg.appendData(r.Context(), &u, body, false, r.Header.Get("Content-Range") != "")
@@ -266,10 +263,15 @@ type tailExpirer interface{ ExpiresUploadTails() bool }
 func (reg *Registry) save(ctx context.Context, u *store.Upload, oldTail string) error {
 	u.Version++
 	u.Expires = reg.now().UTC().Add(reg.cfg.UploadTTL)
-	if err := reg.meta.UpdateUpload(ctx, *u); errors.Is(err, store.ErrConflict) {
-		return errcode.New(errcode.BlobUploadInvalid, "upload %s was changed by a concurrent request; resume from its current offset", u.ID).WithStatus(http.StatusConflict)
-	} else if err != nil {
-		return err
+	if err := reg.meta.UpdateUpload(ctx, *u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// Moved on, or claimed by a commit or cancel (DynamoDB's
+			// condition fails on a missing item too): say which.
+			if _, gerr := reg.meta.GetUpload(ctx, u.ID); errors.Is(gerr, store.ErrNotFound) {
+				err = gerr
+			}
+		}
+		return lostSession(u.ID, err)
 	}
 	if te, ok := reg.blobs.(tailExpirer); ok && te.ExpiresUploadTails() {
 		return nil
@@ -278,209 +280,4 @@ func (reg *Registry) save(ctx context.Context, u *store.Upload, oldTail string) 
 		_ = reg.blobs.Delete(ctx, oldTail)
 	}
 	return nil
-}
-
-func (reg *Registry) commitUpload(w http.ResponseWriter, r *http.Request, u store.Upload) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	if err := checkRange(r, u, len(body)); err != nil && len(body) > 0 {
-		return err
-	}
-	return reg.commit(w, r, &u, body, r.URL.Query().Get("digest"), true)
-}
-
-// commit writes the final bytes, checks the digest computed while bytes
-// streamed in, and makes the blob visible in the repository. persisted
-// says whether u exists in metadata (false for a single-POST upload).
-func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upload, body []byte, dg string, persisted bool) error {
-	ctx := r.Context()
-	want, err := oci.ParseDigest(dg)
-	if err != nil {
-		return errcode.New(errcode.DigestInvalid, "commit needs ?digest=<algorithm>:<hex>: %v", err)
-	}
-	oldTail, err := reg.appendData(ctx, u, body, true, false)
-	if err != nil {
-		return err
-	}
-	// The object is whole: drop a tail the multipart absorbed, and keep
-	// discard from aborting the completed upload (S3: NoSuchUpload).
-	if oldTail != "" && oldTail != u.TailKey {
-		_ = reg.blobs.Delete(ctx, oldTail)
-	}
-	u.MultipartID = ""
-	got, err := sum(u.Hashes, want.Algorithm())
-	if err != nil {
-		return err
-	}
-	if got != want {
-		_ = reg.blobs.Delete(ctx, u.Key)
-		if persisted {
-			_ = reg.discard(ctx, *u)
-		}
-		return errcode.New(errcode.DigestInvalid, "uploaded content has digest %s, not %s; the upload was discarded", got, want)
-	}
-	b := store.Blob{Digest: want, Size: u.Offset, Key: u.Key, Created: reg.now().UTC()}
-	if err := reg.recordBlob(ctx, u.Repo, b); err != nil {
-		return err
-	}
-	if persisted {
-		if err := reg.meta.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if u.TailKey != "" {
-			_ = reg.blobs.Delete(ctx, u.TailKey)
-		}
-	}
-	return blobCreated(w, u.Repo, want)
-}
-
-func blobCreated(w http.ResponseWriter, name string, d digest.Digest) error {
-	h := w.Header()
-	h.Set("Location", "/v2/"+name+"/blobs/"+d.String())
-	h.Set("Docker-Content-Digest", d.String())
-	h.Set("Content-Length", "0")
-	w.WriteHeader(http.StatusCreated)
-	return nil
-}
-
-// discard cancels a session: its parts, tail and record.
-func (reg *Registry) discard(ctx context.Context, u store.Upload) error {
-	if u.MultipartID != "" {
-		if err := reg.blobs.AbortMultipart(ctx, u.Key, u.MultipartID); err != nil {
-			return err
-		}
-	}
-	if u.TailKey != "" {
-		if err := reg.blobs.Delete(ctx, u.TailKey); err != nil {
-			return err
-		}
-	}
-	if err := reg.meta.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
-}
-
-// appendData hashes data into the session and writes it: bytes that with
-// the buffered tail reach store.MinPartSize become a multipart part, the
-// rest become the new tail. With final set, everything is written and the
-// object completed. It returns the tail key the write replaced.
-//
-// A chunk costs at most two object-store requests: reading the tail and
-// writing a part or a new tail. With prepare set (more chunks will
-// follow), a request that read no tail and starts a tail also begins the
-// multipart upload, so the later chunk that turns the tail into a part
-// need not. Without it (docker's single streamed PATCH) no multipart is
-// begun for a blob that fits the tail, and commit writes it with one Put.
-func (reg *Registry) appendData(ctx context.Context, u *store.Upload, data []byte, final, prepare bool) (string, error) {
-	if err := hashInto(u, data); err != nil {
-		return "", err
-	}
-	buf := data
-	readTail := u.TailSize > 0
-	if readTail {
-		tail, err := reg.blobs.Get(ctx, u.TailKey)
-		if err != nil {
-			return "", fmt.Errorf("read upload tail: %w", err)
-		}
-		buf = append(tail, data...)
-	}
-	old := u.TailKey
-	u.Offset += int64(len(data))
-	switch {
-	case final && u.MultipartID == "":
-		if err := reg.blobs.Put(ctx, u.Key, buf); err != nil {
-			return "", fmt.Errorf("write blob: %w", err)
-		}
-	case final || len(buf) >= store.MinPartSize:
-		if len(buf) > 0 {
-			if err := reg.writePart(ctx, u, buf); err != nil {
-				return "", err
-			}
-		}
-		u.TailKey, u.TailSize = "", 0
-		if final {
-			if err := reg.blobs.CompleteMultipart(ctx, u.Key, u.MultipartID, u.Parts); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return "", errcode.New(errcode.BlobUploadInvalid, "upload %s's parts changed under it (a concurrent request?); start the upload again", u.ID)
-				}
-				return "", fmt.Errorf("complete multipart: %w", err)
-			}
-		}
-	case len(buf) > 0:
-		// Each tail has a key of its own: of two requests racing from
-		// one version, the loser's tail must not overwrite the winner's
-		// (the session's digest state would no longer match its bytes).
-		u.TailKey = fmt.Sprintf("uploads/%s/tail-%d-%s", u.ID, u.Version+1, newID()[:8])
-		u.TailSize = int64(len(buf))
-		if err := reg.blobs.Put(ctx, u.TailKey, buf); err != nil {
-			return "", fmt.Errorf("write upload tail: %w", err)
-		}
-		if prepare && !readTail && u.MultipartID == "" {
-			id, err := reg.blobs.CreateMultipart(ctx, u.Key)
-			if err != nil {
-				return "", fmt.Errorf("create multipart: %w", err)
-			}
-			u.MultipartID = id
-		}
-	}
-	return old, nil
-}
-
-func (reg *Registry) writePart(ctx context.Context, u *store.Upload, data []byte) error {
-	if u.MultipartID == "" {
-		id, err := reg.blobs.CreateMultipart(ctx, u.Key)
-		if err != nil {
-			return fmt.Errorf("create multipart: %w", err)
-		}
-		u.MultipartID = id
-	}
-	n := len(u.Parts) + 1
-	etag, err := reg.blobs.UploadPart(ctx, u.Key, u.MultipartID, n, data)
-	if err != nil {
-		return fmt.Errorf("upload part %d: %w", n, err)
-	}
-	u.Parts = append(u.Parts, store.Part{Number: n, ETag: etag, Size: int64(len(data))})
-	return nil
-}
-
-// hashInto restores the session's running digests, feeds them data and
-// stores their states again.
-func hashInto(u *store.Upload, data []byte) error {
-	if u.Hashes == nil {
-		u.Hashes = map[string][]byte{}
-	}
-	for _, alg := range oci.Hashes {
-		h, err := restore(u.Hashes, alg)
-		if err != nil {
-			return err
-		}
-		h.Write(data)
-		state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("save %s state: %w", alg, err)
-		}
-		u.Hashes[alg.String()] = state
-	}
-	return nil
-}
-
-func restore(states map[string][]byte, alg digest.Algorithm) (hash.Hash, error) {
-	h := oci.HashFor(alg).New()
-	if st, ok := states[alg.String()]; ok {
-		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st); err != nil {
-			return nil, fmt.Errorf("restore %s state: %w", alg, err)
-		}
-	}
-	return h, nil
-}
-
-func sum(states map[string][]byte, alg digest.Algorithm) (digest.Digest, error) {
-	h, err := restore(states, alg)
-	if err != nil {
-		return "", err
-	}
-	return digest.NewDigest(alg, h), nil
 }

@@ -168,8 +168,13 @@ type Manifests interface {
 
 // Tags holds tags by repository.
 type Tags interface {
-	// PutTag creates or moves a tag.
+	// PutTag creates or moves a tag (one atomic write: of two racing
+	// pushes, the last wins).
 	PutTag(ctx context.Context, t Tag) error
+	// CreateTag stores a tag that does not exist yet; ErrExists (and the
+	// first tag stays) otherwise. Immutable tags are written with it, so
+	// of racing first pushes exactly one wins.
+	CreateTag(ctx context.Context, t Tag) error
 	// GetTag returns a tag or ErrNotFound.
 	GetTag(ctx context.Context, repo, name string) (Tag, error)
 	// DeleteTag removes a tag or returns ErrNotFound.
@@ -200,6 +205,22 @@ type Blobs interface {
 	ListLinks(ctx context.Context, repo string, after digest.Digest, limit int) ([]Blob, error)
 }
 
+// BlobRepairs is what detecting and healing a blob record whose object
+// does not hold its digest's bytes needs (docs/storage.md, "Detect and
+// heal").
+type BlobRepairs interface {
+	// ReplaceBlob replaces the record of b.Digest by b, touched now, if
+	// the record still names old.Key (condemned or not); ErrConflict if
+	// it names another key, ErrNotFound if absent.
+	ReplaceBlob(ctx context.Context, b, old Blob) error
+	// QuarantineBlob condemns the record of old.Digest with marker if it
+	// still names old.Key and is not condemned: it is never reused (the
+	// next verified upload of the digest replaces it) and garbage
+	// collection removes it and its object once nothing links it.
+	// ErrConflict otherwise, ErrNotFound if absent.
+	QuarantineBlob(ctx context.Context, old Blob, marker string) error
+}
+
 // Uploads holds upload sessions.
 type Uploads interface {
 	// CreateUpload stores a new session (Version 1).
@@ -211,8 +232,12 @@ type Uploads interface {
 	// UpdateUpload stores u if the stored version is u.Version-1, and
 	// returns ErrConflict otherwise.
 	UpdateUpload(ctx context.Context, u Upload) error
-	// DeleteUpload removes a session; ErrNotFound if absent.
-	DeleteUpload(ctx context.Context, id string) error
+	// DeleteUpload removes a session if it is still at version (the
+	// one GetUpload returned): ErrNotFound if absent, ErrConflict if a
+	// request moved it on. A commit and a cancel both claim a session
+	// this way, so of two requests continuing one version exactly one
+	// proceeds (docs/storage.md, "State machines").
+	DeleteUpload(ctx context.Context, id string, version int64) error
 }
 
 // Metadata is everything the registry stores about content.
@@ -221,6 +246,7 @@ type Metadata interface {
 	Manifests
 	Tags
 	Blobs
+	BlobRepairs
 	Uploads
 }
 

@@ -16,6 +16,11 @@ func (t *Table) PutTag(ctx context.Context, tag store.Tag) error {
 	return t.put(ctx, repoPK(tag.Repo), skTag+tag.Name, tag)
 }
 
+// CreateTag implements store.Tags with a create-if-absent write.
+func (t *Table) CreateTag(ctx context.Context, tag store.Tag) error {
+	return t.create(ctx, repoPK(tag.Repo), skTag+tag.Name, tag)
+}
+
 // GetTag implements store.Tags.
 func (t *Table) GetTag(ctx context.Context, repo, name string) (store.Tag, error) {
 	var tag store.Tag
@@ -131,8 +136,15 @@ func (t *Table) UpdateUpload(ctx context.Context, u store.Upload) error {
 	return t.write(ctx, it, attrVersion+" = :prev", item{":prev": num(u.Version - 1)}, store.ErrConflict)
 }
 
-// DeleteUpload implements store.Uploads.
-func (t *Table) DeleteUpload(ctx context.Context, id string) error {
-	_, err := t.del(ctx, pkUploadPrefx+id, skUpload)
-	return err
+// DeleteUpload implements store.Uploads: a DeleteItem conditional on
+// the version, so a commit and a cancel racing from one version cannot
+// both claim the session. A lost condition costs one read to tell a
+// session gone from one moved on.
+func (t *Table) DeleteUpload(ctx context.Context, id string, version int64) error {
+	pk := pkUploadPrefx + id
+	ok, err := t.delIf(ctx, pk, skUpload, "#ver = :v", map[string]string{"#ver": attrVersion}, item{":v": num(version)})
+	if err != nil || ok {
+		return err
+	}
+	return t.lost(ctx, pk, skUpload, fmt.Sprintf("upload %s is not at version %d", id, version))
 }

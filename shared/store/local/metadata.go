@@ -201,6 +201,16 @@ func (m *Metadata) PutTag(_ context.Context, t store.Tag) error {
 	return m.db.Update(func(tx *bolt.Tx) error { return put(tx, bucketTags, key(t.Repo, t.Name), t) })
 }
 
+// CreateTag implements store.Tags.
+func (m *Metadata) CreateTag(_ context.Context, t store.Tag) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketTags).Get(key(t.Repo, t.Name)) != nil {
+			return fmt.Errorf("tag %s:%s: %w", t.Repo, t.Name, store.ErrExists)
+		}
+		return put(tx, bucketTags, key(t.Repo, t.Name), t)
+	})
+}
+
 // GetTag implements store.Tags.
 func (m *Metadata) GetTag(_ context.Context, repo, name string) (store.Tag, error) {
 	return cachedGet[store.Tag](m, bucketTags, key(repo, name))
@@ -309,8 +319,17 @@ func (m *Metadata) UpdateUpload(_ context.Context, u store.Upload) error {
 }
 
 // DeleteUpload implements store.Uploads.
-func (m *Metadata) DeleteUpload(_ context.Context, id string) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketUploads, []byte(id)) })
+func (m *Metadata) DeleteUpload(_ context.Context, id string, version int64) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		var cur store.Upload
+		if err := get(tx, bucketUploads, []byte(id), &cur); err != nil {
+			return err
+		}
+		if cur.Version != version {
+			return fmt.Errorf("upload %s at version %d, delete at %d: %w", id, cur.Version, version, store.ErrConflict)
+		}
+		return tx.Bucket(bucketUploads).Delete([]byte(id))
+	})
 }
 
 // PutRepository implements store.Repositories.

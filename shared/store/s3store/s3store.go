@@ -95,7 +95,7 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 
 // Get implements store.Objects.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
 	if notFound(err) {
 		return nil, fmt.Errorf("s3 object %s: %w", key, store.ErrNotFound)
 	} else if err != nil {

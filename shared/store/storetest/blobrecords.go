@@ -92,4 +92,42 @@ var blobRecordTests = []metaTest{
 	{"UnlinkBlob of a link never made → ErrNotFound", func(t *testing.T, m store.Metadata) {
 		wantErr(t, "UnlinkBlob", m.UnlinkBlob(ctx(t), unique(t, "repo"), randomDigest(t)), store.ErrNotFound)
 	}},
+	{"ReplaceBlob swaps a record that still names the old key, condemned or not", func(t *testing.T, m store.Metadata) {
+		b := newBlob(t, unique(t, "blobs/bad"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), b))
+		nb := b
+		nb.Key, nb.Size = unique(t, "blobs/good"), 99
+		stale := b
+		stale.Key = unique(t, "blobs/other")
+		wantErr(t, "ReplaceBlob of another key", m.ReplaceBlob(ctx(t), nb, stale), store.ErrConflict)
+		must(t, "ReplaceBlob", m.ReplaceBlob(ctx(t), nb, b))
+		got, err := m.GetBlob(ctx(t), b.Digest)
+		must(t, "GetBlob", err)
+		checkBlob(t, got, nb)
+		wantErr(t, "ReplaceBlob from the replaced key", m.ReplaceBlob(ctx(t), b, b), store.ErrConflict)
+		wantErr(t, "ReplaceBlob of an unknown digest", m.ReplaceBlob(ctx(t), newBlob(t, "k"), newBlob(t, "k")), store.ErrNotFound)
+	}},
+	{"QuarantineBlob condemns a record once, only while it names the key", func(t *testing.T, m store.Metadata) {
+		b := newBlob(t, unique(t, "blobs/bad"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), b))
+		other := b
+		other.Key = unique(t, "blobs/other")
+		wantErr(t, "QuarantineBlob of another key", m.QuarantineBlob(ctx(t), other, "q1"), store.ErrConflict)
+		must(t, "QuarantineBlob", m.QuarantineBlob(ctx(t), b, "q1"))
+		wantErr(t, "QuarantineBlob again", m.QuarantineBlob(ctx(t), b, "q2"), store.ErrConflict)
+		if ret, ok := m.(store.BlobTouches); ok {
+			st, err := ret.TouchBlob(ctx(t), b.Digest)
+			wantErr(t, "TouchBlob of a quarantined record", err, store.ErrConflict)
+			if st.Condemned != "q1" {
+				t.Fatalf("the quarantined record's marker is %q, want q1", st.Condemned)
+			}
+		}
+		nb := b
+		nb.Key = unique(t, "blobs/good")
+		must(t, "ReplaceBlob of a quarantined record", m.ReplaceBlob(ctx(t), nb, b))
+		got, err := m.GetBlob(ctx(t), b.Digest)
+		must(t, "GetBlob", err)
+		checkBlob(t, got, nb)
+		wantErr(t, "QuarantineBlob of an unknown digest", m.QuarantineBlob(ctx(t), newBlob(t, "k"), "q"), store.ErrNotFound)
+	}},
 }

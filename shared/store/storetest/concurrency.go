@@ -2,8 +2,12 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/store"
 )
@@ -65,6 +69,18 @@ var metaConcurrencyTests = []metaTest{
 			t.Fatalf("stored version %d offset %d, want the winner's: version 2 offset %d", got.Version, got.Offset, 1000+w)
 		}
 	}},
+	{"concurrent CreateTag of one tag → exactly one succeeds, the rest ErrExists", func(t *testing.T, m store.Metadata) {
+		repo := unique(t, "repo")
+		errs := race(func(i int) error {
+			return m.CreateTag(ctx(t), store.Tag{Repo: repo, Name: "v1", Digest: digestOf(i), Updated: time.Now().UTC()})
+		})
+		w := oneWinner(t, errs, store.ErrExists)
+		got, err := m.GetTag(ctx(t), repo, "v1")
+		must(t, "GetTag", err)
+		if got.Digest != digestOf(w) {
+			t.Fatalf("the tag names %s, want the winner's %s", got.Digest, digestOf(w))
+		}
+	}},
 	{"concurrent PutBlob of one digest → exactly one succeeds, the rest ErrExists", func(t *testing.T, m store.Metadata) {
 		first := newBlob(t, "")
 		keys := make([]string, racers)
@@ -84,3 +100,6 @@ var metaConcurrencyTests = []metaTest{
 		}
 	}},
 }
+
+// digestOf is a digest that racer i's write names.
+func digestOf(i int) digest.Digest { return digest.FromString(fmt.Sprint("racer ", i)) }

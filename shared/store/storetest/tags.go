@@ -35,6 +35,19 @@ func tagNamesOf(tags []store.Tag) []string {
 }
 
 var tagTests = []metaTest{
+	{"CreateTag stores a new tag; again → ErrExists, the first stays", func(t *testing.T, m store.Metadata) {
+		repo := unique(t, "repo")
+		first := store.Tag{Repo: repo, Name: "v1", Digest: randomDigest(t), Updated: time.Now().UTC().Truncate(time.Millisecond)}
+		must(t, "CreateTag", m.CreateTag(ctx(t), first))
+		second := first
+		second.Digest = randomDigest(t)
+		wantErr(t, "CreateTag again", m.CreateTag(ctx(t), second), store.ErrExists)
+		got, err := m.GetTag(ctx(t), repo, "v1")
+		must(t, "GetTag", err)
+		if got.Digest != first.Digest {
+			t.Fatalf("the tag names %s, want the first write's %s", got.Digest, first.Digest)
+		}
+	}},
 	{"PutTag then GetTag round-trips", func(t *testing.T, m store.Metadata) {
 		tag := newTag(t, unique(t, "repo"), "latest")
 		must(t, "PutTag", m.PutTag(ctx(t), tag))

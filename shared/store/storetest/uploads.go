@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -112,12 +113,50 @@ var uploadTests = []metaTest{
 		_, err = m.GetUpload(ctx(t), u.ID)
 		wantErr(t, "GetUpload", err, store.ErrNotFound)
 	}},
-	{"DeleteUpload removes it; deleting again → ErrNotFound", func(t *testing.T, m store.Metadata) {
+	{"DeleteUpload at its version removes it; deleting again → ErrNotFound", func(t *testing.T, m store.Metadata) {
 		u := newUpload(t)
 		must(t, "CreateUpload", m.CreateUpload(ctx(t), u))
-		must(t, "DeleteUpload", m.DeleteUpload(ctx(t), u.ID))
+		must(t, "DeleteUpload", m.DeleteUpload(ctx(t), u.ID, 1))
 		_, err := m.GetUpload(ctx(t), u.ID)
 		wantErr(t, "GetUpload after delete", err, store.ErrNotFound)
-		wantErr(t, "DeleteUpload again", m.DeleteUpload(ctx(t), u.ID), store.ErrNotFound)
+		wantErr(t, "DeleteUpload again", m.DeleteUpload(ctx(t), u.ID, 1), store.ErrNotFound)
+	}},
+	{"DeleteUpload at another version → ErrConflict and keeps it", func(t *testing.T, m store.Metadata) {
+		u := newUpload(t)
+		must(t, "CreateUpload", m.CreateUpload(ctx(t), u))
+		u.Version = 2
+		must(t, "UpdateUpload", m.UpdateUpload(ctx(t), u))
+		for _, v := range []int64{1, 3} {
+			wantErr(t, fmt.Sprintf("DeleteUpload at version %d", v), m.DeleteUpload(ctx(t), u.ID, v), store.ErrConflict)
+		}
+		got, err := m.GetUpload(ctx(t), u.ID)
+		must(t, "GetUpload", err)
+		checkUpload(t, got, u)
+	}},
+	{"a delete and an update racing from one version: exactly one wins", func(t *testing.T, m store.Metadata) {
+		for range 10 {
+			u := newUpload(t)
+			must(t, "CreateUpload", m.CreateUpload(ctx(t), u))
+			errs := race(func(i int) error {
+				if i%2 == 0 {
+					return m.DeleteUpload(ctx(t), u.ID, 1)
+				}
+				next := u
+				next.Version = 2
+				return m.UpdateUpload(ctx(t), next)
+			})
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound):
+					t.Fatalf("a loser got %v, want ErrConflict or ErrNotFound", err)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("%d of %d racing claims of one version won", won, len(errs))
+			}
+		}
 	}},
 }
