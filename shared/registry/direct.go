@@ -95,10 +95,10 @@ type directState struct {
 	Digest string `json:"digest,omitempty"`
 	// Size is the assembled object's size, once Assembled; Verified how
 	// much of it was hashed (the hash state is in the session's Hashes).
-	Size      int64 `json:"size,omitempty"`
-	Assembled bool  `json:"assembled,omitempty"`
-	Verified int64  `json:"verified,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	Assembled bool   `json:"assembled,omitempty"`
+	Verified  int64  `json:"verified,omitempty"`
+	Error     string `json:"error,omitempty"`
 	// Marked says a marker record names this session (direct_verify.go).
 	Marked bool `json:"marked,omitempty"`
 	// Session is, in a marker record, the session being verified.
