@@ -93,9 +93,9 @@ func TestRaceManifestVsRetentionVsGC(t *testing.T) {
 		tag := fmt.Sprintf("t%d", i)
 		return round{
 			racers: []racer{
-				{"PUT", func() response { return e.putManifest(im, repo, tag) }},
-				{"retention", func() response { return e.retentionRun(repo, asOf) }},
-				{"GC", e.collect},
+				{"PUT", jittered(10*time.Millisecond, func() response { return e.putManifest(im, repo, tag) })},
+				{"retention", jittered(10*time.Millisecond, func() response { return e.retentionRun(repo, asOf) })},
+				{"GC", jittered(10*time.Millisecond, e.collect)},
 			},
 			check: func(rs []response) error {
 				switch {
@@ -118,10 +118,10 @@ func TestRaceMountVsDelete(t *testing.T) {
 		d := e.pushBlob(t, src, random(4096))
 		return round{
 			racers: []racer{
-				{"mount", func() response {
+				{"mount", jittered(10*time.Millisecond, func() response {
 					return e.do("POST", "/v2/"+dst+"/blobs/uploads/?mount="+d.String()+"&from="+src, nil)
-				}},
-				{"DELETE", func() response { return e.do("DELETE", "/v2/"+src+"/blobs/"+d.String(), nil) }},
+				})},
+				{"DELETE", jittered(10*time.Millisecond, func() response { return e.do("DELETE", "/v2/"+src+"/blobs/"+d.String(), nil) })},
 			},
 			check: func(rs []response) error {
 				var errs []error
@@ -161,8 +161,8 @@ func TestRaceRestoreVsGC(t *testing.T) {
 		body := fmt.Appendf(nil, `{"repository":%q,"digest":%q}`, repo, im.digest)
 		return round{
 			racers: []racer{
-				{"restore", func() response { return e.do("POST", "/api/retention/bin/restore", body) }},
-				{"GC", e.collect},
+				{"restore", jittered(10*time.Millisecond, func() response { return e.do("POST", "/api/retention/bin/restore", body) })},
+				{"GC", jittered(10*time.Millisecond, e.collect)},
 			},
 			check: func(rs []response) error {
 				if rs[0].status != 200 {

@@ -2,18 +2,30 @@ package race
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // racer is one request of a race.
 type racer struct {
 	name string
 	fire func() response
+}
+
+// jittered delays f by a random time up to d, so that a request the
+// gateway serves faster (less authorizer work, fewer reads) than its
+// rival does not always reach the store first.
+func jittered(d time.Duration, f func() response) func() response {
+	return func() response {
+		time.Sleep(rand.N(d))
+		return f()
+	}
 }
 
 // round is one iteration of a pair: the requests to fire at once, and

@@ -197,8 +197,9 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 	}
 	h := w.Header()
 	for _, tag := range tags {
-		if err := reg.meta.PutTag(ctx, store.Tag{Repo: name, Name: tag, Digest: d, MediaType: mediaType, Size: man.Size, Updated: now}); err != nil {
-			return fmt.Errorf("put tag: %w", err)
+		t := store.Tag{Repo: name, Name: tag, Digest: d, MediaType: mediaType, Size: man.Size, Updated: now}
+		if err := reg.putTag(ctx, t, repo.ImmutableTags); err != nil {
+			return err
 		}
 		h.Add("OCI-Tag", tag)
 	}
@@ -224,6 +225,36 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 	}
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// putTag points a tag at a manifest. In a repository with immutable tags
+// the write is a create-if-absent: of racing first pushes of one tag
+// exactly one wins, the others are refused (pushing the same manifest
+// again is no change, so it succeeds). The refused push's manifest stays,
+// untagged, for retention to collect: another push of the same digest may
+// be tagging it at this moment. Elsewhere the last push wins.
+func (reg *Registry) putTag(ctx context.Context, t store.Tag, immutable bool) error {
+	if !immutable {
+		if err := reg.meta.PutTag(ctx, t); err != nil {
+			return fmt.Errorf("put tag: %w", err)
+		}
+		return nil
+	}
+	err := reg.meta.CreateTag(ctx, t)
+	if !errors.Is(err, store.ErrExists) {
+		if err != nil {
+			return fmt.Errorf("create tag: %w", err)
+		}
+		return nil
+	}
+	cur, err := reg.meta.GetTag(ctx, t.Repo, t.Name)
+	if err != nil {
+		return fmt.Errorf("read tag: %w", err)
+	}
+	if cur.Digest != t.Digest {
+		return errcode.New(errcode.Denied, "tag %q in repository %q is immutable and points at %s; push under a new tag", t.Name, t.Repo, cur.Digest)
+	}
 	return nil
 }
 

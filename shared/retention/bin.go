@@ -146,12 +146,17 @@ func (s *Service) restore(ctx context.Context, repo string, d digest.Digest, run
 	if err := s.st.Meta.PutManifest(ctx, b.Manifest); err != nil {
 		return n, err
 	}
+	// Touch what the image references before its bin entry goes: a
+	// collection that listed the repository's manifests before the put
+	// and its bin after the delete must still find the links in use.
+	for _, r := range b.Manifest.Refs {
+		if _, err := s.st.Ret.TouchLink(ctx, repo, r); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, err
+		}
+	}
 	for _, t := range b.Tags {
-		if _, err := s.st.Meta.GetTag(ctx, repo, t.Name); errors.Is(err, store.ErrNotFound) {
-			if err := s.st.Meta.PutTag(ctx, t); err != nil {
-				return n, err
-			}
-		} else if err != nil {
+		// Only tags no push has taken since: one conditional write each.
+		if err := s.st.Meta.CreateTag(ctx, t); err != nil && !errors.Is(err, store.ErrExists) {
 			return n, err
 		}
 	}

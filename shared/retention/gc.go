@@ -169,14 +169,12 @@ func (s *Service) sweepBlob(ctx context.Context, b store.BlobState, c *Collectio
 		if err != nil {
 			return ignore(err, store.ErrNotFound, store.ErrConflict)
 		}
+		// The record condemned is the one listed: any write that
+		// replaces a record touches it, so a replaced record fails the
+		// condemn's cutoff. Delete the listed key, never one read now:
+		// a commit may have replaced the condemned record with its own
+		// object since (ReplaceCondemnedBlob), and that object stays.
 		marker = c.Marker
-		// The record cannot change while condemned, but read the key it
-		// holds now rather than the one listed.
-		cur, err := s.st.Meta.GetBlob(ctx, b.Digest)
-		if err != nil {
-			return ignore(err, store.ErrNotFound)
-		}
-		b.Blob = cur
 	}
 	// A marker set already is a collection's that stopped (or runs)
 	// before finishing: nothing can link the record any more, so finish
