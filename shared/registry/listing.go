@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -152,9 +153,17 @@ func (reg *Registry) visibleRepositories(ctx context.Context, last string, n int
 	}
 }
 
+// maxReferrersPage bounds one referrers response, counted as the bytes
+// its body takes inside the function's response envelope (JSON string
+// escaping included: an annotation character can grow sevenfold), so a
+// page stays under Lambda's 6 MB response limit whatever the
+// annotations; clients follow the Link header for more.
+const maxReferrersPage = 4 << 20
+
 // referrers serves GET /v2/<name>/referrers/<digest> (spec: "Listing
 // Referrers"): always 200 with an image index, filtered by artifactType
-// when asked (and then saying so in OCI-Filters-Applied).
+// when asked (and then saying so in OCI-Filters-Applied), paged with the
+// Link header ("?last=<digest>" continues after a referrer).
 func (reg *Registry) referrers(w http.ResponseWriter, r *http.Request, m route.Match) error {
 	name := m.Name()
 	if err := oci.ValidName(name); err != nil {
@@ -164,25 +173,53 @@ func (reg *Registry) referrers(w http.ResponseWriter, r *http.Request, m route.M
 	if err != nil {
 		return errcode.New(errcode.DigestInvalid, "%v", err)
 	}
+	q := r.URL.Query()
+	last := q.Get("last")
+	if last != "" {
+		if _, err := oci.ParseDigest(last); err != nil {
+			return errcode.New(errcode.DigestInvalid, "last: %v", err)
+		}
+	}
 	mans, err := reg.meta.Referrers(r.Context(), name, d)
 	if err != nil {
 		return err
 	}
-	filter := r.URL.Query().Get("artifactType")
+	sort.Slice(mans, func(i, j int) bool { return mans[i].Digest < mans[j].Digest })
+	filter := q.Get("artifactType")
 	// Its own type: the index must carry "manifests": [] when empty.
 	index := struct {
 		SchemaVersion int              `json:"schemaVersion"`
 		MediaType     string           `json:"mediaType"`
 		Manifests     []oci.Descriptor `json:"manifests"`
 	}{SchemaVersion: 2, MediaType: oci.MediaTypeImageIndex, Manifests: []oci.Descriptor{}}
+	size := 256 // the index around the descriptors, the envelope around the body
 	for _, man := range mans {
-		if filter != "" && man.ArtifactType != filter {
+		if (filter != "" && man.ArtifactType != filter) || (last != "" && man.Digest.String() <= last) {
 			continue
 		}
-		index.Manifests = append(index.Manifests, oci.Descriptor{
+		desc := oci.Descriptor{
 			MediaType: man.MediaType, Digest: man.Digest, Size: man.Size,
 			ArtifactType: man.ArtifactType, Annotations: man.Annotations,
-		})
+		}
+		n := enveloped(desc)
+		if n > maxReferrersPage {
+			// Listed without its annotations rather than not at all: a
+			// referrer must not hide others (or itself) by its size.
+			reg.log.WarnContext(r.Context(), "a referrer's annotations do not fit a response; listed without them",
+				"repository", name, "digest", man.Digest.String(), "bytes", n)
+			desc.Annotations = nil
+			n = enveloped(desc)
+		}
+		if size+n > maxReferrersPage && len(index.Manifests) > 0 {
+			next := url.Values{"last": {index.Manifests[len(index.Manifests)-1].Digest.String()}}
+			if filter != "" {
+				next.Set("artifactType", filter)
+			}
+			w.Header().Set("Link", fmt.Sprintf(`</v2/%s/referrers/%s?%s>; rel="next"`, name, d, next.Encode()))
+			break
+		}
+		index.Manifests = append(index.Manifests, desc)
+		size += n + 1
 	}
 	if filter != "" {
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
@@ -190,4 +227,12 @@ func (reg *Registry) referrers(w http.ResponseWriter, r *http.Request, m route.M
 	body, _ := json.Marshal(index)
 	writeJSON(w, r, http.StatusOK, oci.MediaTypeImageIndex, body)
 	return nil
+}
+
+// enveloped is how many bytes v's JSON takes as a JSON string: what it
+// adds to a function's response (the body is a string in the envelope).
+func enveloped(v any) int {
+	b, _ := json.Marshal(v)
+	e, _ := json.Marshal(string(b))
+	return len(e)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/errcode"
-	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -91,35 +90,26 @@ func (reg *Registry) existingBlob(ctx context.Context, ours store.Blob) (store.B
 // gone: the manifest is taken back (unless it was stored before this
 // push) and the push refused, so no stored manifest points at a deleted
 // blob whatever the timing.
-func (reg *Registry) confirmBlobs(ctx context.Context, name string, m *oci.Manifest, d digest.Digest, existed bool) error {
+func (reg *Registry) confirmBlobs(ctx context.Context, name string, blobs []digest.Digest, d digest.Digest, existed bool) error {
 	if reg.Touch == nil {
 		return nil
 	}
-	var blobs []oci.Descriptor
-	if m.Config != nil {
-		blobs = append(blobs, *m.Config)
-	}
-	for _, l := range m.Layers {
-		if !oci.NonDistributable(l.MediaType) {
-			blobs = append(blobs, l)
-		}
-	}
-	for _, b := range blobs {
-		_, err := reg.Touch.TouchLink(ctx, name, b.Digest)
+	err := each(len(blobs), func(i int) error {
+		_, err := reg.Touch.TouchLink(ctx, name, blobs[i])
 		if errors.Is(err, store.ErrNotFound) {
-			if !existed {
-				if err := reg.meta.DeleteManifest(ctx, name, d); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-			}
-			e := errcode.New(errcode.ManifestBlobUnknown, "blob %s was garbage-collected from repository %q during the push; push it again", b.Digest, name)
-			e.Detail = map[string]string{"digest": b.Digest.String()}
+			e := errcode.New(errcode.ManifestBlobUnknown, "blob %s was garbage-collected from repository %q during the push; push it again", blobs[i], name)
+			e.Detail = map[string]string{"digest": blobs[i].String()}
 			return e
-		} else if err != nil {
+		}
+		return err
+	})
+	var gone *errcode.Error
+	if errors.As(err, &gone) && !existed {
+		if err := reg.meta.DeleteManifest(ctx, name, d); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
-	return nil
+	return err
 }
 
 // storedBefore returns the record of manifest d in repo when it is
