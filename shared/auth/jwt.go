@@ -266,7 +266,11 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		jwt.WithAudience(v.service),
 		jwt.WithIssuer(v.issuer),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(30*time.Second),
+		// No leeway: the issuer and the verifier are both Berth's, and
+		// the token's lifetime is the documented bound within which a
+		// revocation takes effect (config.MaxTokenTTL). A verifier whose
+		// clock runs behind is covered by nbf, which Issue sets a minute
+		// back.
 		jwt.WithTimeFunc(v.now),
 	)
 	if err != nil {

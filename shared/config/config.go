@@ -35,7 +35,8 @@ type Config struct {
 	// Service is the token audience and the challenge's service
 	// (BERTH_SERVICE).
 	Service string
-	// TokenTTL is the lifetime of registry tokens (BERTH_TOKEN_TTL).
+	// TokenTTL is the lifetime of registry tokens (BERTH_TOKEN_TTL, at
+	// most MaxTokenTTL).
 	TokenTTL time.Duration
 	// SigningKeyID names the KMS ECC_NIST_P256 key that signs registry
 	// tokens (BERTH_SIGNING_KEY_ID, as the CDK stack sets it).
@@ -60,6 +61,13 @@ type Config struct {
 	// runs on the same machine, never on AWS.
 	OIDCLoopback bool
 }
+
+// MaxTokenTTL bounds BERTH_TOKEN_TTL, and so how long a registry token
+// outlives the revocation of the auth token it was issued for, or the
+// deletion of its user: a Bearer token is checked by signature and
+// expiry alone (no storage read per request), so its lifetime is the
+// bound docs/auth.md promises.
+const MaxTokenTTL = 5 * time.Minute
 
 // FromEnv reads the configuration, failing on the first invalid or
 // missing variable.
@@ -92,9 +100,9 @@ func FromEnv() (Config, error) {
 	default:
 		return c, fmt.Errorf("BERTH_AUTH must be on or off, not %q", a)
 	}
-	tt, err := time.ParseDuration(env("BERTH_TOKEN_TTL", "15m"))
-	if err != nil || tt <= 0 {
-		return c, fmt.Errorf("BERTH_TOKEN_TTL must be a positive duration such as 15m")
+	tt, err := time.ParseDuration(env("BERTH_TOKEN_TTL", MaxTokenTTL.String()))
+	if err != nil || tt <= 0 || tt > MaxTokenTTL {
+		return c, fmt.Errorf("BERTH_TOKEN_TTL must be a positive duration of at most %v, such as 5m: a revoked auth token or deleted user keeps its registry tokens until they expire", MaxTokenTTL)
 	}
 	c.TokenTTL = tt
 	switch l := env("BERTH_LIMITS", "aws"); l {

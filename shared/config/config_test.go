@@ -15,7 +15,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Backend != "embedded" || c.Data != ".berth" || c.Addr != "127.0.0.1:5000" || !c.Limits || !c.Auth ||
-		c.PresignTTL != 15*time.Minute || c.TokenTTL != 15*time.Minute || c.Tenancy != "dev" || c.Service != "berth" {
+		c.PresignTTL != 15*time.Minute || c.TokenTTL != 5*time.Minute || c.Tenancy != "dev" || c.Service != "berth" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -26,6 +26,7 @@ func TestFromEnvRefusesInvalidValues(t *testing.T) {
 		{"BERTH_AUTH", "yes", "BERTH_AUTH"},
 		{"BERTH_PRESIGN_TTL", "-1m", "BERTH_PRESIGN_TTL"},
 		{"BERTH_TOKEN_TTL", "soon", "BERTH_TOKEN_TTL"},
+		{"BERTH_TOKEN_TTL", "5m1s", "at most 5m"},
 		{"BERTH_BACKEND", "postgres", "BERTH_BACKEND"},
 		{"BERTH_TEST_CLOCK", "yes", "BERTH_TEST_CLOCK"},
 	} {
