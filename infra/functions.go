@@ -173,13 +173,15 @@ func functionTable() []function {
 		// with the private key, which never leaves KMS.
 		{Name: route.Token, Memory: 256, Timeout: 10 * time.Second, Later: true,
 			Grants: []grant{tableGrant(ddbGet, ddbPut, ddbQuery), keyGrant("kms:GetPublicKey", "kms:Sign")}},
-		// The admin API (shared/admin) works on metadata only and never
-		// touches the key; the retention API it also serves
-		// (/api/retention/) runs retention in the invocation (no
-		// dispatcher: shared/app Function) and starts a garbage
-		// collection, which deletes blob objects.
+		// The admin API (shared/admin) works on metadata and never
+		// touches the key, but for blob verification (shared/scrub,
+		// POST /api/blobs/verify), which reads blob objects to re-hash
+		// them; the retention API it also serves (/api/retention/) runs
+		// retention in the invocation (no dispatcher: shared/app
+		// Function) and starts a garbage collection, which deletes blob
+		// objects.
 		{Name: route.Admin, Memory: 512, Timeout: 29 * time.Second, Later: true, Retention: true, Tenancy: true,
-			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Del)}},
+			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Get, s3Del)}},
 		{Name: fnConsole, Memory: 128, Timeout: 10 * time.Second, Later: true},
 		// Retention (shared/retention: Hourly, RunRepository, Collect)
 		// fans a run out by invoking itself asynchronously, one job per

@@ -27,7 +27,7 @@ var wantAccess = map[string][]string{
 	route.Authorizer: {ddb("GetItem", "Query"), verify},
 	route.Token:      {ddb("GetItem", "PutItem", "Query"), verify, "kms:Sign key"},
 	// admin hands runs started through the API to the retention function.
-	route.Admin: {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
+	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
 	fnConsole:   nil,
 	fnRetention: {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
 }

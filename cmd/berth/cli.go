@@ -79,6 +79,7 @@ var groups = []group{
 		{"delete", "delete a repository with its tags and manifests", (*cli).reposDelete},
 	}},
 	retentionGroup,
+	blobsGroup,
 }
 
 // topCommand is a command without verbs, with the arguments usage

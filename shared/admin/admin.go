@@ -77,17 +77,24 @@ type Config struct {
 
 // API serves the admin API.
 type API struct {
-	ids  store.Identity
-	meta store.Metadata
-	cfg  Config
-	log  *slog.Logger
-	now  func() time.Time
+	ids   store.Identity
+	meta  store.Metadata
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	scrub Scrubber
 }
+
+// Option adds to the API what not every deployment has.
+type Option func(*API)
+
+// WithScrub serves POST /api/blobs/verify with s.
+func WithScrub(s Scrubber) Option { return func(a *API) { a.scrub = s } }
 
 // New returns the admin API over the identity and metadata stores. It
 // expects to run behind authz.Enforce, which puts the principal in the
 // request's context.
-func New(ids store.Identity, meta store.Metadata, cfg Config, log *slog.Logger) *API {
+func New(ids store.Identity, meta store.Metadata, cfg Config, log *slog.Logger, opts ...Option) *API {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -95,7 +102,11 @@ func New(ids store.Identity, meta store.Metadata, cfg Config, log *slog.Logger) 
 	if now == nil {
 		now = time.Now
 	}
-	return &API{ids: ids, meta: meta, cfg: cfg, log: log, now: now}
+	a := &API{ids: ids, meta: meta, cfg: cfg, log: log, now: now}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // actor is the principal of a request, with its groups read from the
@@ -213,6 +224,8 @@ func (a *API) route(path string, c *call) (methods, error) {
 	case s[0] == "repositories":
 		c.repo = strings.Join(s[1:], "/")
 		return methods{"GET": a.getRepository, "PATCH": a.updateRepository, "DELETE": a.deleteRepository}, nil
+	case len(s) == 2 && s[0] == "blobs" && s[1] == "verify":
+		return methods{"POST": a.verifyBlobs}, nil
 	case s[0] == "images" && len(s) > 1:
 		ref := strings.Join(s[1:], "/")
 		i := strings.LastIndex(ref, "@")

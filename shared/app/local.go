@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/shared/registry"
 	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/scrub"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
 )
@@ -110,7 +111,11 @@ func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention
 		if a.Tokens != nil {
 			hs[route.Token] = a.Tokens
 		}
-		var api http.Handler = admin.New(stores.IDs, stores.Meta, acfg, log)
+		var opts []admin.Option
+		if sc := scrubber(stores, log); sc != nil {
+			opts = append(opts, admin.WithScrub(sc))
+		}
+		var api http.Handler = admin.New(stores.IDs, stores.Meta, acfg, log, opts...)
 		if svc != nil {
 			adminAPI := api
 			retentionAPI := retention.API(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: clk})
@@ -132,6 +137,17 @@ func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention
 		hs[f] = h
 	}
 	return hs
+}
+
+// scrubber builds blob verification where the stores allow it: records
+// the collector can list, objects that stream (nil otherwise).
+func scrubber(stores *backend.Stores, log *slog.Logger) *scrub.Scrubber {
+	rec, ok := stores.Meta.(scrub.Records)
+	objs, ok2 := stores.Blobs.(scrub.Objects)
+	if !ok || !ok2 {
+		return nil
+	}
+	return scrub.New(rec, objs, log)
 }
 
 // NewLocal opens the stores of cfg and builds the gateway and functions.
