@@ -4,7 +4,16 @@ GO        ?= go
 export BERTH_ADDR ?= 127.0.0.1:5000
 export BERTH_DATA ?= .berth
 
-.PHONY: run run-lambda coldstart test build cli conformance bench clean $(addprefix build-,$(FUNCTIONS))
+.PHONY: run run-lambda coldstart test race build cli conformance bench clean $(addprefix build-,$(FUNCTIONS))
+
+# RACE_PKGS are the packages with concurrency (goroutines, shared caches,
+# the race suite): `make test` runs them under the race detector.
+RACE_PKGS := ./cmd/berth/ ./shared/authz/ ./shared/backend/ ./shared/gateway/ ./shared/proxy/ ./shared/push/ \
+	./shared/registry/ ./shared/retention/ ./shared/store/... ./integration/race/
+# RACE_ITERATIONS is how many rounds of each pair the race suite fires in
+# `make test` (under the race detector); run alone it fires 200
+# (BERTH_RACE_ITERATIONS, docs/storage.md "Testing the races").
+RACE_ITERATIONS ?= 50
 
 ## run: the registry on http://$(BERTH_ADDR) with embedded storage in $(BERTH_DATA)
 run:
@@ -24,8 +33,19 @@ coldstart:
 ## test: every test, infra/ included; tests needing a tool this machine lacks skip and say so
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(filter-out $(shell $(GO) list $(RACE_PKGS)),$(shell $(GO) list ./...))
+	@$(MAKE) --no-print-directory race
 	@$(MAKE) --no-print-directory infra-test
+
+## race: the packages with concurrency under the race detector (it needs cgo: a C compiler such
+## as gcc; without one they run without it and say so, and under CI=true that fails), the race
+## suite printing how often each outcome of each pair happened
+race:
+	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ]; then flag=-race; \
+	elif [ "$$CI" = true ]; then echo "race: FAIL: the race detector needs cgo and a C compiler (apt-get install gcc)"; exit 1; \
+	else flag=; echo "race: SKIP the race detector: no C compiler (install gcc); the tests run without it"; fi; \
+	set -x; BERTH_RACE_ITERATIONS=$${BERTH_RACE_ITERATIONS:-$(RACE_ITERATIONS)} $(GO) test -count=1 $$flag -v -run '^TestRace' ./integration/race/ && \
+	$(GO) test -count=1 $$flag $(filter-out ./integration/race/,$(RACE_PKGS))
 
 ## build: dist/<function>/bootstrap and dist/<function>.zip for Lambda (linux/arm64)
 build: $(addprefix build-,$(FUNCTIONS))
