@@ -32,8 +32,10 @@ import (
 const grace = time.Minute
 
 // env is the whole registry on one backend, as `berth serve` runs it:
-// the local gateway with AWS's limits and authentication on, retention
-// with its test clock, garbage collection with a one-minute grace.
+// the local gateway with AWS's limits and authentication on, the test
+// clock (the collector's cutoffs and the store's touch times alike, so
+// moving it makes exactly what was touched before the move stale),
+// garbage collection with a one-minute grace.
 type env struct {
 	backend string
 	base    string // http://127.0.0.1:port
@@ -49,7 +51,6 @@ var backends = []string{"embedded", "aws"}
 func start(t *testing.T, backend string) *env {
 	t.Helper()
 	for k, v := range map[string]string{
-		"BERTH_TEST_CLOCK":          "1",
 		"BERTH_GC_GRACE":            grace.String(),
 		"BERTH_RETENTION_COOLING":   "0s",
 		"BERTH_RETENTION_BIN":       "0s",
@@ -66,6 +67,7 @@ func start(t *testing.T, backend string) *env {
 	cfg := config.Config{
 		Backend: backend, Data: t.TempDir(), Limits: true, PresignTTL: 15 * time.Minute, LogLevel: "warn",
 		Auth: true, SigningKey: string(key), Service: "berth", Tenancy: "dev", TokenTTL: 5 * time.Minute,
+		TestClock: true, // one clock for every recorded time, moved by POST /api/retention/clock
 	}
 	if backend == "aws" {
 		if ep := os.Getenv(dynalite.EnvAWSEndpoint); ep != "" {
@@ -82,13 +84,6 @@ func start(t *testing.T, backend string) *env {
 	if l.Retention == nil {
 		t.Fatalf("the %s backend keeps no retention state", backend)
 	}
-	// One clock for the collector's cutoffs and the store's touch times,
-	// so moving it makes exactly what was touched before the move stale.
-	c, ok := l.Stores.Meta.(interface{ SetClock(func() time.Time) })
-	if !ok {
-		t.Fatalf("the %s metadata store has no SetClock", backend)
-	}
-	c.SetClock(l.Retention.Now)
 	err = l.Stores.Meta.(store.Retention).PutRetentionPolicy(t.Context(), store.RetentionPolicy{
 		Tenancy: "dev", Name: store.GlobalPolicy, UntaggedDays: 1, Version: 1})
 	if err != nil {
