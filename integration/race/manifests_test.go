@@ -59,8 +59,18 @@ func (e *env) now(t testing.TB) time.Time {
 	return c.Now
 }
 
-// retentionRun runs retention on repo as of two days after the clock
-// (the policy deletes images untagged for a day).
+// pushUntagged pushes a fresh image to repo by digest only: retention
+// deletes it (the policy deletes images untagged for a day).
+func (e *env) pushUntagged(t testing.TB, repo string) image {
+	t.Helper()
+	im := e.newImage(t, repo)
+	if r := e.putManifest(im, repo, im.digest.String()); r.status != 201 {
+		t.Fatalf("push untagged: %s", r)
+	}
+	return im
+}
+
+// retentionRun runs retention on repo as of asOf.
 func (e *env) retentionRun(repo string, asOf time.Time) response {
 	return e.do("POST", "/api/retention/runs", fmt.Appendf(nil, `{"repository":%q,"asOf":%q}`, repo, asOf.Format(time.RFC3339Nano)))
 }
@@ -75,10 +85,7 @@ func (e *env) collect() response { return e.do("POST", "/api/retention/gc", nil)
 func TestRaceManifestVsRetentionVsGC(t *testing.T) {
 	const repo = "dev/race/retention"
 	run(t, pair{name: "manifest PUT vs retention delete vs GC", setup: func(t *testing.T, e *env, i int) round {
-		im := e.newImage(t, repo)
-		if r := e.putManifest(im, repo, im.digest.String()); r.status != 201 {
-			t.Fatalf("push untagged: %s", r)
-		}
+		im := e.pushUntagged(t, repo)
 		asOf := e.now(t).Add(48 * time.Hour)
 		for range 2 { // the first run bins the image, the second purges the bin
 			if r := e.retentionRun(repo, asOf); r.status != 200 {
@@ -150,10 +157,7 @@ func TestRaceMountVsDelete(t *testing.T) {
 func TestRaceRestoreVsGC(t *testing.T) {
 	const repo = "dev/race/restore"
 	run(t, pair{name: "restore vs GC", setup: func(t *testing.T, e *env, i int) round {
-		im := e.newImage(t, repo)
-		if r := e.putManifest(im, repo, im.digest.String()); r.status != 201 {
-			t.Fatalf("push untagged: %s", r)
-		}
+		im := e.pushUntagged(t, repo)
 		if r := e.retentionRun(repo, e.now(t).Add(48*time.Hour)); r.status != 200 {
 			t.Fatalf("retention run: %s %s", r, r.body)
 		}

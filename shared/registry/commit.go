@@ -119,23 +119,40 @@ func blobCreated(w http.ResponseWriter, name string, d digest.Digest) error {
 // this request read it, then discards what it wrote. A session that a
 // commit claimed first is no longer in progress: 404.
 func (reg *Registry) cancelUpload(w http.ResponseWriter, r *http.Request, u store.Upload) error {
-	ctx := r.Context()
+	u, err := reg.claimCancel(r.Context(), u, nil)
+	if err != nil {
+		return err
+	}
+	reg.release(r.Context(), u)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// claimCancel claims a session for a cancel: a delete on the version
+// read, read again and retried while other requests move it on (a
+// cancel wins over chunks and verification steps), unless refuse, given
+// the session as read, says the cancel lost. It returns the session as
+// claimed.
+func (reg *Registry) claimCancel(ctx context.Context, u store.Upload, refuse func(store.Upload) error) (store.Upload, error) {
 	for range 5 {
+		if refuse != nil {
+			if err := refuse(u); err != nil {
+				return u, err
+			}
+		}
 		err := reg.meta.DeleteUpload(ctx, u.ID, u.Version)
 		if err == nil {
-			reg.release(ctx, u)
-			w.WriteHeader(http.StatusNoContent)
-			return nil
+			return u, nil
 		}
 		if !errors.Is(err, store.ErrConflict) {
-			return lostSession(u.ID, err)
+			return u, lostSession(u.ID, err)
 		}
 		id := u.ID
 		if u, err = reg.meta.GetUpload(ctx, id); err != nil {
-			return lostSession(id, err)
+			return u, lostSession(id, err)
 		}
 	}
-	return errcode.New(errcode.BlobUploadInvalid, "upload %s kept changing under concurrent chunks; cancel it again", u.ID).WithStatus(http.StatusConflict)
+	return u, errcode.New(errcode.BlobUploadInvalid, "upload %s kept changing under concurrent requests; cancel it again", u.ID).WithStatus(http.StatusConflict)
 }
 
 // release discards what a claimed session left in storage: its

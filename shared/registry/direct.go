@@ -386,30 +386,23 @@ func validETag(s string) bool {
 // blob was verified first is complete: the cancel loses with 404.
 func (reg *Registry) cancelDirect(w http.ResponseWriter, r *http.Request, u store.Upload, st directState) error {
 	ctx := r.Context()
-	for range 5 {
-		if st.State == DirectDone {
+	u, err := reg.claimCancel(ctx, u, func(u store.Upload) error {
+		if st, _ := directOf(u); st.State == DirectDone {
 			return errcode.New(errcode.BlobUploadUnknown, "upload %s is complete (blob %s is in repository %q): there is nothing to cancel", u.ID, st.Digest, u.Repo)
 		}
-		err := reg.meta.DeleteUpload(ctx, u.ID, u.Version)
-		if err == nil {
-			reg.release(ctx, u)
-			if st.State != DirectUploading {
-				if err := reg.blobs.Delete(ctx, u.Key); err != nil {
-					reg.log.WarnContext(ctx, "deleting a cancelled direct upload's object failed", "upload", u.ID, "error", err.Error())
-				}
-			}
-			reg.removeMarker(ctx, u, st)
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return lostSession(u.ID, err)
-		}
-		id := u.ID
-		if u, err = reg.meta.GetUpload(ctx, id); err != nil {
-			return lostSession(id, err)
-		}
-		st, _ = directOf(u)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return errcode.New(errcode.BlobUploadInvalid, "upload %s kept changing under concurrent requests; cancel it again", u.ID).WithStatus(http.StatusConflict)
+	st, _ = directOf(u)
+	reg.release(ctx, u)
+	if st.State != DirectUploading {
+		if err := reg.blobs.Delete(ctx, u.Key); err != nil {
+			reg.log.WarnContext(ctx, "deleting a cancelled direct upload's object failed", "upload", u.ID, "error", err.Error())
+		}
+	}
+	reg.removeMarker(ctx, u, st)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -173,11 +173,7 @@ func (t *Table) TouchBlob(ctx context.Context, d digest.Digest) (store.BlobState
 		if ok {
 			return blobStateOf(it)
 		}
-		cur, err := t.getItem(ctx, pk, sk)
-		if err != nil {
-			return store.BlobState{}, err
-		}
-		st, err := blobStateOf(cur)
+		_, st, err := t.readBlob(ctx, pk, sk)
 		if err != nil {
 			return store.BlobState{}, err
 		}
@@ -205,16 +201,22 @@ func (t *Table) ReplaceCondemnedBlob(ctx context.Context, b store.Blob, marker s
 	return fmt.Errorf("blob %s is not condemned by %q: %w", b.Digest, marker, store.ErrConflict)
 }
 
+// readBlob reads a blob record item and decodes it with its marks.
+func (t *Table) readBlob(ctx context.Context, pk, sk string) (item, store.BlobState, error) {
+	it, err := t.getItem(ctx, pk, sk)
+	if err != nil {
+		return nil, store.BlobState{}, err
+	}
+	st, err := blobStateOf(it)
+	return it, st, err
+}
+
 // ReplaceBlob implements store.BlobRepairs: a read, then a put (touched
 // now, uncondemned) conditional on the record being the one read, so a
 // record that changed in between is never overwritten.
 func (t *Table) ReplaceBlob(ctx context.Context, b, old store.Blob) error {
 	pk, sk := blobKey(b.Digest)
-	cur, err := t.getItem(ctx, pk, sk)
-	if err != nil {
-		return err
-	}
-	st, err := blobStateOf(cur)
+	cur, st, err := t.readBlob(ctx, pk, sk)
 	if err != nil {
 		return err
 	}
@@ -237,11 +239,7 @@ func (t *Table) ReplaceBlob(ctx context.Context, b, old store.Blob) error {
 // conditional on the record being the one read and uncondemned.
 func (t *Table) QuarantineBlob(ctx context.Context, old store.Blob, marker string) error {
 	pk, sk := blobKey(old.Digest)
-	cur, err := t.getItem(ctx, pk, sk)
-	if err != nil {
-		return err
-	}
-	st, err := blobStateOf(cur)
+	cur, st, err := t.readBlob(ctx, pk, sk)
 	if err != nil {
 		return err
 	}
