@@ -1,0 +1,39 @@
+package local
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// ReplaceBlob implements store.BlobRepairs.
+func (m *Metadata) ReplaceBlob(_ context.Context, nb, old store.Blob) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		var b blobRecord
+		if err := get(tx, bucketBlobs, []byte(nb.Digest), &b); err != nil {
+			return err
+		}
+		if b.Key != old.Key {
+			return fmt.Errorf("blob %s names %s, not %s: %w", nb.Digest, b.Key, old.Key, store.ErrConflict)
+		}
+		return put(tx, bucketBlobs, []byte(nb.Digest), blobRecord{Blob: nb, Touched: m.now().UTC()})
+	})
+}
+
+// QuarantineBlob implements store.BlobRepairs.
+func (m *Metadata) QuarantineBlob(_ context.Context, old store.Blob, marker string) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		var b blobRecord
+		if err := get(tx, bucketBlobs, []byte(old.Digest), &b); err != nil {
+			return err
+		}
+		if b.Key != old.Key || b.Condemned != "" {
+			return fmt.Errorf("blob %s names %s (condemned %q), not %s: %w", old.Digest, b.Key, b.Condemned, old.Key, store.ErrConflict)
+		}
+		b.Condemned = marker
+		return put(tx, bucketBlobs, []byte(old.Digest), b)
+	})
+}
