@@ -109,7 +109,7 @@ func (s *Stack) routes() error {
 // a request lacking a configured identity source with a bare 401 without
 // calling the authorizer, and containerd's first, anonymous request needs
 // the registry's own 401 with its WWW-Authenticate challenge
-// (DESIGN.md §4). Nil until functions/authorizer is built; the functions
+// (docs/architecture.md §4). Nil until functions/authorizer is built; the functions
 // then fail closed (authz.Enforce finds no decision and answers 401).
 func (s *Stack) authorizer() awsapigatewayv2.IHttpRouteAuthorizer {
 	fn, ok := s.Functions[route.Authorizer]

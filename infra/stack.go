@@ -329,7 +329,7 @@ func (s *Stack) resources(g grant, self *string) []*string {
 	}
 }
 
-// schedule runs the retention function hourly (DESIGN.md §5), once it
+// schedule runs the retention function hourly (docs/architecture.md §5), once it
 // exists. The target passes EventBridge's scheduled event as it is
 // (events/retention-scheduled.json): retention.Handle recognizes it by
 // its detail-type, so the target must not replace the input.

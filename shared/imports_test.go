@@ -10,7 +10,7 @@ import (
 const module = "github.com/berth-registry/berth/"
 
 // TestDomainPackagesImportNoAWSSDK pins the domain packages'
-// dependencies (STYLE.md): they are plain Go over the store interfaces;
+// dependencies (docs/architecture.md §1): they are plain Go over the store interfaces;
 // AWS lives in the store implementations, the function mains (the
 // retention function's self-invocation, for one) and infra/. Each row
 // also names packages the walk must reach, so that a walk that stopped

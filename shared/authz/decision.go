@@ -9,7 +9,7 @@
 // The authorizer always "allows" at the gateway, carrying its verdict in
 // the context: an HTTP API cannot add WWW-Authenticate to its own 401,
 // and containerd needs that challenge on its first, anonymous request
-// (DESIGN.md §4).
+// (docs/architecture.md §4).
 package authz
 
 import (

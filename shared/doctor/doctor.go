@@ -1,7 +1,7 @@
 // Package doctor probes a deployed registry's front door the way docker
 // and containerd use it — challenge, token login, a tiny push and pull —
 // and reports, per check, what it saw, what a client needs, and the
-// stack option or setting that fixes a failure (DESIGN.md §6). It is a
+// stack option or setting that fixes a failure (docs/architecture.md §6). It is a
 // plain net/http client: it imports nothing of the registry, so it can
 // be pointed at any registry URL.
 package doctor

@@ -11,7 +11,7 @@ import (
 // Front-door modes (BERTH_FRONTDOOR): each emulates one way the thing in
 // front of the functions on AWS may differ from what the local gateway
 // does by default, so that `berth doctor` can be shown to catch it
-// (DESIGN.md §6, docs/doctor.md). None of them is confirmed for HTTP APIs.
+// (docs/architecture.md §6, docs/doctor.md). None of them is confirmed for HTTP APIs.
 const (
 	// FrontDoorRestRemap renames a response's WWW-Authenticate to
 	// x-amzn-Remapped-WWW-Authenticate, as REST APIs and Lambda Function

@@ -18,7 +18,7 @@ func principal(ctx context.Context) (auth.Principal, bool) {
 }
 
 // repository returns the repository a push goes to, creating it (private)
-// when the pusher may manage repositories there (DESIGN.md §4).
+// when the pusher may manage repositories there (docs/architecture.md §4).
 func (reg *Registry) repository(ctx context.Context, name string) (store.Repository, error) {
 	r, err := reg.meta.GetRepository(ctx, name)
 	if err == nil {

@@ -1,7 +1,7 @@
 package registry
 
 // Direct uploads: Berth's extension for blobs larger than one gateway
-// request can carry (DESIGN.md §3; the wire protocol is in
+// request can carry (docs/architecture.md §3; the wire protocol is in
 // docs/direct-uploads.md). The session lives in the ordinary upload
 // routes, so no API route is added:
 //

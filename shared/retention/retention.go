@@ -1,4 +1,4 @@
-// Package retention applies image-retention policies (DESIGN.md §5) and
+// Package retention applies image-retention policies (docs/architecture.md §5) and
 // collects the blobs no image needs any more (§2).
 //
 // The rules are pure values with their own clock (Rule, Evaluate): given

@@ -13,7 +13,7 @@ import (
 const GlobalPolicy = "global"
 
 // RetentionPolicy is a global or named override retention policy
-// (DESIGN.md §5). An image is deleted when any selected criterion holds
+// (docs/architecture.md §5). An image is deleted when any selected criterion holds
 // and it carries no exempt tag.
 type RetentionPolicy struct {
 	Tenancy string `json:"tenancy"`
