@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -119,7 +120,8 @@ func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, c *call, state
 	for _, st := range parsed {
 		p.Statements = append(p.Statements, st.Text)
 	}
-	if err := a.ids.PutPolicy(ctx, p); err != nil {
+	ev := events.New(ctx, a.now(), events.PolicyChanged, c.tenancy, "", events.PolicyData{Policy: p.Name, Statements: p.Statements})
+	if err := a.ids.PutPolicy(events.With(ctx, ev), p); err != nil {
 		return err
 	}
 	v := viewPolicy(p)
@@ -153,7 +155,8 @@ func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := a.requireAdmin(ctx, c, "delete policies"); err != nil {
 		return err
 	}
-	if err := a.ids.DeletePolicy(ctx, c.tenancy, c.policy); err != nil {
+	ev := events.New(ctx, a.now(), events.PolicyChanged, c.tenancy, "", events.PolicyData{Policy: c.policy, Change: events.Deleted})
+	if err := a.ids.DeletePolicy(events.With(ctx, ev), c.tenancy, c.policy); err != nil {
 		return missing(err, "policy %q does not exist in tenancy %s", c.policy, c.tenancy)
 	}
 	a.record(ctx, c.who, c.tenancy, "delete policy", c.policy, "")

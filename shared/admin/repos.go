@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -188,7 +189,8 @@ func (a *API) createRepository(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	rec := store.Repository{Name: req.Name, Created: a.now().UTC(), Public: req.Public, ImmutableTags: req.ImmutableTags}
-	if err := a.meta.PutRepository(ctx, rec); err != nil {
+	ev := events.New(ctx, rec.Created, events.RepositoryCreated, t, rec.Name, events.RepositoryData{Public: rec.Public, ImmutableTags: rec.ImmutableTags})
+	if err := a.meta.PutRepository(events.With(ctx, ev), rec); err != nil {
 		return err
 	}
 	a.record(ctx, c.who, t, "create repository", rec.Name, settings(rec))
@@ -222,10 +224,12 @@ func (a *API) updateRepository(w http.ResponseWriter, r *http.Request, c *call) 
 	if req.ImmutableTags != nil {
 		rec.ImmutableTags = *req.ImmutableTags
 	}
-	if err := a.meta.PutRepository(ctx, rec); err != nil {
+	t, _ := auth.SplitRepo(rec.Name)
+	// Published only if "public" changed (events.Finish compares).
+	ev := events.New(ctx, a.now(), events.RepositoryVisibilityChange, t, rec.Name, events.RepositoryData{Public: rec.Public, ImmutableTags: rec.ImmutableTags})
+	if err := a.meta.PutRepository(events.With(ctx, ev), rec); err != nil {
 		return err
 	}
-	t, _ := auth.SplitRepo(rec.Name)
 	a.record(ctx, c.who, t, "update repository", rec.Name, settings(rec))
 	return reply(w, http.StatusOK, viewRepo(rec))
 }
@@ -251,10 +255,11 @@ func (a *API) deleteRepository(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	if err := a.meta.DeleteRepository(ctx, rec.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+	t, _ := auth.SplitRepo(rec.Name)
+	ev := events.New(ctx, a.now(), events.RepositoryDeleted, t, rec.Name, events.RepositoryDeletedData{Tags: out.Tags, Manifests: out.Manifests, BlobLinks: out.BlobLinks})
+	if err := a.meta.DeleteRepository(events.With(ctx, ev), rec.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	t, _ := auth.SplitRepo(rec.Name)
 	a.record(ctx, c.who, t, "delete repository", rec.Name,
 		fmt.Sprintf("%d tags, %d manifests, %d blob links", out.Tags, out.Manifests, out.BlobLinks))
 	return reply(w, http.StatusOK, out)

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/clock"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/oidc"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/kmskey"
@@ -92,6 +93,9 @@ func NewAuth(ctx context.Context, cfg config.Config, stores *backend.Stores, clk
 	// invocations.
 	fed := oidc.NewVerifier(oidc.Options{AllowLoopback: cfg.OIDCLoopback})
 	a := authz.NewAuthorizer(stores.IDs, stores.Meta, v).WithClock(clk.Now).WithFederation(fed)
+	if lr, ok := stores.IDs.(store.LoginRefusals); ok && cfg.LoginAlertThreshold > 0 {
+		a = a.WithRefusals(events.NewRefusalCounter(lr, stores.IDs, cfg.LoginAlertThreshold, cfg.LoginAlertWindow, clk.Now, Logger(cfg.LogLevel)))
+	}
 	issuer := auth.NewIssuer(signer, tokenIssuer, cfg.Service, cfg.TokenTTL).WithClock(clk.Now)
 	return &Auth{Authorizer: a, Tokens: authz.NewTokenService(a, issuer, stores.IDs, Logger(cfg.LogLevel))}, nil
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/shared/scrub"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
+	"github.com/berth-registry/berth/shared/webhook"
 )
 
 // Local is the whole registry in one process: the local gateway invoking
@@ -37,6 +39,10 @@ type Local struct {
 	// Clock is the one clock every function reads (a test clock with
 	// BERTH_TEST_CLOCK=1).
 	Clock *clock.Clock
+	// stopWebhook ends the webhook sender (BERTH_WEBHOOK_URL), and
+	// webhookDone is closed when it has.
+	stopWebhook context.CancelFunc
+	webhookDone chan struct{}
 }
 
 // Clock returns the process's one clock (shared/clock): a test clock
@@ -192,8 +198,40 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 		gw.ObjectPrefix = local.ObjectPathPrefix
 	}
 	l.Gateway = gw
+	if cfg.WebhookURL != "" {
+		if err := l.startWebhook(cfg, log); err != nil {
+			stores.Close()
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
-// Close releases the stores.
-func (l *Local) Close() error { return l.Stores.Close() }
+// startWebhook queues events in the embedded store's outbox and starts
+// the sender that posts them to cfg.WebhookURL (docs/events.md).
+func (l *Local) startWebhook(cfg config.Config, log *slog.Logger) error {
+	ob, ok := l.Stores.Meta.(interface {
+		store.Outbox
+		EnableOutbox()
+	})
+	if !ok {
+		return errors.New("BERTH_WEBHOOK_URL needs the embedded backend's outbox")
+	}
+	ob.EnableOutbox()
+	ctx, stop := context.WithCancel(context.Background())
+	l.stopWebhook, l.webhookDone = stop, make(chan struct{})
+	go func() {
+		defer close(l.webhookDone)
+		webhook.New(ob, cfg.WebhookURL, []byte(cfg.WebhookSecret), log).Run(ctx)
+	}()
+	return nil
+}
+
+// Close stops the webhook sender and releases the stores.
+func (l *Local) Close() error {
+	if l.stopWebhook != nil {
+		l.stopWebhook()
+		<-l.webhookDone
+	}
+	return l.Stores.Close()
+}

@@ -30,6 +30,7 @@ type Authorizer struct {
 	oidc     *oidc.Verifier
 	now      func() time.Time
 	cache    *ttlCache
+	refusals Refusals
 }
 
 // NewAuthorizer returns an Authorizer over the identity store, the
@@ -137,7 +138,7 @@ func (a *Authorizer) Basic(ctx context.Context, login, token string) (auth.Princ
 	}
 	id, secret, ok := auth.ParseAuthToken(token)
 	if !ok {
-		return auth.Principal{}, errBadCredentials
+		return auth.Principal{}, a.refused(ctx, tenancy)
 	}
 	cacheKey := "basic\x00" + login + "\x00" + string(auth.HashSecret(token))
 	if v, ok := a.cache.get(cacheKey); ok {
@@ -146,14 +147,17 @@ func (a *Authorizer) Basic(ctx context.Context, login, token string) (auth.Princ
 		if c := v.(cachedLogin); c.expires.IsZero() || !a.now().After(c.expires) {
 			return c.p, nil
 		}
-		return auth.Principal{}, errBadCredentials
+		return auth.Principal{}, a.refused(ctx, tenancy)
 	}
 	t, err := a.ids.GetToken(ctx, tenancy, user, id)
 	if err != nil {
-		return auth.Principal{}, credentialLookup(err)
+		if err = credentialLookup(err); err == errBadCredentials {
+			return auth.Principal{}, a.refused(ctx, tenancy)
+		}
+		return auth.Principal{}, err
 	}
 	if !auth.SecretMatches(t.Hash, secret) || t.Revoked || (!t.Expires.IsZero() && a.now().After(t.Expires)) {
-		return auth.Principal{}, errBadCredentials
+		return auth.Principal{}, a.refused(ctx, tenancy)
 	}
 	u, err := a.ids.GetUser(ctx, tenancy, user)
 	if err != nil {

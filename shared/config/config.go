@@ -4,7 +4,9 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -60,6 +62,22 @@ type Config struct {
 	// (BERTH_OIDC_LOOPBACK=1): for tests and a registry whose issuer
 	// runs on the same machine, never on AWS.
 	OIDCLoopback bool
+	// WebhookURL, when set, receives every event as a signed POST
+	// (BERTH_WEBHOOK_URL; the embedded backend only: on AWS events go
+	// to EventBridge), signed with WebhookSecret (BERTH_WEBHOOK_SECRET,
+	// required with it). docs/events.md.
+	WebhookURL, WebhookSecret string
+	// LoginAlertThreshold refused logins in one tenancy within
+	// LoginAlertWindow raise login.refused_bulk
+	// (BERTH_LOGIN_ALERT_THRESHOLD, default 20;
+	// BERTH_LOGIN_ALERT_WINDOW, default 5m). A zero threshold counts
+	// nothing.
+	LoginAlertThreshold int
+	LoginAlertWindow    time.Duration
+	// MetricsNamespace is the CloudWatch namespace of the metrics the
+	// functions log (BERTH_METRICS_NAMESPACE, default Berth;
+	// docs/metrics.md).
+	MetricsNamespace string
 }
 
 // MaxTokenTTL bounds BERTH_TOKEN_TTL, and so how long a registry token
@@ -68,6 +86,12 @@ type Config struct {
 // expiry alone (no storage read per request), so its lifetime is the
 // bound docs/auth.md promises.
 const MaxTokenTTL = 5 * time.Minute
+
+// Default login alert settings (Config.LoginAlertThreshold, Window).
+const (
+	DefaultLoginAlertThreshold = 20
+	DefaultLoginAlertWindow    = 5 * time.Minute
+)
 
 // FromEnv reads the configuration, failing on the first invalid or
 // missing variable.
@@ -117,6 +141,9 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("BERTH_PRESIGN_TTL must be a positive duration such as 15m")
 	}
 	c.PresignTTL = ttl
+	if err := c.readEvents(); err != nil {
+		return c, err
+	}
 	switch c.Backend {
 	case "embedded":
 	case "aws":
@@ -149,4 +176,34 @@ func env(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// readEvents reads the event, alert and metrics settings.
+func (c *Config) readEvents() error {
+	c.WebhookURL = os.Getenv("BERTH_WEBHOOK_URL")
+	c.WebhookSecret = os.Getenv("BERTH_WEBHOOK_SECRET")
+	c.MetricsNamespace = env("BERTH_METRICS_NAMESPACE", "Berth")
+	if c.WebhookURL != "" {
+		u, err := url.Parse(c.WebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("BERTH_WEBHOOK_URL must be an http or https URL, not %q", c.WebhookURL)
+		}
+		if len(c.WebhookSecret) < 16 {
+			return fmt.Errorf("BERTH_WEBHOOK_SECRET (at least 16 characters) is required with BERTH_WEBHOOK_URL: deliveries are signed with it")
+		}
+		if c.Backend != "embedded" {
+			return fmt.Errorf("BERTH_WEBHOOK_URL works with the embedded backend only; on AWS, events go to the stack's EventBridge bus and webhooks are the stack's webhookUrl option (docs/events.md)")
+		}
+	}
+	n, err := strconv.Atoi(env("BERTH_LOGIN_ALERT_THRESHOLD", strconv.Itoa(DefaultLoginAlertThreshold)))
+	if err != nil || n < 0 {
+		return fmt.Errorf("BERTH_LOGIN_ALERT_THRESHOLD must be a whole number of refused logins (0: off)")
+	}
+	c.LoginAlertThreshold = n
+	w, err := time.ParseDuration(env("BERTH_LOGIN_ALERT_WINDOW", DefaultLoginAlertWindow.String()))
+	if err != nil || w < time.Second {
+		return fmt.Errorf("BERTH_LOGIN_ALERT_WINDOW must be a duration of at least 1s such as 5m")
+	}
+	c.LoginAlertWindow = w
+	return nil
 }

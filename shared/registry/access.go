@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -37,7 +39,8 @@ func (reg *Registry) repository(ctx context.Context, name string) (store.Reposit
 			return r, errcode.New(errcode.Denied, "repository %q does not exist and %s may not create it (creating a repository needs manage)", name, p)
 		}
 	}
-	if err := reg.meta.EnsureRepository(ctx, name); err != nil {
+	ev := reg.event(ctx, reg.now(), events.RepositoryCreated, name, events.RepositoryData{})
+	if err := reg.meta.EnsureRepository(events.With(ctx, ev), name); err != nil {
 		return r, fmt.Errorf("create repository: %w", err)
 	}
 	reg.record(ctx, "create repository", name, "")
@@ -71,4 +74,16 @@ func (reg *Registry) listable(ctx context.Context, name string) (bool, error) {
 	}
 	v, err := reg.Policy.PrincipalVerb(ctx, p, name)
 	return v >= auth.Inspect, err
+}
+
+// event makes an event about repository repo in ctx.
+func (reg *Registry) event(ctx context.Context, now time.Time, typ, repo string, data any) events.Event {
+	t, _ := auth.SplitRepo(repo)
+	return events.New(ctx, now, typ, t, repo, data)
+}
+
+// pushedEvent is a push's manifest.pushed.
+func (reg *Registry) pushedEvent(ctx context.Context, now time.Time, m store.Manifest, tags []string) events.Event {
+	return reg.event(ctx, now, events.ManifestPushed, m.Repo, events.ManifestPushedData{Digest: m.Digest,
+		MediaType: m.MediaType, Size: m.Size, ArtifactType: m.ArtifactType, Subject: m.Subject, Tags: tags})
 }

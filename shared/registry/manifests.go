@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
@@ -194,17 +195,38 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 		// the first pushed time stays (docs/retention.md "Activity").
 		man.Created = prev.Created
 	}
-	if err := reg.meta.PutManifest(ctx, man); err != nil {
+	// The push's event rides its last write: its last tag, or the
+	// manifest when it sets none (docs/events.md "What rides which
+	// write").
+	pushed := reg.pushedEvent(ctx, now, man, tags)
+	putCtx := ctx
+	if len(tags) == 0 {
+		putCtx = events.With(ctx, pushed)
+	}
+	if err := reg.meta.PutManifest(putCtx, man); err != nil {
 		return fmt.Errorf("put manifest: %w", err)
 	}
-	if err := reg.confirmBlobs(ctx, name, refs.blobs, d, existed); err != nil {
+	if err := reg.confirmBlobs(ctx, name, refs.blobs, d, existed, len(tags) == 0); err != nil {
 		return err
 	}
 	h := w.Header()
-	for _, tag := range tags {
+	for i, tag := range tags {
+		evs := []events.Event{reg.event(ctx, now, events.TagMoved, name, events.TagMovedData{Tag: tag, Digest: d})}
+		last := i == len(tags)-1
+		if last {
+			evs = append(evs, pushed)
+		}
 		t := store.Tag{Repo: name, Name: tag, Digest: d, MediaType: mediaType, Size: man.Size, Updated: now}
-		if err := reg.putTag(ctx, t, repo.ImmutableTags); err != nil {
+		wrote, err := reg.putTag(events.With(ctx, evs...), t, repo.ImmutableTags)
+		if err != nil {
 			return err
+		}
+		if last && !wrote {
+			// An immutable tag already here: no tag write carried the
+			// push's event, so the manifest's carries it.
+			if err := reg.meta.PutManifest(events.With(ctx, pushed), man); err != nil {
+				return fmt.Errorf("put manifest: %w", err)
+			}
 		}
 		h.Add("OCI-Tag", tag)
 	}
@@ -239,28 +261,28 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 // again is no change, so it succeeds). The refused push's manifest stays,
 // untagged, for retention to collect: another push of the same digest may
 // be tagging it at this moment. Elsewhere the last push wins.
-func (reg *Registry) putTag(ctx context.Context, t store.Tag, immutable bool) error {
+func (reg *Registry) putTag(ctx context.Context, t store.Tag, immutable bool) (wrote bool, err error) {
 	if !immutable {
 		if err := reg.meta.PutTag(ctx, t); err != nil {
-			return fmt.Errorf("put tag: %w", err)
+			return false, fmt.Errorf("put tag: %w", err)
 		}
-		return nil
+		return true, nil
 	}
-	err := reg.meta.CreateTag(ctx, t)
+	err = reg.meta.CreateTag(ctx, t)
 	if !errors.Is(err, store.ErrExists) {
 		if err != nil {
-			return fmt.Errorf("create tag: %w", err)
+			return false, fmt.Errorf("create tag: %w", err)
 		}
-		return nil
+		return true, nil
 	}
 	cur, err := reg.meta.GetTag(ctx, t.Repo, t.Name)
 	if err != nil {
-		return fmt.Errorf("read tag: %w", err)
+		return false, fmt.Errorf("read tag: %w", err)
 	}
 	if cur.Digest != t.Digest {
-		return errcode.New(errcode.Denied, "tag %q in repository %q is immutable and points at %s; push under a new tag", t.Name, t.Repo, cur.Digest)
+		return false, errcode.New(errcode.Denied, "tag %q in repository %q is immutable and points at %s; push under a new tag", t.Name, t.Repo, cur.Digest)
 	}
-	return nil
+	return false, nil
 }
 
 func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
@@ -270,7 +292,8 @@ func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, name
 		if !oci.ValidTag(ref) {
 			return errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", ref)
 		}
-		if err := reg.meta.DeleteTag(ctx, name, ref); errors.Is(err, store.ErrNotFound) {
+		ev := reg.event(ctx, reg.now(), events.TagDeleted, name, events.TagDeletedData{Tag: ref})
+		if err := reg.meta.DeleteTag(events.With(ctx, ev), name, ref); errors.Is(err, store.ErrNotFound) {
 			return errcode.New(errcode.ManifestUnknown, "tag %q is not in repository %q", ref, name)
 		} else if err != nil {
 			return err
@@ -283,29 +306,34 @@ func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, name
 	if err != nil {
 		return errcode.New(errcode.DigestInvalid, "%v", err)
 	}
-	if err := reg.meta.DeleteManifest(ctx, name, d); errors.Is(err, store.ErrNotFound) {
+	// Tags pointing at a deleted manifest go with it; they are listed
+	// first, for the event.
+	var tags []string
+	for after := ""; ; {
+		page, err := reg.meta.ListTags(ctx, name, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, t := range page {
+			if t.Digest == d {
+				tags = append(tags, t.Name)
+			}
+		}
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].Name
+	}
+	ev := reg.event(ctx, reg.now(), events.ImageDeleted, name, events.ImageDeletedData{Digest: d, Tags: tags})
+	if err := reg.meta.DeleteManifest(events.With(ctx, ev), name, d); errors.Is(err, store.ErrNotFound) {
 		return errcode.New(errcode.ManifestUnknown, "manifest %s is not in repository %q", d, name)
 	} else if err != nil {
 		return err
 	}
-	// Tags pointing at a deleted manifest go with it.
-	after := ""
-	for {
-		tags, err := reg.meta.ListTags(ctx, name, after, 1000)
-		if err != nil {
+	for _, t := range tags {
+		if err := reg.meta.DeleteTag(ctx, name, t); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		for _, t := range tags {
-			if t.Digest == d {
-				if err := reg.meta.DeleteTag(ctx, name, t.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-			}
-		}
-		if len(tags) < 1000 {
-			break
-		}
-		after = tags[len(tags)-1].Name
 	}
 	reg.record(ctx, "delete manifest", name+"@"+d.String(), "")
 	w.WriteHeader(http.StatusAccepted)

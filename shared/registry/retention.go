@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -89,8 +90,10 @@ func (reg *Registry) existingBlob(ctx context.Context, ours store.Blob) (store.B
 // collection removed since checkReferences read it means the blob may be
 // gone: the manifest is taken back (unless it was stored before this
 // push) and the push refused, so no stored manifest points at a deleted
-// blob whatever the timing.
-func (reg *Registry) confirmBlobs(ctx context.Context, name string, blobs []digest.Digest, d digest.Digest, existed bool) error {
+// blob whatever the timing. announced says the manifest's write
+// published manifest.pushed (a push without tags), which a take-back
+// answers with image.deleted.
+func (reg *Registry) confirmBlobs(ctx context.Context, name string, blobs []digest.Digest, d digest.Digest, existed, announced bool) error {
 	if reg.Touch == nil {
 		return nil
 	}
@@ -105,7 +108,13 @@ func (reg *Registry) confirmBlobs(ctx context.Context, name string, blobs []dige
 	})
 	var gone *errcode.Error
 	if errors.As(err, &gone) && !existed {
-		if err := reg.meta.DeleteManifest(ctx, name, d); err != nil && !errors.Is(err, store.ErrNotFound) {
+		delCtx := ctx
+		if announced {
+			ev := reg.event(ctx, reg.now(), events.ImageDeleted, name, events.ImageDeletedData{Digest: d,
+				Reason: "the push was refused: a blob it references was garbage-collected during the push"})
+			delCtx = events.With(ctx, ev)
+		}
+		if err := reg.meta.DeleteManifest(delCtx, name, d); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -246,7 +248,7 @@ func (a *api) writePolicy(w http.ResponseWriter, r *http.Request, c caller, name
 			return reply(w, http.StatusOK, policyAnswer{policyView: a.view(cur, as), Changes: diff})
 		}
 		next.Version = cur.Version + 1
-		err = a.svc.st.Ret.PutRetentionPolicy(ctx, next)
+		err = a.svc.st.Ret.PutRetentionPolicy(events.With(ctx, policyEvent(ctx, now, next, "", "")), next)
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
 			if ifMatch != "" {
 				return errcode.New(errcode.Conflict, "retention policy %q changed meanwhile; read it again", name).WithStatus(http.StatusPreconditionFailed)
@@ -293,7 +295,8 @@ func (a *api) deletePolicy(w http.ResponseWriter, r *http.Request, c caller, pat
 	if len(repos) > 0 {
 		return conflict("retention policy %q still governs %s; unassign them first", path[0], strings.Join(repos, ", "))
 	}
-	err = a.svc.st.Ret.DeleteRetentionPolicy(ctx, t, path[0])
+	ev := policyEvent(ctx, a.svc.Now(), store.RetentionPolicy{Tenancy: t, Name: path[0]}, events.Deleted, "")
+	err = a.svc.st.Ret.DeleteRetentionPolicy(events.With(ctx, ev), t, path[0])
 	if errors.Is(err, store.ErrNotFound) && path[0] == store.GlobalPolicy {
 		err = nil // retaining everything already
 	}
@@ -343,7 +346,8 @@ func (a *api) assign(w http.ResponseWriter, r *http.Request, c caller, path []st
 	if _, err := a.svc.st.Ret.GetRetentionPolicy(ctx, t, b.Policy); err != nil {
 		return missing(err, "retention policy %q does not exist in tenancy %s", b.Policy, t)
 	}
-	err = a.svc.st.Ret.Assign(ctx, store.Assignment{Tenancy: t, Repo: name, Policy: b.Policy, Created: a.svc.Now()})
+	ev := policyEvent(ctx, a.svc.Now(), store.RetentionPolicy{Tenancy: t, Name: b.Policy}, events.Assigned, name)
+	err = a.svc.st.Ret.Assign(events.With(ctx, ev), store.Assignment{Tenancy: t, Repo: name, Policy: b.Policy, Created: a.svc.Now()})
 	if errors.Is(err, store.ErrExists) {
 		cur, _ := a.svc.st.Ret.GetAssignment(ctx, t, name)
 		return conflict("repository %s is under policy %q; a repository has at most one override, so unassign it first", name, cur.Policy)
@@ -361,10 +365,26 @@ func (a *api) unassign(w http.ResponseWriter, r *http.Request, c caller, path []
 	if err != nil {
 		return err
 	}
-	if err := missing(a.svc.st.Ret.Unassign(r.Context(), t, name), "repository %s has no override policy", name); err != nil {
+	ctx := r.Context()
+	cur, err := a.svc.st.Ret.GetAssignment(ctx, t, name)
+	if err := missing(err, "repository %s has no override policy", name); err != nil {
 		return err
 	}
-	a.record(r.Context(), c, t, "unassign retention policy", name, "")
+	ev := policyEvent(ctx, a.svc.Now(), store.RetentionPolicy{Tenancy: t, Name: cur.Policy}, events.Unassigned, name)
+	if err := missing(a.svc.st.Ret.Unassign(events.With(ctx, ev), t, name), "repository %s has no override policy", name); err != nil {
+		return err
+	}
+	a.record(ctx, c, t, "unassign retention policy", name, "")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// policyEvent is a retention_policy.changed about p: a put (change ""),
+// a deletion, or repo's assignment to it or unassignment from it.
+func policyEvent(ctx context.Context, now time.Time, p store.RetentionPolicy, change, repo string) events.Event {
+	d := events.RetentionPolicyData{Policy: p.Name, Change: change, Repository: repo}
+	if change == "" {
+		d.NotPulledDays, d.UntaggedDays, d.ExemptTags, d.Version = p.NotPulledDays, p.UntaggedDays, p.ExemptTags, p.Version
+	}
+	return events.New(ctx, now, events.RetentionPolicyChanged, p.Tenancy, repo, d)
 }

@@ -8,14 +8,15 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
 )
 
 // apply moves the images of a plan's Delete to the recycle bin, then
 // puts back any that a concurrent push tagged or referenced meanwhile
 // (validate after the write: no lock stops pushes). It returns how many
-// it put back.
-func (s *Service) apply(ctx context.Context, run store.RetentionRun, data repoData, deletes []Verdict) (int, error) {
+// it put back. ctx names the run as the actor (events.ByRun).
+func (s *Service) apply(ctx context.Context, run store.RetentionRun, policy string, data repoData, deletes []Verdict) (int, error) {
 	repo := data.repo
 	gone := map[digest.Digest]bool{}
 	for _, v := range deletes {
@@ -36,7 +37,13 @@ func (s *Service) apply(ctx context.Context, run store.RetentionRun, data repoDa
 				return 0, err
 			}
 		}
-		if err := s.st.Meta.DeleteManifest(ctx, repo, v.Digest); err != nil && !errors.Is(err, store.ErrNotFound) {
+		var names []string
+		for _, t := range b.Tags {
+			names = append(names, t.Name)
+		}
+		ev := events.New(ctx, s.Now(), events.ImageDeleted, run.Tenancy, repo, events.ImageDeletedData{Digest: v.Digest,
+			MediaType: man.MediaType, Tags: names, Policy: policy, Reason: b.Reason, RestorableUntil: b.Expires})
+		if err := s.st.Meta.DeleteManifest(events.With(ctx, ev), repo, v.Digest); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return 0, err
 		}
 		gone[v.Digest] = true
@@ -143,7 +150,13 @@ func (s *Service) restore(ctx context.Context, repo string, d digest.Digest, run
 		}
 		n += k
 	}
-	if err := s.st.Meta.PutManifest(ctx, b.Manifest); err != nil {
+	var names []string
+	for _, t := range b.Tags {
+		names = append(names, t.Name)
+	}
+	ev := events.New(ctx, s.Now(), events.ImageRestored, b.Tenancy, repo, events.ImageRestoredData{Digest: d,
+		MediaType: b.Manifest.MediaType, Tags: names, DeletedBy: b.RunID})
+	if err := s.st.Meta.PutManifest(events.With(ctx, ev), b.Manifest); err != nil {
 		return n, err
 	}
 	// Touch what the image references before its bin entry goes: a

@@ -61,6 +61,9 @@ func (s *Service) Hourly(ctx context.Context) (Result, error) {
 	}
 	var errs []error
 	for _, t := range ts {
+		if err := s.finishStale(ctx, t.Name); err != nil {
+			errs = append(errs, fmt.Errorf("tenancy %s: finishing earlier runs: %w", t.Name, err))
+		}
 		run, err := s.StartRun(ctx, RunRequest{Tenancy: t.Name, Trigger: "schedule"})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tenancy %s: %w", t.Name, err))

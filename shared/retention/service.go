@@ -13,6 +13,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -99,6 +100,9 @@ func (s *Service) StartRun(ctx context.Context, req RunRequest) (store.Retention
 	if err := s.st.Ret.CreateRun(ctx, run); err != nil {
 		return run, fmt.Errorf("record run: %w", err)
 	}
+	if len(repos) == 0 {
+		return run, s.finish(ctx, run) // no job will
+	}
 	jobs := make([]Job, 0, len(repos))
 	for _, r := range repos {
 		jobs = append(jobs, Job{Tenancy: req.Tenancy, Repository: r, RunID: run.ID})
@@ -171,6 +175,10 @@ func (s *Service) RunRepository(ctx context.Context, j Job) (out store.RunRepo, 
 		out.Finished = s.Now()
 		if perr := s.st.Ret.PutRunRepo(ctx, out); perr != nil && err == nil {
 			err = perr
+		} else if perr == nil {
+			if ferr := s.count(ctx, j); ferr != nil && err == nil {
+				err = ferr
+			}
 		}
 	}()
 	run, err := s.st.Ret.GetRun(ctx, j.Tenancy, j.RunID)
@@ -218,7 +226,7 @@ func (s *Service) RunRepository(ctx context.Context, j Job) (out store.RunRepo, 
 	if run.DryRun || len(plan.Delete) == 0 {
 		return out, nil
 	}
-	restored, err := s.apply(ctx, run, data, plan.Delete)
+	restored, err := s.apply(events.ByRun(ctx, run.ID), run, p.Name, data, plan.Delete)
 	out.Deleted -= restored
 	out.Restored = restored
 	return out, err

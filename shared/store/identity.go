@@ -139,3 +139,15 @@ type Identity interface {
 	FederationRules
 	Audit
 }
+
+// LoginRefusals counts refused logins by tenancy in fixed windows, to
+// raise one login.refused_bulk event per window that reaches a
+// threshold (shared/events RefusalCounter).
+type LoginRefusals interface {
+	// CountRefusal adds one refused login to tenancy's window that
+	// starts at start, keeps the count until expires, and returns it.
+	CountRefusal(ctx context.Context, tenancy string, start, expires time.Time) (int, error)
+	// MarkRefusalAlert records the window's alert once: ErrExists if it
+	// is recorded already. It carries an event (store.WithEvent).
+	MarkRefusalAlert(ctx context.Context, tenancy string, start time.Time) error
+}

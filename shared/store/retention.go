@@ -145,6 +145,26 @@ type RetentionRun struct {
 	By         string `json:"by,omitempty"`
 	// Repositories is how many repository jobs the run started.
 	Repositories int `json:"repositories"`
+	// Done is how many of them have finished (RunProgress).
+	Done int `json:"done,omitempty"`
+	// Finished is when the last job finished (zero: running), and
+	// Summary adds up the jobs' outcomes then.
+	Finished time.Time   `json:"finished,omitzero"`
+	Summary  *RunSummary `json:"summary,omitempty"`
+}
+
+// RunSummary adds up a finished run's repository outcomes.
+type RunSummary struct {
+	Images   int `json:"images"`
+	Deleted  int `json:"deleted"`
+	Reported int `json:"reported"`
+	Restored int `json:"restored"`
+	Purged   int `json:"purged"`
+	// BreakerTrips counts the repositories the circuit breaker held
+	// back (RunRepo.Stopped).
+	BreakerTrips int `json:"breakerTrips"`
+	// Failed counts the repository jobs that failed.
+	Failed int `json:"failed"`
 }
 
 // RunRepo is the outcome of one repository's job in a run.
@@ -286,6 +306,22 @@ type RetentionRuns interface {
 	ListRunRepos(ctx context.Context, tenancy, runID string) ([]RunRepo, error)
 }
 
+// RunProgress counts a run's finished repository jobs and closes the
+// run once, whichever job finishes last (jobs run in parallel and may
+// be retried).
+type RunProgress interface {
+	// CountRunRepo counts the job of repo in a run as finished, once
+	// however often it runs: the first call for the repository adds one
+	// to the run's Done and returns the run and true; a later call
+	// returns the run and false. ErrNotFound if the run or the
+	// repository's outcome (PutRunRepo) is absent.
+	CountRunRepo(ctx context.Context, tenancy, runID, repo string) (RetentionRun, bool, error)
+	// FinishRun stores r's Finished and Summary unless the run is
+	// finished already (ErrConflict); ErrNotFound if absent. It carries
+	// an event (store.WithEvent).
+	FinishRun(ctx context.Context, r RetentionRun) error
+}
+
 // RetentionDecisions holds the decisions of runs.
 type RetentionDecisions interface {
 	// PutDecisions stores decisions (idempotent by run, repository and
@@ -375,6 +411,7 @@ type Retention interface {
 	RetentionAssignments
 	PullStats
 	RetentionRuns
+	RunProgress
 	RetentionDecisions
 	Pins
 	RecycleBin

@@ -11,14 +11,19 @@ import (
 )
 
 // PutTag implements store.Tags: one PutItem, so a tag moves atomically
-// and the last push wins.
+// and the last push wins. It carries an event.
 func (t *Table) PutTag(ctx context.Context, tag store.Tag) error {
-	return t.put(ctx, repoPK(tag.Repo), skTag+tag.Name, tag)
+	return t.putEv(ctx, repoPK(tag.Repo), skTag+tag.Name, tag)
 }
 
-// CreateTag implements store.Tags with a create-if-absent write.
+// CreateTag implements store.Tags with a create-if-absent write; it
+// carries an event.
 func (t *Table) CreateTag(ctx context.Context, tag store.Tag) error {
-	return t.create(ctx, repoPK(tag.Repo), skTag+tag.Name, tag)
+	it, err := record(repoPK(tag.Repo), skTag+tag.Name, tag)
+	if err != nil {
+		return err
+	}
+	return t.write(ctx, withEvent(ctx, it), "attribute_not_exists(pk)", nil, store.ErrExists)
 }
 
 // GetTag implements store.Tags.
@@ -27,9 +32,9 @@ func (t *Table) GetTag(ctx context.Context, repo, name string) (store.Tag, error
 	return tag, t.get(ctx, repoPK(repo), skTag+name, &tag)
 }
 
-// DeleteTag implements store.Tags.
+// DeleteTag implements store.Tags; it carries an event.
 func (t *Table) DeleteTag(ctx context.Context, repo, name string) error {
-	_, err := t.del(ctx, repoPK(repo), skTag+name)
+	_, err := t.delEv(ctx, repoPK(repo), skTag+name)
 	return err
 }
 

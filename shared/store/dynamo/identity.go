@@ -121,9 +121,9 @@ func (t *Table) ListTokens(ctx context.Context, tenancy, user string) ([]store.A
 	return out, nil
 }
 
-// PutPolicy implements store.Policies.
+// PutPolicy implements store.Policies; it carries an event.
 func (t *Table) PutPolicy(ctx context.Context, p store.Policy) error {
-	return t.put(ctx, tenancyPK(p.Tenancy), skPolicy+p.Name, p)
+	return t.putEv(ctx, tenancyPK(p.Tenancy), skPolicy+p.Name, p)
 }
 
 // GetPolicy implements store.Policies.
@@ -137,9 +137,9 @@ func (t *Table) ListPolicies(ctx context.Context, tenancy string) ([]store.Polic
 	return listAll[store.Policy](ctx, t, tenancyPK(tenancy), skPolicy)
 }
 
-// DeletePolicy implements store.Policies.
+// DeletePolicy implements store.Policies; it carries an event.
 func (t *Table) DeletePolicy(ctx context.Context, tenancy, name string) error {
-	_, err := t.del(ctx, tenancyPK(tenancy), skPolicy+name)
+	_, err := t.delEv(ctx, tenancyPK(tenancy), skPolicy+name)
 	return err
 }
 

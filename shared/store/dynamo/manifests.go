@@ -107,12 +107,14 @@ func joinChunks(what string, main item, overflow []item, v any) ([]byte, error) 
 }
 
 // writeManifest puts the overflow items first, so a reader never finds a
-// main item whose overflow is missing.
+// main item whose overflow is missing. The main item carries the event
+// ctx carries.
 func (t *Table) writeManifest(ctx context.Context, pk, sk string, m store.Manifest) error {
 	items, err := manifestItems(pk, sk, m)
 	if err != nil {
 		return err
 	}
+	withEvent(ctx, items[0])
 	for i := len(items) - 1; i >= 0; i-- {
 		if err := t.write(ctx, items[i], "", nil, nil); err != nil {
 			return fmt.Errorf("manifest %s: %w", m.Digest, err)
@@ -170,6 +172,7 @@ func referrerSK(subject, d digest.Digest) string {
 // written twice: its own items, then the referrer copy that Referrers
 // queries. A crash between the two leaves a manifest missing from its
 // subject's referrers until the client retries the push (idempotent).
+// The manifest's own main item carries the event ctx carries.
 func (t *Table) PutManifest(ctx context.Context, m store.Manifest) error {
 	pk := repoPK(m.Repo)
 	if err := t.writeManifest(ctx, pk, skManifest+m.Digest.String(), m); err != nil {
@@ -178,7 +181,7 @@ func (t *Table) PutManifest(ctx context.Context, m store.Manifest) error {
 	if m.Subject == "" {
 		return nil
 	}
-	return t.writeManifest(ctx, pk, referrerSK(m.Subject, m.Digest), m)
+	return t.writeManifest(store.WithEvent(ctx, nil), pk, referrerSK(m.Subject, m.Digest), m)
 }
 
 // GetManifest implements store.Manifests: one GetItem (plus one Query
@@ -188,14 +191,15 @@ func (t *Table) GetManifest(ctx context.Context, repo string, d digest.Digest) (
 }
 
 // DeleteManifest implements store.Manifests: the manifest is read (for
-// its subject), its items deleted, then the referrer copy's.
+// its subject), its items deleted, then the referrer copy's. The main
+// item's delete carries the event ctx carries.
 func (t *Table) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
 	pk, sk := repoPK(repo), skManifest+d.String()
 	m, err := t.readManifest(ctx, pk, sk)
 	if err != nil {
 		return err
 	}
-	old, err := t.del(ctx, pk, sk)
+	old, err := t.delEv(ctx, pk, sk)
 	if err != nil {
 		return err
 	}

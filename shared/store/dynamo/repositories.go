@@ -28,12 +28,17 @@ func repoPK(name string) string { return pkRepoPrefix + name }
 
 // EnsureRepository implements store.Repositories: a read first keeps the
 // common case (the repository exists) to one read, cheaper than a
-// conditional write that fails.
+// conditional write that fails. The event ctx carries rides the create
+// only, so it is published only when this call created the repository.
 func (t *Table) EnsureRepository(ctx context.Context, name string) error {
 	if _, err := t.GetRepository(ctx, name); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	err := t.create(ctx, pkRepos, name, store.Repository{Name: name, Created: t.now().UTC()})
+	it, err := record(pkRepos, name, store.Repository{Name: name, Created: t.now().UTC()})
+	if err != nil {
+		return err
+	}
+	err = t.write(ctx, withEvent(ctx, it), "attribute_not_exists(pk)", nil, store.ErrExists)
 	if errors.Is(err, store.ErrExists) {
 		return nil // created by a concurrent push
 	}
@@ -68,13 +73,13 @@ func (t *Table) ListRepositories(ctx context.Context, after string, limit int) (
 	return out, err
 }
 
-// PutRepository implements store.Repositories.
+// PutRepository implements store.Repositories; it carries an event.
 func (t *Table) PutRepository(ctx context.Context, r store.Repository) error {
-	return t.put(ctx, pkRepos, r.Name, r)
+	return t.putEv(ctx, pkRepos, r.Name, r)
 }
 
-// DeleteRepository implements store.Repositories.
+// DeleteRepository implements store.Repositories; it carries an event.
 func (t *Table) DeleteRepository(ctx context.Context, name string) error {
-	_, err := t.del(ctx, pkRepos, name)
+	_, err := t.delEv(ctx, pkRepos, name)
 	return err
 }

@@ -53,13 +53,14 @@ func runPK(tenancy, id string) string { return pkRunPrefix + tenancy + "#" + id 
 // PutRetentionPolicy implements store.RetentionPolicies: version 1
 // creates (attribute_not_exists, else ErrExists), a later version
 // replaces the stored one only if it is p.Version-1 (else ErrConflict,
-// an absent policy included).
+// an absent policy included). It carries an event.
 func (t *Table) PutRetentionPolicy(ctx context.Context, p store.RetentionPolicy) error {
 	it, err := record(tenancyPK(p.Tenancy), skRetPolicy+p.Name, p)
 	if err != nil {
 		return err
 	}
 	it[attrVersion] = num(p.Version)
+	it = withEvent(ctx, it)
 	if p.Version == 1 {
 		return t.write(ctx, it, "attribute_not_exists(pk)", nil, store.ErrExists)
 	}
@@ -77,16 +78,18 @@ func (t *Table) ListRetentionPolicies(ctx context.Context, tenancy string) ([]st
 	return listAll[store.RetentionPolicy](ctx, t, tenancyPK(tenancy), skRetPolicy)
 }
 
-// DeleteRetentionPolicy implements store.RetentionPolicies.
+// DeleteRetentionPolicy implements store.RetentionPolicies; it carries
+// an event.
 func (t *Table) DeleteRetentionPolicy(ctx context.Context, tenancy, name string) error {
-	_, err := t.del(ctx, tenancyPK(tenancy), skRetPolicy+name)
+	_, err := t.delEv(ctx, tenancyPK(tenancy), skRetPolicy+name)
 	return err
 }
 
 // Assign implements store.RetentionAssignments: a create-if-absent put,
 // so of two admins assigning one repository to different policies one
 // gets ErrExists. When the repository is assigned already, a read tells
-// the same policy (no error, the first record kept) from another.
+// the same policy (no error, the first record kept) from another. The
+// event ctx carries rides the create only.
 func (t *Table) Assign(ctx context.Context, a store.Assignment) error {
 	pk, sk := tenancyPK(a.Tenancy), skRetAssign+a.Repo
 	it, err := record(pk, sk, a)
@@ -94,6 +97,7 @@ func (t *Table) Assign(ctx context.Context, a store.Assignment) error {
 		return err
 	}
 	it[attrPolicy] = str(a.Policy)
+	it = withEvent(ctx, it)
 	for range 3 {
 		err := t.write(ctx, it, "attribute_not_exists(pk)", nil, store.ErrExists)
 		if !errors.Is(err, store.ErrExists) {
@@ -114,9 +118,9 @@ func (t *Table) Assign(ctx context.Context, a store.Assignment) error {
 	return fmt.Errorf("assignment of %s kept changing: %w", a.Repo, store.ErrConflict)
 }
 
-// Unassign implements store.RetentionAssignments.
+// Unassign implements store.RetentionAssignments; it carries an event.
 func (t *Table) Unassign(ctx context.Context, tenancy, repo string) error {
-	_, err := t.del(ctx, tenancyPK(tenancy), skRetAssign+repo)
+	_, err := t.delEv(ctx, tenancyPK(tenancy), skRetAssign+repo)
 	return err
 }
 
@@ -138,8 +142,11 @@ func (t *Table) CreateRun(ctx context.Context, r store.RetentionRun) error {
 
 // GetRun implements store.RetentionRuns.
 func (t *Table) GetRun(ctx context.Context, tenancy, id string) (store.RetentionRun, error) {
-	var r store.RetentionRun
-	return r, t.get(ctx, pkRunsPrefix+tenancy, id, &r)
+	it, err := t.getItem(ctx, pkRunsPrefix+tenancy, id)
+	if err != nil {
+		return store.RetentionRun{}, err
+	}
+	return decodeRun(it)
 }
 
 // ListRuns implements store.RetentionRuns: one Query, newest first.
@@ -158,19 +165,14 @@ func (t *Table) ListRuns(ctx context.Context, tenancy, before string, limit int)
 	}
 	var out []store.RetentionRun
 	err := t.query(ctx, in, limit, func(it item) (bool, error) {
-		var r store.RetentionRun
-		if err := decode(it, &r); err != nil {
+		r, err := decodeRun(it)
+		if err != nil {
 			return false, err
 		}
 		out = append(out, r)
 		return len(out) < limit, nil
 	})
 	return out, err
-}
-
-// PutRunRepo implements store.RetentionRuns.
-func (t *Table) PutRunRepo(ctx context.Context, r store.RunRepo) error {
-	return t.put(ctx, runPK(r.Tenancy, r.RunID), skRunRepo+r.Repo, r)
 }
 
 // ListRunRepos implements store.RetentionRuns: one Query.

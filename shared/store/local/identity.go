@@ -134,9 +134,9 @@ func (m *Metadata) ListTokens(_ context.Context, tenancy, user string) ([]store.
 	return list[store.AuthToken](m, bucketTokens, prefix(tenancy, user))
 }
 
-// PutPolicy implements store.Policies.
-func (m *Metadata) PutPolicy(_ context.Context, p store.Policy) error {
-	return m.putRecord(bucketPolicies, key(p.Tenancy, p.Name), p)
+// PutPolicy implements store.Policies; it carries an event.
+func (m *Metadata) PutPolicy(ctx context.Context, p store.Policy) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return m.putEv(ctx, tx, bucketPolicies, key(p.Tenancy, p.Name), p) })
 }
 
 // GetPolicy implements store.Policies.
@@ -150,9 +150,9 @@ func (m *Metadata) ListPolicies(_ context.Context, tenancy string) ([]store.Poli
 	return list[store.Policy](m, bucketPolicies, prefix(tenancy))
 }
 
-// DeletePolicy implements store.Policies.
-func (m *Metadata) DeletePolicy(_ context.Context, tenancy, name string) error {
-	return m.delRecord(bucketPolicies, key(tenancy, name))
+// DeletePolicy implements store.Policies; it carries an event.
+func (m *Metadata) DeletePolicy(ctx context.Context, tenancy, name string) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketPolicies, key(tenancy, name)) })
 }
 
 // AppendAudit implements store.Audit. Event IDs sort by time (the

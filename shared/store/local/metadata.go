@@ -32,6 +32,8 @@ type Metadata struct {
 	db    *cachedDB
 	now   func() time.Time
 	pulls *pullBuffer
+	// outbox: queue the events writes carry (events.go).
+	outbox bool
 }
 
 var _ store.Metadata = (*Metadata)(nil)
@@ -43,7 +45,7 @@ func OpenMetadata(path string) (*Metadata, error) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads}, append(identityBuckets, retentionBuckets...)...) {
+		for _, b := range append([][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads, bucketOutbox}, append(identityBuckets, retentionBuckets...)...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -104,7 +106,8 @@ func del(tx *bolt.Tx, bucket, k []byte) error {
 	return b.Delete(k)
 }
 
-// EnsureRepository implements store.Repositories.
+// EnsureRepository implements store.Repositories; the event ctx carries
+// is queued only when it creates the repository.
 func (m *Metadata) EnsureRepository(ctx context.Context, name string) error {
 	// A read first keeps the common case (repository exists) off the
 	// single bbolt writer.
@@ -115,7 +118,7 @@ func (m *Metadata) EnsureRepository(ctx context.Context, name string) error {
 		if tx.Bucket(bucketRepos).Get([]byte(name)) != nil {
 			return nil
 		}
-		return put(tx, bucketRepos, []byte(name), store.Repository{Name: name, Created: m.now().UTC()})
+		return m.putEv(ctx, tx, bucketRepos, []byte(name), store.Repository{Name: name, Created: m.now().UTC()})
 	})
 }
 
@@ -141,15 +144,15 @@ func (m *Metadata) ListRepositories(_ context.Context, after string, limit int) 
 	return out, err
 }
 
-// PutManifest implements store.Manifests.
-func (m *Metadata) PutManifest(_ context.Context, man store.Manifest) error {
+// PutManifest implements store.Manifests; it carries an event.
+func (m *Metadata) PutManifest(ctx context.Context, man store.Manifest) error {
 	return m.db.Update(func(tx *bolt.Tx) error {
 		if man.Subject != "" {
 			if err := tx.Bucket(bucketReferrers).Put(key(man.Repo, man.Subject.String(), man.Digest.String()), nil); err != nil {
 				return err
 			}
 		}
-		return put(tx, bucketManifests, key(man.Repo, man.Digest.String()), man)
+		return m.putEv(ctx, tx, bucketManifests, key(man.Repo, man.Digest.String()), man)
 	})
 }
 
@@ -158,8 +161,8 @@ func (m *Metadata) GetManifest(_ context.Context, repo string, d digest.Digest) 
 	return cachedGet[store.Manifest](m, bucketManifests, key(repo, d.String()))
 }
 
-// DeleteManifest implements store.Manifests.
-func (m *Metadata) DeleteManifest(_ context.Context, repo string, d digest.Digest) error {
+// DeleteManifest implements store.Manifests; it carries an event.
+func (m *Metadata) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
 	return m.db.Update(func(tx *bolt.Tx) error {
 		var man store.Manifest
 		if err := get(tx, bucketManifests, key(repo, d.String()), &man); err != nil {
@@ -170,7 +173,7 @@ func (m *Metadata) DeleteManifest(_ context.Context, repo string, d digest.Diges
 				return err
 			}
 		}
-		return tx.Bucket(bucketManifests).Delete(key(repo, d.String()))
+		return m.delEv(ctx, tx, bucketManifests, key(repo, d.String()))
 	})
 }
 
@@ -196,18 +199,18 @@ func (m *Metadata) Referrers(_ context.Context, repo string, d digest.Digest) ([
 	return out, err
 }
 
-// PutTag implements store.Tags.
-func (m *Metadata) PutTag(_ context.Context, t store.Tag) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return put(tx, bucketTags, key(t.Repo, t.Name), t) })
+// PutTag implements store.Tags; it carries an event.
+func (m *Metadata) PutTag(ctx context.Context, t store.Tag) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return m.putEv(ctx, tx, bucketTags, key(t.Repo, t.Name), t) })
 }
 
-// CreateTag implements store.Tags.
-func (m *Metadata) CreateTag(_ context.Context, t store.Tag) error {
+// CreateTag implements store.Tags; it carries an event.
+func (m *Metadata) CreateTag(ctx context.Context, t store.Tag) error {
 	return m.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketTags).Get(key(t.Repo, t.Name)) != nil {
 			return fmt.Errorf("tag %s:%s: %w", t.Repo, t.Name, store.ErrExists)
 		}
-		return put(tx, bucketTags, key(t.Repo, t.Name), t)
+		return m.putEv(ctx, tx, bucketTags, key(t.Repo, t.Name), t)
 	})
 }
 
@@ -216,9 +219,9 @@ func (m *Metadata) GetTag(_ context.Context, repo, name string) (store.Tag, erro
 	return cachedGet[store.Tag](m, bucketTags, key(repo, name))
 }
 
-// DeleteTag implements store.Tags.
-func (m *Metadata) DeleteTag(_ context.Context, repo, name string) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketTags, key(repo, name)) })
+// DeleteTag implements store.Tags; it carries an event.
+func (m *Metadata) DeleteTag(ctx context.Context, repo, name string) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketTags, key(repo, name)) })
 }
 
 // ListTags implements store.Tags.
@@ -332,14 +335,14 @@ func (m *Metadata) DeleteUpload(_ context.Context, id string, version int64) err
 	})
 }
 
-// PutRepository implements store.Repositories.
-func (m *Metadata) PutRepository(_ context.Context, r store.Repository) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return put(tx, bucketRepos, []byte(r.Name), r) })
+// PutRepository implements store.Repositories; it carries an event.
+func (m *Metadata) PutRepository(ctx context.Context, r store.Repository) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return m.putEv(ctx, tx, bucketRepos, []byte(r.Name), r) })
 }
 
-// DeleteRepository implements store.Repositories.
-func (m *Metadata) DeleteRepository(_ context.Context, name string) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketRepos, []byte(name)) })
+// DeleteRepository implements store.Repositories; it carries an event.
+func (m *Metadata) DeleteRepository(ctx context.Context, name string) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketRepos, []byte(name)) })
 }
 
 // listRepoRecords decodes up to limit records of a repository-keyed

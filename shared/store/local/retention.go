@@ -26,7 +26,7 @@ var (
 )
 
 var retentionBuckets = [][]byte{bucketRetPolicies, bucketRetAssign, bucketImageStats, bucketRetRuns,
-	bucketRetRunRepos, bucketRetDecisions, bucketPins, bucketBin}
+	bucketRetRunRepos, bucketRetDecisions, bucketPins, bucketBin, bucketRunCounted, bucketRefusals}
 
 var _ store.Retention = (*Metadata)(nil)
 
@@ -38,8 +38,9 @@ func (m *Metadata) SetClock(now func() time.Time) { m.now = now }
 // benchmarks: a crash may lose the latest writes).
 func (m *Metadata) SetNoSync(on bool) { m.db.NoSync = on }
 
-// PutRetentionPolicy implements store.RetentionPolicies.
-func (m *Metadata) PutRetentionPolicy(_ context.Context, p store.RetentionPolicy) error {
+// PutRetentionPolicy implements store.RetentionPolicies; it carries an
+// event.
+func (m *Metadata) PutRetentionPolicy(ctx context.Context, p store.RetentionPolicy) error {
 	return m.db.Update(func(tx *bolt.Tx) error {
 		k := key(p.Tenancy, p.Name)
 		var cur store.RetentionPolicy
@@ -54,7 +55,7 @@ func (m *Metadata) PutRetentionPolicy(_ context.Context, p store.RetentionPolicy
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		return put(tx, bucketRetPolicies, k, p)
+		return m.putEv(ctx, tx, bucketRetPolicies, k, p)
 	})
 }
 
@@ -69,13 +70,15 @@ func (m *Metadata) ListRetentionPolicies(_ context.Context, tenancy string) ([]s
 	return list[store.RetentionPolicy](m, bucketRetPolicies, prefix(tenancy))
 }
 
-// DeleteRetentionPolicy implements store.RetentionPolicies.
-func (m *Metadata) DeleteRetentionPolicy(_ context.Context, tenancy, name string) error {
-	return m.delRecord(bucketRetPolicies, key(tenancy, name))
+// DeleteRetentionPolicy implements store.RetentionPolicies; it carries
+// an event.
+func (m *Metadata) DeleteRetentionPolicy(ctx context.Context, tenancy, name string) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketRetPolicies, key(tenancy, name)) })
 }
 
-// Assign implements store.RetentionAssignments.
-func (m *Metadata) Assign(_ context.Context, a store.Assignment) error {
+// Assign implements store.RetentionAssignments; the event ctx carries
+// is queued only when the assignment is new.
+func (m *Metadata) Assign(ctx context.Context, a store.Assignment) error {
 	return m.db.Update(func(tx *bolt.Tx) error {
 		var cur store.Assignment
 		err := get(tx, bucketRetAssign, key(a.Tenancy, a.Repo), &cur)
@@ -84,13 +87,13 @@ func (m *Metadata) Assign(_ context.Context, a store.Assignment) error {
 		} else if err == nil {
 			return fmt.Errorf("repository %s is under policy %q: %w", a.Repo, cur.Policy, store.ErrExists)
 		}
-		return put(tx, bucketRetAssign, key(a.Tenancy, a.Repo), a)
+		return m.putEv(ctx, tx, bucketRetAssign, key(a.Tenancy, a.Repo), a)
 	})
 }
 
-// Unassign implements store.RetentionAssignments.
-func (m *Metadata) Unassign(_ context.Context, tenancy, repo string) error {
-	return m.delRecord(bucketRetAssign, key(tenancy, repo))
+// Unassign implements store.RetentionAssignments; it carries an event.
+func (m *Metadata) Unassign(ctx context.Context, tenancy, repo string) error {
+	return m.db.Update(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketRetAssign, key(tenancy, repo)) })
 }
 
 // GetAssignment implements store.RetentionAssignments.

@@ -1,0 +1,51 @@
+package dynamo
+
+import "github.com/berth-registry/berth/shared/store"
+
+// Change is one record of the table's change stream (NEW_AND_OLD_IMAGES),
+// as far as events need it: the string and number attributes of the
+// images, numbers as their text. functions/events builds it from the
+// Lambda event.
+type Change struct {
+	// EventName is INSERT, MODIFY or REMOVE.
+	EventName string
+	// Seq is the record's sequence number.
+	Seq string
+	// Old and New are the item before and after (nil when absent).
+	Old, New map[string]string
+}
+
+// StreamFilters are the stream event source's filter patterns (Lambda
+// event filtering, OR-ed): records that may carry an event, which
+// CommittedEvent then decides on. infra/ installs them, so the function
+// is not invoked for the table's other writes (pull counts, touches,
+// upload sessions).
+var StreamFilters = []string{
+	`{"dynamodb":{"NewImage":{"` + attrEvent + `":{"S":[{"exists":true}]}}}}`,
+	`{"eventName":["REMOVE"],"dynamodb":{"OldImage":{"` + attrEventRemove + `":{"S":[{"exists":true}]}}}}`,
+}
+
+// CommittedEvent returns the event a change publishes (events.go): a
+// REMOVE the OLD image's "evtrm", an INSERT or MODIFY the NEW image's
+// "evt" when the OLD image did not hold the same one. Previous is the
+// record before the change, unless it was split over overflow items (a
+// large manifest, whose previous record no event needs).
+func CommittedEvent(c Change) (store.Committed, bool) {
+	var ev string
+	switch c.EventName {
+	case "REMOVE":
+		ev = c.Old[attrEventRemove]
+	case "INSERT", "MODIFY":
+		if ev = c.New[attrEvent]; ev == c.Old[attrEvent] {
+			ev = ""
+		}
+	}
+	if ev == "" {
+		return store.Committed{}, false
+	}
+	out := store.Committed{Seq: c.Seq, Events: []byte(ev)}
+	if prev, ok := c.Old[attrValue]; ok && c.Old[attrChunks] == "" {
+		out.Previous = []byte(prev)
+	}
+	return out, true
+}
