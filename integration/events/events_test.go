@@ -222,7 +222,9 @@ func TestEveryEventReachesTheWebhook(t *testing.T) {
 		check     func(ev events.Event) error
 	}{
 		{events.RepositoryCreated, "dev/app", nil},
-		{events.ManifestPushed, "dev/app", data(func(d events.ManifestPushedData) bool { return d.Digest.String() == a.String() && slices.Equal(d.Tags, []string{"v1"}) })},
+		{events.ManifestPushed, "dev/app", data(func(d events.ManifestPushedData) bool {
+			return d.Digest.String() == a.String() && slices.Equal(d.Tags, []string{"v1"})
+		})},
 		{events.TagMoved, "dev/app", data(func(d events.TagMovedData) bool {
 			return d.Tag == "v1" && d.Digest.String() == b.String() && d.PreviousDigest.String() == a.String()
 		})},
@@ -240,7 +242,9 @@ func TestEveryEventReachesTheWebhook(t *testing.T) {
 		{events.PolicyChanged, "", data(func(d events.PolicyData) bool { return d.Policy == "readers" && d.Change == events.Created })},
 		{events.PolicyChanged, "", data(func(d events.PolicyData) bool { return d.Policy == "readers" && d.Change == events.Deleted })},
 		{events.RepositoryCreated, "dev/old", nil},
-		{events.ManifestPushed, "dev/old", data(func(d events.ManifestPushedData) bool { return d.Digest.String() == untagged.String() && len(d.Tags) == 0 })},
+		{events.ManifestPushed, "dev/old", data(func(d events.ManifestPushedData) bool {
+			return d.Digest.String() == untagged.String() && len(d.Tags) == 0
+		})},
 		{events.RetentionPolicyChanged, "", data(func(d events.RetentionPolicyData) bool {
 			return d.Policy == "short" && d.Change == events.Created && d.UntaggedDays == 1
 		})},
@@ -249,12 +253,16 @@ func TestEveryEventReachesTheWebhook(t *testing.T) {
 			if ev.Actor.Type != events.ActorRetention || ev.Actor.RunID != runID {
 				return fmt.Errorf("actor %+v, want retention run %s", ev.Actor, runID)
 			}
-			return data(func(d events.ImageDeletedData) bool { return d.Digest.String() == untagged.String() && d.Policy == "short" })(ev)
+			return data(func(d events.ImageDeletedData) bool {
+				return d.Digest.String() == untagged.String() && d.Policy == "short"
+			})(ev)
 		}},
 		{events.RetentionRunFinished, "dev/old", data(func(d events.RunFinishedData) bool {
 			return d.RunID == runID && d.Deleted == 1 && d.Repositories == 1 && d.BreakerTrips == 0
 		})},
-		{events.ImageRestored, "dev/old", data(func(d events.ImageRestoredData) bool { return d.Digest.String() == untagged.String() && d.DeletedBy == runID })},
+		{events.ImageRestored, "dev/old", data(func(d events.ImageRestoredData) bool {
+			return d.Digest.String() == untagged.String() && d.DeletedBy == runID
+		})},
 		{events.RetentionPolicyChanged, "dev/old", data(func(d events.RetentionPolicyData) bool { return d.Change == events.Unassigned && d.Policy == "short" })},
 		{events.LoginsRefused, "", data(func(d events.LoginsRefusedData) bool { return d.Refused == 3 && d.Threshold == 3 })},
 	}
