@@ -32,7 +32,8 @@ func refusalsKey(tenancy string, start time.Time) item {
 func (t *Table) CountRefusal(ctx context.Context, tenancy string, start, expires time.Time) (int, error) {
 	out, err := t.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &t.name, Key: refusalsKey(tenancy, start),
-		UpdateExpression:          aws.String("ADD " + attrRefusals + " :one SET " + attrTTL + " = :ttl"),
+		UpdateExpression:          aws.String("ADD " + attrRefusals + " :one SET #ttl = :ttl"),
+		ExpressionAttributeNames:  map[string]string{"#ttl": attrTTL}, // a reserved word
 		ExpressionAttributeValues: item{":one": num(1), ":ttl": num(expires.Unix())},
 		ReturnValues:              types.ReturnValueUpdatedNew, ReturnConsumedCapacity: total,
 	})

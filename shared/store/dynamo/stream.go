@@ -1,6 +1,10 @@
 package dynamo
 
-import "github.com/berth-registry/berth/shared/store"
+import (
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/berth-registry/berth/shared/store"
+)
 
 // Change is one record of the table's change stream (NEW_AND_OLD_IMAGES),
 // as far as events need it: the string and number attributes of the
@@ -48,4 +52,28 @@ func CommittedEvent(c Change) (store.Committed, bool) {
 		out.Previous = []byte(prev)
 	}
 	return out, true
+}
+
+// ChangeOf reads a record of the stream as Lambda delivers it.
+func ChangeOf(rec events.DynamoDBEventRecord) Change {
+	return Change{EventName: rec.EventName, Seq: rec.Change.SequenceNumber,
+		Old: textAttributes(rec.Change.OldImage), New: textAttributes(rec.Change.NewImage)}
+}
+
+// textAttributes keeps an image's string and number attributes, numbers as
+// their text.
+func textAttributes(img map[string]events.DynamoDBAttributeValue) map[string]string {
+	if img == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range img {
+		switch v.DataType() {
+		case events.DataTypeString:
+			out[k] = v.String()
+		case events.DataTypeNumber:
+			out[k] = v.Number()
+		}
+	}
+	return out
 }
