@@ -74,6 +74,9 @@ type Config struct {
 	// nothing.
 	LoginAlertThreshold int
 	LoginAlertWindow    time.Duration
+	// EventBus is the EventBridge bus the events function publishes to
+	// (BERTH_EVENT_BUS, set by the CDK stack).
+	EventBus string
 	// MetricsNamespace is the CloudWatch namespace of the metrics the
 	// functions log (BERTH_METRICS_NAMESPACE, default Berth;
 	// docs/metrics.md).
@@ -183,6 +186,7 @@ func (c *Config) readEvents() error {
 	c.WebhookURL = os.Getenv("BERTH_WEBHOOK_URL")
 	c.WebhookSecret = os.Getenv("BERTH_WEBHOOK_SECRET")
 	c.MetricsNamespace = env("BERTH_METRICS_NAMESPACE", "Berth")
+	c.EventBus = os.Getenv("BERTH_EVENT_BUS")
 	if c.WebhookURL != "" {
 		u, err := url.Parse(c.WebhookURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -95,7 +96,8 @@ func (r *Recorder) add(k, old, cur map[string]types.AttributeValue) {
 		EventID: strconv.Itoa(r.seq), EventName: name, EventSource: "aws:dynamodb", EventVersion: "1.1",
 		AWSRegion: "us-east-1",
 		Change: events.DynamoDBStreamRecord{
-			Keys: image(k), OldImage: image(old), NewImage: image(cur),
+			ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Now().Truncate(time.Second)},
+			Keys:                        image(k), OldImage: image(old), NewImage: image(cur),
 			SequenceNumber: fmt.Sprintf("%021d", r.seq), StreamViewType: "NEW_AND_OLD_IMAGES",
 		},
 	})
