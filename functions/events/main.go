@@ -19,8 +19,8 @@ import (
 
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
-	berthevents "github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/eventbus"
+	berthevents "github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/dynamo"
 )

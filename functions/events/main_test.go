@@ -141,7 +141,9 @@ func TestStreamOfRealWrites(t *testing.T) {
 	ctx := authz.WithDecision(t.Context(), authz.Decision{Allow: true, Principal: auth.Principal{Tenancy: "dev", User: "admin"}, Via: "basic"})
 	now := time.Now()
 	a, c := digest.FromString("a"), digest.FromString("b")
-	ev := func(typ string, d any) berthevents.Event { return berthevents.New(ctx, now, typ, "dev", "dev/hello", d) }
+	ev := func(typ string, d any) berthevents.Event {
+		return berthevents.New(ctx, now, typ, "dev", "dev/hello", d)
+	}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
