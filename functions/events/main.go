@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/eventbus"
 	berthevents "github.com/berth-registry/berth/shared/events"
@@ -43,7 +42,10 @@ func handler(ctx context.Context) (streamHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := app.Logger(cfg.LogLevel)
+	// Not app.Logger: this function links none of the registry.
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 	bus, err := eventbus.New(ctx, cfg.EventBus)
 	if err != nil {
