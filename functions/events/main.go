@@ -20,6 +20,7 @@ import (
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/eventbus"
 	berthevents "github.com/berth-registry/berth/shared/events"
+	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/dynamo"
 )
@@ -51,7 +52,22 @@ func handler(ctx context.Context) (streamHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return relay(bus, log), nil
+	return relay(counted{bus, metrics.New(os.Stdout, cfg.MetricsNamespace)}, log), nil
+}
+
+// counted is a Publisher that counts what it published
+// (EventsPublished, docs/metrics.md).
+type counted struct {
+	berthevents.Publisher
+	em *metrics.Emitter
+}
+
+func (c counted) Publish(ctx context.Context, evs []berthevents.Event) (int, error) {
+	n, err := c.Publisher.Publish(ctx, evs)
+	if n > 0 {
+		c.em.Count(metrics.EventsPublished, float64(n))
+	}
+	return n, err
 }
 
 // relay publishes the events a batch of stream records carries. When

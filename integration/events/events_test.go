@@ -1,8 +1,10 @@
-// Package events is the end-to-end test of Berth's events: every event
-// type produced by real requests through the local gateway (docker's
-// registry API through go-containerregistry, the admin and retention
-// APIs, /token) and received by a webhook sink that checks each
-// delivery's signature; and none for a request that failed.
+// Package events is the end-to-end test of Berth's events and metrics:
+// every event type produced by real requests through the local gateway
+// (docker's registry API through go-containerregistry, the admin and
+// retention APIs, /token) and received by a webhook sink that checks
+// each delivery's signature, and none for a request that failed; and
+// the EMF lines those requests logged, parsed and checked against
+// docs/metrics.md.
 package events
 
 import (
@@ -26,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/events"
+	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/webhook"
 )
 
@@ -172,7 +175,8 @@ func TestEveryEventReachesTheWebhook(t *testing.T) {
 		Auth: true, Service: "berth", TokenTTL: 5 * time.Minute, Tenancy: "dev", LogLevel: "warn", TestClock: true,
 		WebhookURL: "http://" + hookHost + "/hook", WebhookSecret: secret,
 		LoginAlertThreshold: 3, LoginAlertWindow: 5 * time.Minute}
-	host, l := harness.Start(t, cfg)
+	var emf harness.Logs
+	host, l := harness.Start(t, cfg, harness.Metrics(&emf))
 	c := &client{t: t, host: host, token: l.AdminToken,
 		auth: remote.WithAuth(&authn.Basic{Username: "dev/admin", Password: l.AdminToken})}
 
@@ -205,10 +209,17 @@ func TestEveryEventReachesTheWebhook(t *testing.T) {
 	c.api("POST", "/api/retention/policies", map[string]any{"name": "short", "untaggedDays": 1}, http.StatusCreated)
 	c.api("PUT", "/api/retention/repositories/dev/old", map[string]string{"policy": "short"}, http.StatusOK)
 	c.api("POST", "/api/retention/clock", map[string]string{"advance": (2 * day).String()}, http.StatusOK)
+	c.api("POST", "/api/retention/runs", map[string]any{"repository": "dev/old"}, http.StatusOK)
+	stoppedID := c.runs()[0]
 	c.api("POST", "/api/retention/runs", map[string]any{"repository": "dev/old", "confirm": true}, http.StatusOK)
 	runID := c.runs()[0]
 	c.api("POST", "/api/retention/runs/"+runID+"/restore", nil, http.StatusOK)
 	c.api("DELETE", "/api/retention/repositories/dev/old", nil, http.StatusNoContent)
+	// A pull, and a garbage collection (for their metrics).
+	if _, err := remote.Image(mustRef(t, host+"/dev/app@"+b.String()), c.auth); err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	c.api("POST", "/api/retention/gc", nil, http.StatusOK)
 	// Logins refused: the third in the window raises the alert; later
 	// ones in the same window do not again.
 	for range 5 {
@@ -249,6 +260,9 @@ func TestEveryEventReachesTheWebhook(t *testing.T) {
 			return d.Policy == "short" && d.Change == events.Created && d.UntaggedDays == 1
 		})},
 		{events.RetentionPolicyChanged, "dev/old", data(func(d events.RetentionPolicyData) bool { return d.Change == events.Assigned })},
+		{events.RetentionRunFinished, "dev/old", data(func(d events.RunFinishedData) bool {
+			return d.RunID == stoppedID && d.Deleted == 0 && d.BreakerTrips == 1
+		})},
 		{events.ImageDeleted, "dev/old", func(ev events.Event) error {
 			if ev.Actor.Type != events.ActorRetention || ev.Actor.RunID != runID {
 				return fmt.Errorf("actor %+v, want retention run %s", ev.Actor, runID)
@@ -313,6 +327,49 @@ func TestEveryEventReachesTheWebhook(t *testing.T) {
 	if hook.bad != 0 || hook.refuse != 0 {
 		t.Errorf("%d deliveries had a bad signature or headers; %d refusals left unretried", hook.bad, hook.refuse)
 	}
+	checkMetrics(t, emf.Tail(64<<20))
+}
+
+// checkMetrics parses every EMF line the requests logged and checks
+// that the ones they must have made are there.
+func checkMetrics(t *testing.T, lines string) {
+	t.Helper()
+	seen := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(lines), "\n") {
+		samples, err := metrics.Parse([]byte(line))
+		if err != nil {
+			t.Errorf("EMF line %s: %v", line, err)
+			continue
+		}
+		for _, s := range samples {
+			key := s.Name
+			if s.Dims["Route"] != "" {
+				key += " " + s.Dims["Route"]
+			} else if s.Dims["Tenancy"] != "" || s.Dims["Status"] != "" {
+				key += " " + s.Dims["Tenancy"] + s.Dims["Status"]
+			}
+			seen[key] += s.Value
+		}
+	}
+	for key, min := range map[string]float64{
+		"Requests PUT /v2/{name}/manifests/{ref}": 3, "Requests DELETE /v2/{name}/manifests/{ref}": 3,
+		"Errors DELETE /v2/{name}/manifests/{ref}":   0, // the 404 is not an error of the registry's
+		"Latency GET /v2/{name}/manifests/{ref}":     0, "Requests PATCH /api/{proxy+}": 3,
+		"Pushes dev": 3, "Pulls dev": 1, "BytesUploaded dev": 256 * 3, "AuthorizerDenials 401": 1,
+		"RetentionDeletions dev": 1, "RetentionBreakerTrips dev": 1, "RetentionRunsFinished": 2, "GCBytesFreed": 0,
+	} {
+		if v, ok := seen[key]; !ok || v < min {
+			t.Errorf("metric %s = %v (recorded: %v), want at least %v", key, v, ok, min)
+		}
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	r, err := name.ParseReference(s, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // runs lists the run ids, newest first.

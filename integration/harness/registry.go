@@ -8,6 +8,7 @@ package harness
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,13 @@ type Option func(*options)
 type options struct {
 	logs *Logs
 	wrap func(http.Handler) http.Handler
+	app  []app.LocalOption
+}
+
+// Metrics makes the registry log its metrics as EMF lines to w, as
+// every function does on AWS (docs/metrics.md).
+func Metrics(w io.Writer) Option {
+	return func(o *options) { o.app = append(o.app, app.WithMetrics(w, "Berth/test")) }
 }
 
 // Wrap serves wrap(gateway) instead of the gateway, for tests that count
@@ -52,7 +60,7 @@ func Start(t testing.TB, cfg config.Config, opts ...Option) (string, *app.Local)
 		opt(&o)
 	}
 	logger := slog.New(app.WithRequestID(slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	l, err := app.NewLocal(t.Context(), cfg, logger)
+	l, err := app.NewLocal(t.Context(), cfg, logger, o.app...)
 	if err != nil {
 		t.Fatalf("app.NewLocal on the %s backend: %v", cfg.Backend, err)
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/lambdahttp"
+	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/registry"
+	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -97,7 +99,8 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 		// policy questions; they never touch the signing key.
 		a = &Auth{Authorizer: authz.NewAuthorizer(stores.IDs, stores.Meta, nil).WithClock(clk.Now)}
 	}
-	svc, err := Retention(stores, clk, log)
+	em := Metrics(cfg)
+	svc, err := Retention(stores, clk, log, retention.WithMetrics(em))
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +108,7 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 	if !ok {
 		return nil, fmt.Errorf("no function %q (with BERTH_AUTH=%v)", name, cfg.Auth)
 	}
-	return lambdahttp.Handler(h), nil
+	return lambdahttp.Handler(metrics.Handler(em, name, h)), nil
 }
 
 // Authorizer returns the authorizer function's handler. With a KMS key
@@ -134,7 +137,7 @@ func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
 		if err != nil {
 			return nil, err
 		}
-		return a.Authorizer.Lambda(slog.Default()), nil
+		return countDenials(Metrics(cfg), a.Authorizer.Lambda(slog.Default())), nil
 	}
 	var mu sync.Mutex
 	var h authz.LambdaFunc
@@ -146,7 +149,7 @@ func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
 				mu.Unlock()
 				return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
 			}
-			h = a.Authorizer.Lambda(slog.Default())
+			h = countDenials(Metrics(cfg), a.Authorizer.Lambda(slog.Default()))
 		}
 		f := h
 		mu.Unlock()

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/gateway"
 	"github.com/berth-registry/berth/shared/lambdahttp"
+	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/registry"
 	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/route"
@@ -69,7 +71,7 @@ func UseClock(stores *backend.Stores, clk *clock.Clock) {
 
 // Retention builds the retention service on clk when the store keeps
 // retention state (nil otherwise).
-func Retention(stores *backend.Stores, clk *clock.Clock, log *slog.Logger) (*retention.Service, error) {
+func Retention(stores *backend.Stores, clk *clock.Clock, log *slog.Logger, opts ...retention.Option) (*retention.Service, error) {
 	ret, ok := stores.Meta.(store.Retention)
 	if !ok {
 		return nil, nil
@@ -79,7 +81,7 @@ func Retention(stores *backend.Stores, clk *clock.Clock, log *slog.Logger) (*ret
 		return nil, err
 	}
 	rcfg.TestClock = clk.Test()
-	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs}, rcfg, log)
+	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs}, rcfg, log, opts...)
 	svc.Now = clk.Now
 	if fn := os.Getenv("BERTH_RETENTION_FUNCTION"); fn != "" {
 		// On AWS the admin function hands runs started through the API
@@ -156,8 +158,23 @@ func scrubber(stores *backend.Stores, log *slog.Logger) *scrub.Scrubber {
 	return scrub.New(rec, objs, log)
 }
 
+// LocalOption configures NewLocal.
+type LocalOption func(*localOptions)
+
+type localOptions struct{ metrics *metrics.Emitter }
+
+// WithMetrics makes every function log its metrics as EMF lines to w,
+// as on AWS (docs/metrics.md); without it the local registry logs none.
+func WithMetrics(w io.Writer, namespace string) LocalOption {
+	return func(o *localOptions) { o.metrics = metrics.New(w, namespace) }
+}
+
 // NewLocal opens the stores of cfg and builds the gateway and functions.
-func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local, error) {
+func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...LocalOption) (*Local, error) {
+	var o localOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	stores, err := backend.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -176,14 +193,18 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 		}
 	}
 	fns := map[string]gateway.Invoker{}
-	svc, err := Retention(stores, l.Clock, log)
+	var ropts []retention.Option
+	if o.metrics != nil {
+		ropts = append(ropts, retention.WithMetrics(o.metrics))
+	}
+	svc, err := Retention(stores, l.Clock, log, ropts...)
 	if err != nil {
 		stores.Close()
 		return nil, err
 	}
 	l.Retention = svc
 	for name, h := range Handlers(cfg, stores, a, svc, l.Clock, log) {
-		fns[name] = gateway.HTTPFunc(lambdahttp.Handler(h))
+		fns[name] = gateway.HTTPFunc(lambdahttp.Handler(metrics.Handler(o.metrics, name, h)))
 	}
 	limits := gateway.NoLimits()
 	if cfg.Limits {
@@ -191,7 +212,7 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger) (*Local,
 	}
 	gw := gateway.New(fns, limits, log)
 	if a != nil {
-		gw.Authorizer = gateway.AuthorizerFunc(a.Authorizer.Lambda(log))
+		gw.Authorizer = gateway.AuthorizerFunc(countDenials(o.metrics, a.Authorizer.Lambda(log)))
 	}
 	if stores.Objects != nil {
 		gw.Objects = stores.Objects

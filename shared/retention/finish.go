@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/shared/events"
+	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -54,6 +55,8 @@ func (s *Service) finish(ctx context.Context, run store.RetentionRun) error {
 	err = s.st.Ret.FinishRun(events.With(ctx, ev), run)
 	if errors.Is(err, store.ErrConflict) {
 		return nil
+	} else if err == nil {
+		s.metrics.Count(metrics.RetentionRunsFinished, 1)
 	}
 	return err
 }

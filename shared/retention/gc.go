@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -82,6 +83,7 @@ func (s *Service) Collect(ctx context.Context, now time.Time) (Collection, error
 		}
 		after = bs[len(bs)-1].Digest
 	}
+	s.metrics.Count(metrics.GCBytesFreed, float64(c.Bytes))
 	s.log.InfoContext(ctx, "garbage collected", "marker", c.Marker, "repositories", c.Repositories,
 		"links", c.Links, "blobs", c.Blobs, "bytes", c.Bytes, "seen", c.Seen)
 	return c, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/events"
+	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -50,15 +51,38 @@ type Service struct {
 	// Dispatch runs a run's repository jobs; when nil they run one
 	// after another before StartRun returns (locally, and in tests).
 	Dispatch Dispatcher
+	metrics  Metrics
 }
 
+// Metrics hears what runs and collections did: deletions, breaker
+// trips, runs finished, bytes freed and stored (shared/metrics writes
+// them as EMF lines; docs/metrics.md).
+type Metrics interface {
+	// Count records v of the named metric with its dimension values.
+	Count(name string, v float64, dims ...string)
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithMetrics reports to m.
+func WithMetrics(m Metrics) Option { return func(s *Service) { s.metrics = m } }
+
 // New returns a Service over the stores.
-func New(st Stores, cfg Config, log *slog.Logger) *Service {
+func New(st Stores, cfg Config, log *slog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{st: st, cfg: cfg, log: log, Now: func() time.Time { return time.Now().UTC() }}
+	s := &Service{st: st, cfg: cfg, log: log, Now: func() time.Time { return time.Now().UTC() }, metrics: noMetrics{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
+
+type noMetrics struct{}
+
+func (noMetrics) Count(string, float64, ...string) {}
 
 // Config returns the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
@@ -209,6 +233,9 @@ func (s *Service) RunRepository(ctx context.Context, j Job) (out store.RunRepo, 
 	}
 	plan := Evaluate(Input{Policy: p, Images: data.images, Pins: pins, Now: run.AsOf, Config: s.cfg, Confirm: run.Confirm, DryRun: run.DryRun})
 	out.Images, out.Deleted, out.Reported, out.Stopped, out.Note = len(data.images), len(plan.Delete), len(plan.Report), plan.Stopped, plan.Note
+	if plan.Stopped && !run.DryRun {
+		s.metrics.Count(metrics.RetentionBreakerTrips, 1, j.Tenancy)
+	}
 	for i := 0; i < len(plan.Marks); i += 100 {
 		if err := s.st.Ret.MarkImages(ctx, j.Repository, plan.Marks[i:min(i+100, len(plan.Marks))]); err != nil {
 			return out, err
@@ -229,6 +256,7 @@ func (s *Service) RunRepository(ctx context.Context, j Job) (out store.RunRepo, 
 	restored, err := s.apply(events.ByRun(ctx, run.ID), run, p.Name, data, plan.Delete)
 	out.Deleted -= restored
 	out.Restored = restored
+	s.metrics.Count(metrics.RetentionDeletions, float64(out.Deleted), j.Tenancy)
 	return out, err
 }
 
