@@ -353,8 +353,8 @@ func checkMetrics(t *testing.T, lines string) {
 	}
 	for key, min := range map[string]float64{
 		"Requests PUT /v2/{name}/manifests/{ref}": 3, "Requests DELETE /v2/{name}/manifests/{ref}": 3,
-		"Errors DELETE /v2/{name}/manifests/{ref}":   0, // the 404 is not an error of the registry's
-		"Latency GET /v2/{name}/manifests/{ref}":     0, "Requests PATCH /api/{proxy+}": 3,
+		"Errors DELETE /v2/{name}/manifests/{ref}": 0, // the 404 is not an error of the registry's
+		"Latency GET /v2/{name}/manifests/{ref}":   0, "Requests PATCH /api/{proxy+}": 3,
 		"Pushes dev": 3, "Pulls dev": 1, "BytesUploaded dev": 256 * 3, "AuthorizerDenials 401": 1,
 		"RetentionDeletions dev": 1, "RetentionBreakerTrips dev": 1, "RetentionRunsFinished": 2, "GCBytesFreed": 0,
 	} {
