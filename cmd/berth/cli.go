@@ -80,6 +80,7 @@ var groups = []group{
 	}},
 	retentionGroup,
 	blobsGroup,
+	usageGroup,
 }
 
 // topCommand is a command without verbs, with the arguments usage

@@ -8,13 +8,25 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	berthusage "github.com/berth-registry/berth/shared/usage"
 )
 
 type repoJSON struct {
-	Name          string    `json:"name"`
-	Public        bool      `json:"public"`
-	ImmutableTags bool      `json:"immutableTags"`
-	Created       time.Time `json:"created"`
+	Name          string     `json:"name"`
+	Public        bool       `json:"public"`
+	ImmutableTags bool       `json:"immutableTags"`
+	Created       time.Time  `json:"created"`
+	Usage         *usageJSON `json:"usage"`
+}
+
+// stored is a repository's stored, unique and shared bytes as columns
+// ("-" before the first garbage collection measured them).
+func (r repoJSON) stored() []string {
+	if r.Usage == nil {
+		return []string{"-", "-", "-"}
+	}
+	return []string{berthusage.Bytes(r.Usage.Bytes), berthusage.Bytes(r.Usage.UniqueBytes), berthusage.Bytes(r.Usage.SharedBytes)}
 }
 
 func visibility(public bool) string {
@@ -32,7 +44,9 @@ func yesNo(b bool) string {
 }
 
 func (c *cli) reposList(ctx context.Context, args []string) error {
-	fs := c.flags("repos list", "List the repositories of a tenancy that you may inspect.")
+	fs := c.flags("repos list", "List the repositories of a tenancy that you may inspect, with the blob bytes\n"+
+		"each stores (unique to it, and shared with other repositories) as the last\n"+
+		"garbage collection measured them (docs/usage.md).")
 	_, s, err := c.open(fs, args, 0, 0, true)
 	if err != nil {
 		return err
@@ -66,9 +80,9 @@ func (c *cli) reposList(ctx context.Context, args []string) error {
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return err
 		}
-		rows = append(rows, []string{r.Name, visibility(r.Public), yesNo(r.ImmutableTags), when(r.Created)})
+		rows = append(rows, append([]string{r.Name, visibility(r.Public), yesNo(r.ImmutableTags), when(r.Created)}, r.stored()...))
 	}
-	c.table("NAME\tVISIBILITY\tIMMUTABLE TAGS\tCREATED", rows)
+	c.table("NAME\tVISIBILITY\tIMMUTABLE TAGS\tCREATED\tSTORED\tUNIQUE\tSHARED", rows)
 	return nil
 }
 

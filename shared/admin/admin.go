@@ -73,6 +73,9 @@ type Config struct {
 	// OIDCLoopback lets federation rules name http:// issuers on
 	// loopback hosts (BERTH_OIDC_LOOPBACK, for tests).
 	OIDCLoopback bool
+	// Usage, when set, gives repositories and tenancies their stored
+	// bytes and tenancies their quotas (docs/usage.md).
+	Usage store.UsageStore
 }
 
 // API serves the admin API.
@@ -269,6 +272,10 @@ func (a *API) tenancyRoute(s []string, c *call) (methods, error) {
 		return methods{"GET": a.getRule, "PUT": a.putRule, "DELETE": a.deleteRule}, nil
 	case s[0] == "audit" && len(s) == 1:
 		return methods{"GET": a.listAudit}, nil
+	case s[0] == "usage" && len(s) == 1:
+		return methods{"GET": a.getUsage}, nil
+	case s[0] == "quota" && len(s) == 1:
+		return methods{"GET": a.getUsage, "PUT": a.putQuota, "DELETE": a.deleteQuota}, nil
 	}
 	return nil, notFound("no admin API endpoint at /api/tenancies/%s/%s; see docs/auth.md", c.tenancy, strings.Join(s, "/"))
 }

@@ -20,6 +20,9 @@ type repoView struct {
 	Public        bool      `json:"public"`
 	ImmutableTags bool      `json:"immutableTags"`
 	Created       time.Time `json:"created,omitzero"`
+	// Usage is the stored bytes the last collection measured (lists
+	// only; absent before the first).
+	Usage *usageView `json:"usage,omitempty"`
 }
 
 func viewRepo(r store.Repository) repoView {
@@ -114,6 +117,10 @@ func (a *API) listRepositories(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
+	use, err := a.repoUsage(ctx, t)
+	if err != nil {
+		return err
+	}
 	out := []repoView{}
 	next := ""
 	const batch = 1000
@@ -137,7 +144,9 @@ scan:
 			if verb(c.who, stmts, name, rec.Public) < auth.Inspect {
 				continue
 			}
-			out = append(out, viewRepo(rec))
+			v := viewRepo(rec)
+			v.Usage = use[name]
+			out = append(out, v)
 			if len(out) == n {
 				next = name
 				break scan

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/shared/scrub"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
+	"github.com/berth-registry/berth/shared/usage"
 	"github.com/berth-registry/berth/shared/webhook"
 )
 
@@ -81,7 +82,8 @@ func Retention(stores *backend.Stores, clk *clock.Clock, log *slog.Logger, opts 
 		return nil, err
 	}
 	rcfg.TestClock = clk.Test()
-	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs}, rcfg, log, opts...)
+	us, _ := stores.Meta.(store.UsageStore)
+	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs, Usage: us}, rcfg, log, opts...)
 	svc.Now = clk.Now
 	if fn := os.Getenv("BERTH_RETENTION_FUNCTION"); fn != "" {
 		// On AWS the admin function hands runs started through the API
@@ -104,8 +106,13 @@ func Retention(stores *backend.Stores, clk *clock.Clock, log *slog.Logger, opts 
 func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention.Service, clk *clock.Clock, log *slog.Logger) map[string]http.Handler {
 	rc := RegistryConfig(cfg)
 	rc.Now = clk.Now
-	reg := registry.New(stores.Meta, stores.Blobs, rc, log)
+	var ropts []registry.Option
 	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: clk.Now, OIDCLoopback: cfg.OIDCLoopback}
+	if us, ok := stores.Meta.(store.UsageStore); ok {
+		ropts = append(ropts, registry.WithQuota(usage.NewChecker(us)))
+		acfg.Usage = us
+	}
+	reg := registry.New(stores.Meta, stores.Blobs, rc, log, ropts...)
 	if svc != nil {
 		ret := stores.Meta.(store.Retention)
 		reg.Pulls = retention.PullTracker{Stats: ret, Now: clk.Now}

@@ -56,6 +56,12 @@ func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upl
 		}
 		return errcode.New(errcode.DigestInvalid, "uploaded content has digest %s, not %s; the upload was discarded", got, want)
 	}
+	if err := reg.admit(ctx, u.Repo, u.Offset+int64(len(body))); err != nil {
+		if persisted && reg.meta.DeleteUpload(ctx, claimed.ID, claimed.Version) == nil {
+			reg.release(ctx, claimed)
+		}
+		return err // past the tenancy's quota: nothing is written
+	}
 	if persisted {
 		if err := reg.meta.DeleteUpload(ctx, claimed.ID, claimed.Version); err != nil {
 			if reg.linked(ctx, u.Repo, want, err) {

@@ -82,6 +82,30 @@ type Registry struct {
 	// Touch, when set, marks blobs that pushes reuse (HEAD, mount,
 	// commit, manifest push) so that garbage collection keeps them.
 	Touch store.BlobTouches
+	quota Quota
+}
+
+// Quota refuses a push that would take a tenancy past its storage
+// quota (shared/usage Checker; docs/usage.md).
+type Quota interface {
+	// Admit returns nil when size more bytes may be stored in repo's
+	// tenancy (size 0: when the tenancy is not at its quota already),
+	// else the DENIED error to answer.
+	Admit(ctx context.Context, repo string, size int64) error
+}
+
+// Option configures a Registry.
+type Option func(*Registry)
+
+// WithQuota checks pushes against tenancies' quotas.
+func WithQuota(q Quota) Option { return func(reg *Registry) { reg.quota = q } }
+
+// admit asks the Quota hook, if any.
+func (reg *Registry) admit(ctx context.Context, repo string, size int64) error {
+	if reg.quota == nil {
+		return nil
+	}
+	return reg.quota.Admit(ctx, repo, size)
 }
 
 // Policy evaluates a principal's access to a repository.
@@ -91,7 +115,7 @@ type Policy interface {
 }
 
 // New returns a Registry.
-func New(meta store.Metadata, blobs store.BlobStore, cfg Config, log *slog.Logger) *Registry {
+func New(meta store.Metadata, blobs store.BlobStore, cfg Config, log *slog.Logger, opts ...Option) *Registry {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -99,7 +123,11 @@ func New(meta store.Metadata, blobs store.BlobStore, cfg Config, log *slog.Logge
 	if now == nil {
 		now = time.Now
 	}
-	return &Registry{meta: meta, blobs: blobs, cfg: cfg, log: log, now: now}
+	reg := &Registry{meta: meta, blobs: blobs, cfg: cfg, log: log, now: now}
+	for _, o := range opts {
+		o(reg)
+	}
+	return reg
 }
 
 // handlerFunc is a handler that returns its error for one place to write.

@@ -97,6 +97,9 @@ func (reg *Registry) startUpload(w http.ResponseWriter, r *http.Request, name st
 	if _, err := reg.repository(ctx, name); err != nil {
 		return err
 	}
+	if err := reg.admit(ctx, name, 0); err != nil {
+		return err // a tenancy at its quota takes no bytes
+	}
 	if mount := q.Get("mount"); mount != "" {
 		if ok, err := reg.mount(ctx, name, mount, q.Get("from")); err != nil {
 			return err

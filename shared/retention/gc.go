@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/usage"
 )
 
 // Collection is what one garbage collection did.
@@ -52,13 +53,15 @@ type Collection struct {
 func (s *Service) Collect(ctx context.Context, now time.Time) (Collection, error) {
 	c := Collection{Marker: "gc-" + newRunID(now), Cutoff: now.Add(-s.cfg.Grace)}
 	linked := map[digest.Digest]bool{}
+	tally := usage.NewTally()
 	for after := ""; ; {
 		names, err := s.st.Meta.ListRepositories(ctx, after, page)
 		if err != nil {
 			return c, err
 		}
 		for _, repo := range names {
-			if err := s.sweepLinks(ctx, repo, &c, linked); err != nil {
+			tally.Repository(repo)
+			if err := s.sweepLinks(ctx, repo, &c, linked, tally); err != nil {
 				return c, fmt.Errorf("sweep %s: %w", repo, err)
 			}
 			c.Repositories++
@@ -84,14 +87,34 @@ func (s *Service) Collect(ctx context.Context, now time.Time) (Collection, error
 		after = bs[len(bs)-1].Digest
 	}
 	s.metrics.Count(metrics.GCBytesFreed, float64(c.Bytes))
+	if err := s.recordUsage(ctx, tally.Usage(now)); err != nil {
+		return c, err
+	}
 	s.log.InfoContext(ctx, "garbage collected", "marker", c.Marker, "repositories", c.Repositories,
 		"links", c.Links, "blobs", c.Blobs, "bytes", c.Bytes, "seen", c.Seen)
 	return c, nil
 }
 
+// recordUsage stores what the mark pass counted, and logs each
+// tenancy's stored bytes as a metric.
+func (s *Service) recordUsage(ctx context.Context, us []store.Usage) error {
+	for _, u := range us {
+		if u.Kind == store.UsageTenancy {
+			s.metrics.Count(metrics.StoredBytes, float64(u.Bytes), u.Tenancy)
+		}
+		if s.st.Usage == nil {
+			continue
+		}
+		if err := s.st.Usage.PutUsage(ctx, u); err != nil {
+			return fmt.Errorf("record usage of %s: %w", u.Name, err)
+		}
+	}
+	return nil
+}
+
 // sweepLinks deletes a repository's stale unreferenced links and adds
-// the blobs of the others to linked.
-func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, linked map[digest.Digest]bool) error {
+// the blobs of the others to linked, and to the usage tally.
+func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, linked map[digest.Digest]bool, tally *usage.Tally) error {
 	refs := map[digest.Digest]bool{}
 	for after := digest.Digest(""); ; {
 		ms, err := s.st.Meta.ListManifests(ctx, repo, after, page)
@@ -131,6 +154,7 @@ func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, li
 		for _, l := range ls {
 			if refs[l.Digest] || !l.Touched.Before(c.Cutoff) {
 				linked[l.Digest] = true
+				tally.Link(repo, l.Digest, l.Size)
 				continue
 			}
 			switch err := s.st.Ret.DeleteStaleLink(ctx, repo, l.Digest, c.Cutoff); {
@@ -138,6 +162,7 @@ func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, li
 				c.Links++
 			case errors.Is(err, store.ErrConflict):
 				linked[l.Digest] = true // touched meanwhile: in use
+				tally.Link(repo, l.Digest, l.Size)
 			case !errors.Is(err, store.ErrNotFound):
 				return err
 			}

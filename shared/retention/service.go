@@ -25,6 +25,9 @@ type Stores struct {
 	Ret       store.Retention
 	Blobs     store.Objects
 	Tenancies store.Tenancies
+	// Usage, when set, keeps what each collection's mark pass counted
+	// (docs/usage.md).
+	Usage store.UsageStore
 }
 
 // Job is one repository's share of a run: the payload of the fan-out.

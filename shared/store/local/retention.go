@@ -26,7 +26,7 @@ var (
 )
 
 var retentionBuckets = [][]byte{bucketRetPolicies, bucketRetAssign, bucketImageStats, bucketRetRuns,
-	bucketRetRunRepos, bucketRetDecisions, bucketPins, bucketBin, bucketRunCounted, bucketRefusals}
+	bucketRetRunRepos, bucketRetDecisions, bucketPins, bucketBin, bucketRunCounted, bucketRefusals, bucketUsage, bucketQuotas}
 
 var _ store.Retention = (*Metadata)(nil)
 
