@@ -146,7 +146,7 @@ type RetentionRun struct {
 	// Repositories is how many repository jobs the run started.
 	Repositories int `json:"repositories"`
 	// Done is how many of them have finished (RunProgress).
-	Done int `json:"done,omitempty"`
+	Done int `json:"jobsDone,omitempty"`
 	// Finished is when the last job finished (zero: running), and
 	// Summary adds up the jobs' outcomes then.
 	Finished time.Time   `json:"finished,omitzero"`
