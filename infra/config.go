@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -69,6 +70,19 @@ type Config struct {
 	// Routes is the route table; nil means route.Table(). Tests set it
 	// to add routes of functions that have not landed yet.
 	Routes []route.Route
+	// WebhookURL (https) receives every event through an EventBridge
+	// API destination, authenticated by the header Berth-Webhook-Secret
+	// holding the secret in Secrets Manager secret WebhookSecretArn;
+	// both or neither (docs/events.md "Webhooks"). WebhookRate caps the
+	// deliveries per second.
+	WebhookURL, WebhookSecretArn string
+	WebhookRate                  float64
+	// AlarmTopicArn is the SNS topic the alarms (and the rule for
+	// retention breaker trips) notify; empty: none (docs/metrics.md).
+	AlarmTopicArn string
+	// EventArchiveDays keeps every event in an EventBridge archive for
+	// replay that long; 0: no archive.
+	EventArchiveDays int
 }
 
 // Front doors (Config.FrontDoor).
@@ -98,6 +112,8 @@ func DefaultConfig() Config {
 		RetentionConcurrency: 10,
 		ThrottleRate:         1000,
 		ThrottleBurst:        2000,
+		WebhookRate:          10,
+		EventArchiveDays:     7,
 	}
 }
 
@@ -124,6 +140,7 @@ func ConfigFromContext(app awscdk.App) (Config, error) {
 		"logLevel": &c.LogLevel, "retentionCooling": &c.RetentionCooling,
 		"frontDoor": &c.FrontDoor, "region": &c.Region, "tenancy": &c.Tenancy,
 		"retentionBin": &c.RetentionBin, "retentionNotice": &c.RetentionNotice, "gcGrace": &c.GCGrace,
+		"webhookUrl": &c.WebhookURL, "webhookSecretArn": &c.WebhookSecretArn, "alarmTopicArn": &c.AlarmTopicArn,
 	}
 	for k, p := range strs {
 		if v := get(k); v != nil {
@@ -131,7 +148,7 @@ func ConfigFromContext(app awscdk.App) (Config, error) {
 		}
 	}
 	nums := map[string]*float64{"throttleRate": &c.ThrottleRate, "throttleBurst": &c.ThrottleBurst,
-		"retentionMaxShare": &c.RetentionMaxShare}
+		"retentionMaxShare": &c.RetentionMaxShare, "webhookRate": &c.WebhookRate}
 	for k, p := range nums {
 		if v := get(k); v != nil {
 			n, err := number(v)
@@ -142,7 +159,7 @@ func ConfigFromContext(app awscdk.App) (Config, error) {
 		}
 	}
 	ints := map[string]*int{"logRetentionDays": &c.LogRetentionDays, "retentionMaxCount": &c.RetentionMaxCount,
-		"retentionConcurrency": &c.RetentionConcurrency}
+		"retentionConcurrency": &c.RetentionConcurrency, "eventArchiveDays": &c.EventArchiveDays}
 	for k, p := range ints {
 		if v := get(k); v != nil {
 			n, err := number(v)
@@ -212,7 +229,35 @@ var (
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	// CloudFront takes certificates from us-east-1 only.
 	edgeCertRE = regexp.MustCompile(`^arn:aws[a-z-]*:acm:us-east-1:`)
+	secretRE   = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+`)
+	topicRE    = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$`)
 )
+
+// validateEvents checks the webhook, alarm and archive settings.
+func (c Config) validateEvents() error {
+	if (c.WebhookURL == "") != (c.WebhookSecretArn == "") {
+		return fmt.Errorf("webhookUrl and webhookSecretArn go together: deliveries carry the secret")
+	}
+	if c.WebhookURL != "" {
+		u, err := url.Parse(c.WebhookURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("webhookUrl %q: EventBridge API destinations deliver to https URLs only", c.WebhookURL)
+		}
+		if !secretRE.MatchString(c.WebhookSecretArn) {
+			return fmt.Errorf("webhookSecretArn %q is not a Secrets Manager secret ARN", c.WebhookSecretArn)
+		}
+	}
+	if c.WebhookRate < 1 || c.WebhookRate > 300 {
+		return fmt.Errorf("webhookRate %v: want 1 to 300 deliveries a second", c.WebhookRate)
+	}
+	if c.AlarmTopicArn != "" && !topicRE.MatchString(c.AlarmTopicArn) {
+		return fmt.Errorf("alarmTopicArn %q is not an SNS topic ARN", c.AlarmTopicArn)
+	}
+	if c.EventArchiveDays < 0 || c.EventArchiveDays > 3650 {
+		return fmt.Errorf("eventArchiveDays %d: want 0 (no archive) to 3650", c.EventArchiveDays)
+	}
+	return nil
+}
 
 const maxTenancyName = 63
 
@@ -233,7 +278,7 @@ func (c Config) validateRetention() error {
 	}
 	grace, _ := time.ParseDuration(c.GCGrace) // parsed by Validate already
 	for _, f := range functionTable() {
-		if f.Name != fnRetention && f.Timeout >= grace {
+		if f.Name != fnRetention && f.Name != fnEvents && f.Timeout >= grace { // events touches no blob
 			return fmt.Errorf("gcGrace %s: must exceed the longest request, the %s function's timeout of %s", c.GCGrace, f.Name, f.Timeout)
 		}
 	}
@@ -285,6 +330,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("retentionNotice %q: want a Go duration such as 24h (0s: no warnings)", c.RetentionNotice)
 	}
 	if err := c.validateRetention(); err != nil {
+		return err
+	}
+	if err := c.validateEvents(); err != nil {
 		return err
 	}
 	if len(c.Tenancy) > maxTenancyName || !tenancyRE.MatchString(c.Tenancy) {

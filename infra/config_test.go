@@ -92,6 +92,16 @@ func TestConfigRejectsWhatCannotDeploy(t *testing.T) {
 		{"zero delete share", func(c *Config) { c.RetentionMaxShare = 0 }, "retentionMaxShare"},
 		{"zero delete count", func(c *Config) { c.RetentionMaxCount = 0 }, "retentionMaxCount"},
 		{"grace within a request", func(c *Config) { c.GCGrace = "29s" }, "uploads function's timeout"},
+		{"webhook without its secret", func(c *Config) { c.WebhookURL = "https://h.example.com/x" }, "go together"},
+		{"webhook over http", func(c *Config) {
+			c.WebhookURL, c.WebhookSecretArn = "http://h.example.com/x", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"
+		}, "https URLs only"},
+		{"webhook secret that is not a secret", func(c *Config) {
+			c.WebhookURL, c.WebhookSecretArn = "https://h.example.com/x", "hunter2"
+		}, "not a Secrets Manager secret ARN"},
+		{"webhook rate over the limit", func(c *Config) { c.WebhookRate = 1000 }, "webhookRate"},
+		{"alarm topic that is not a topic", func(c *Config) { c.AlarmTopicArn = "arn:aws:sqs:eu-west-1:123456789012:q" }, "not an SNS topic ARN"},
+		{"negative archive", func(c *Config) { c.EventArchiveDays = -1 }, "eventArchiveDays"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := DefaultConfig()

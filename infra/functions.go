@@ -12,6 +12,7 @@ import (
 const (
 	fnConsole   = "console"
 	fnRetention = "retention"
+	fnEvents    = "events"
 )
 
 // function is one Lambda function of the stack. Adding a function is one
@@ -43,6 +44,8 @@ const (
 	onObjects               // keys under a prefix of the S3 bucket
 	onKey                   // the token-signing KMS key
 	onSelf                  // the function itself (lambda:InvokeFunction)
+	onStream                // the table's change stream
+	onBus                   // the event bus
 )
 
 // grant is actions on one target; Prefix is the S3 key prefix for
@@ -62,6 +65,10 @@ func objectGrant(prefix string, actions ...string) grant {
 func keyGrant(actions ...string) grant { return grant{On: onKey, Actions: actions} }
 
 func selfGrant(actions ...string) grant { return grant{On: onSelf, Actions: actions} }
+
+func streamGrant(actions ...string) grant { return grant{On: onStream, Actions: actions} }
+
+func busGrant(actions ...string) grant { return grant{On: onBus, Actions: actions} }
 
 // Bucket layout (shared/registry): committed blobs (each where its
 // upload put it, blobs/<upload id>), large manifests, and temporary
@@ -193,6 +200,14 @@ func functionTable() []function {
 		// digest of the registry in one map.
 		{Name: fnRetention, Memory: 1024, Timeout: 15 * time.Minute, Later: true, Retention: true,
 			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Del), selfGrant("lambda:InvokeFunction")}},
+		// Events (functions/events) reads the table's change stream
+		// (the four actions Lambda's poller needs, on the stream only)
+		// and puts events on the bus; it reads and writes no item.
+		{Name: fnEvents, Memory: 256, Timeout: time.Minute, Later: true,
+			Grants: []grant{
+				streamGrant("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"),
+				busGrant("events:PutEvents"),
+			}},
 	}
 }
 

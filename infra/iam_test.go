@@ -30,6 +30,12 @@ var wantAccess = map[string][]string{
 	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
 	fnConsole:   nil,
 	fnRetention: {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
+	// events reads the stream, puts events on the bus, and (Lambda's
+	// on-failure destination, as the function's role) sends a failed
+	// batch's description to its dead-letter queue.
+	fnEvents: {access("dynamodb", "table", []string{"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}),
+		"events:PutEvents bus",
+		access("sqs", "queue:EventsDeadLetters", []string{"SendMessage", "GetQueueAttributes", "GetQueueUrl"})},
 }
 
 var retentionDDB = ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")

@@ -12,11 +12,15 @@ import (
 // (events/retention-scheduled.json is one), and may invoke it.
 func TestRetentionRunsHourlyOnTheScheduledEvent(t *testing.T) {
 	core, full := stacks(t)
-	if ids := core.ofType("AWS::Events::Rule"); len(ids) != 0 {
+	if ids := scheduled(core); len(ids) != 0 {
 		t.Errorf("schedule %v without dist/retention.zip", ids)
 	}
 	labels := full.labels()
-	ruleID, rule := full.one(t, "AWS::Events::Rule")
+	rules := scheduled(full)
+	if len(rules) != 1 {
+		t.Fatalf("%d scheduled rules, want 1", len(rules))
+	}
+	ruleID, rule := rules[0], full.Resources[rules[0]]
 	if got := rule.Properties["ScheduleExpression"]; got != "rate(1 hour)" {
 		t.Errorf("schedule %v, want rate(1 hour)", got)
 	}
@@ -73,4 +77,15 @@ func TestRetentionConcurrencyIsReserved(t *testing.T) {
 			t.Errorf("%s: reserved concurrency %v, want none", name, got)
 		}
 	}
+}
+
+// scheduled returns the ids of a template's scheduled rules.
+func scheduled(tp *tpl) []string {
+	var out []string
+	for _, id := range tp.ofType("AWS::Events::Rule") {
+		if tp.Resources[id].Properties["ScheduleExpression"] != nil {
+			out = append(out, id)
+		}
+	}
+	return out
 }

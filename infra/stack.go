@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -47,8 +49,16 @@ type Stack struct {
 	// Distribution is the CloudFront front door (nil unless
 	// Config.FrontDoor is FrontDoorCloudFront).
 	Distribution awscloudfront.Distribution
+	// Bus is the event bus (docs/events.md); EventsDLQ keeps the
+	// stream batches the events function gave up on.
+	Bus       awsevents.EventBus
+	EventsDLQ awssqs.Queue
+	// Dashboard and Alarms watch the registry (docs/metrics.md).
+	Dashboard awscloudwatch.Dashboard
+	Alarms    []awscloudwatch.Alarm
 
-	fns []function // the functions deployed, in functionTable order
+	fns         []function // the functions deployed, in functionTable order
+	deadLetters []awssqs.Queue
 }
 
 // tableIndexes are the table's global secondary indexes; adding one here
@@ -80,11 +90,15 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	s.table()
 	s.bucket()
 	s.signingKey()
+	s.eventBus()
 	s.functions()
 	if err := s.api(); err != nil {
 		return nil, err
 	}
 	s.schedule()
+	s.publishEvents()
+	s.webhook()
+	s.monitoring()
 	return s, nil
 }
 
@@ -116,6 +130,9 @@ func (s *Stack) table() {
 		SortKey:             &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		TimeToLiveAttribute: jsii.String("ttl"),
+		// The events function publishes what rides the writes
+		// (docs/events.md); old images finish a moved tag's event.
+		Stream: awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
@@ -273,6 +290,11 @@ func (s *Stack) environment(f function) *map[string]*string {
 		"BERTH_LIMITS":      jsii.String("aws"),
 		"BERTH_PRESIGN_TTL": jsii.String(s.cfg.PresignTTL),
 		"BERTH_LOG_LEVEL":   jsii.String(s.cfg.LogLevel),
+		// Metrics are EMF lines in the log (docs/metrics.md).
+		"BERTH_METRICS_NAMESPACE": jsii.String(s.metricsNamespace()),
+	}
+	if f.Name == fnEvents {
+		env["BERTH_EVENT_BUS"] = s.Bus.EventBusName()
 	}
 	if f.usesKey() {
 		env["BERTH_SIGNING_KEY_ID"] = s.Key.KeyArn()
@@ -324,6 +346,10 @@ func (s *Stack) resources(g grant, self *string) []*string {
 		return []*string{s.Bucket.ArnForObjects(jsii.String(g.Prefix + "*"))}
 	case onSelf:
 		return []*string{self}
+	case onStream:
+		return []*string{s.Table.TableStreamArn()}
+	case onBus:
+		return []*string{s.Bus.EventBusArn()}
 	default:
 		return []*string{s.Key.KeyArn()}
 	}

@@ -136,7 +136,7 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 					t.Errorf("%s: memory %v, want %v", name, p["MemorySize"], mb)
 				}
 				timeout, _ := p["Timeout"].(float64)
-				if name != fnRetention && (timeout <= 0 || timeout > 29) {
+				if name != fnRetention && name != fnEvents && (timeout <= 0 || timeout > 29) {
 					t.Errorf("%s: timeout %v s, want within the API's 30 s integration limit", name, timeout)
 				}
 				if name == fnRetention && timeout != 900 {
@@ -145,6 +145,10 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 				want := map[string]string{
 					"BERTH_BACKEND": "aws", "BERTH_TABLE": "table", "BERTH_BUCKET": "bucket",
 					"BERTH_LIMITS": "aws", "BERTH_PRESIGN_TTL": "15m", "BERTH_LOG_LEVEL": "info",
+					"BERTH_METRICS_NAMESPACE": "Berth/prod",
+				}
+				if name == fnEvents {
+					want["BERTH_EVENT_BUS"] = "bus"
 				}
 				if name == route.Token || name == route.Authorizer {
 					want["BERTH_SIGNING_KEY_ID"] = "key"

@@ -100,9 +100,12 @@ const testDomain = "registry.example.com"
 
 // The full stack's non-default settings.
 const (
-	fullTenancy     = "acme"
-	fullCooling     = "12h"
-	fullConcurrency = 25
+	fullTenancy       = "acme"
+	fullCooling       = "12h"
+	fullConcurrency   = 25
+	fullWebhook       = "https://hooks.example.com/berth"
+	fullWebhookSecret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:berth-webhook-AbCdEf"
+	fullAlarmTopic    = "arn:aws:sns:eu-west-1:123456789012:berth-alarms"
 )
 
 // coreRoutes are the route table's routes served by registry functions.
@@ -144,6 +147,7 @@ func stacks(t *testing.T) (core, full *tpl) {
 		cfg.DomainName, cfg.CertificateArn = testDomain, "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 		cfg.Memory = map[string]float64{route.Uploads: 2048}
 		cfg.Tenancy, cfg.RetentionCooling, cfg.RetentionConcurrency = fullTenancy, fullCooling, fullConcurrency
+		cfg.WebhookURL, cfg.WebhookSecretArn, cfg.AlarmTopicArn = fullWebhook, fullWebhookSecret, fullAlarmTopic
 		fullStk, fullTpl, synthErr = synthesize(t, cfg)
 	})
 	if synthErr != nil {
@@ -213,6 +217,10 @@ func (t *tpl) labels() map[string]string {
 			l[id] = "bucket"
 		case "AWS::KMS::Key":
 			l[id] = "key"
+		case "AWS::Events::EventBus":
+			l[id] = "bus"
+		case "AWS::SQS::Queue":
+			l[id] = "queue:" + id[:max(len(id)-8, 0)] // logical ids end in an 8-character hash
 		case "AWS::Lambda::Function":
 			name := strings.TrimPrefix(fmt.Sprint(r.Properties["Description"]), "Berth ")
 			l[id] = "fn:" + name

@@ -1,7 +1,7 @@
 // Command events is the Lambda function that publishes Berth's events:
 // the metadata table's change stream (NEW_AND_OLD_IMAGES) invokes it
 // with the records that may carry one (the event source's filters,
-// dynamo.StreamFilters), and it puts the events those records carry on
+// store.StreamFilters), and it puts the events those records carry on
 // the stack's EventBridge bus (BERTH_EVENT_BUS). docs/events.md says
 // why the stream and not the functions themselves: an event rides its
 // change's own write, so it exists exactly when the change committed,

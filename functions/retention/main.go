@@ -67,7 +67,8 @@ func handler(ctx context.Context, getenv func(string) string) (func(context.Cont
 	clk := app.Clock(cfg)
 	app.UseClock(stores, clk)
 	rcfg.TestClock = clk.Test()
-	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs}, rcfg, log,
+	us, _ := stores.Meta.(store.UsageStore)
+	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs, Usage: us}, rcfg, log,
 		retention.WithMetrics(app.Metrics(cfg)))
 	svc.Now = clk.Now
 	if fn := getenv("AWS_LAMBDA_FUNCTION_NAME"); fn != "" {

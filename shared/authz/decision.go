@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/events"
 )
 
 // Decision is the authorizer's verdict on one request.
@@ -90,9 +91,14 @@ func FromContext(c map[string]any) (d Decision, ok bool) {
 
 type decisionKey struct{}
 
-// WithDecision returns ctx carrying a decision for handlers to consult.
+// WithDecision returns ctx carrying a decision for handlers to consult,
+// and its principal as the actor of the events the request makes.
 func WithDecision(ctx context.Context, d Decision) context.Context {
-	return context.WithValue(ctx, decisionKey{}, d)
+	a := events.Actor{Type: events.ActorAnonymous}
+	if !d.Principal.Anonymous() {
+		a = events.Actor{Type: events.ActorUser, Name: d.Principal.String(), Via: d.Via}
+	}
+	return events.WithActor(context.WithValue(ctx, decisionKey{}, d), a)
 }
 
 // DecisionFrom returns the decision enforced for the request in ctx.

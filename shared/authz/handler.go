@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	berthevents "github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -23,6 +24,7 @@ type LambdaFunc func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizer
 // allowed that was not decided.
 func (a *Authorizer) Lambda(log *slog.Logger) LambdaFunc {
 	return func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+		ctx = berthevents.WithRequestID(ctx, ev.RequestContext.RequestID) // login.refused_bulk's
 		method := ev.RequestContext.HTTP.Method
 		m, ok := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath)
 		if !ok {

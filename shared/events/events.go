@@ -19,8 +19,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/berth-registry/berth/shared/authz"
-	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -90,7 +88,11 @@ type Actor struct {
 	RunID string `json:"runId,omitempty"`
 }
 
-type runKey struct{}
+type (
+	runKey       struct{}
+	actorKey     struct{}
+	requestIDKey struct{}
+)
 
 // ByRun returns ctx whose changes a retention run makes: events from
 // it name the run as their actor.
@@ -98,20 +100,34 @@ func ByRun(ctx context.Context, runID string) context.Context {
 	return context.WithValue(ctx, runKey{}, runID)
 }
 
+// WithActor returns ctx whose changes a makes (authz.WithDecision sets
+// the principal of the enforced decision).
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// WithRequestID returns ctx serving the request with API Gateway's id
+// id (lambdahttp and the authorizer set it).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
 // ActorOf is who acts in ctx: the retention run ByRun named, else the
-// principal of the authorizer's decision, else the system.
+// actor WithActor set, else the system.
 func ActorOf(ctx context.Context) Actor {
 	if id, _ := ctx.Value(runKey{}).(string); id != "" {
 		return Actor{Type: ActorRetention, RunID: id}
 	}
-	d, ok := authz.DecisionFrom(ctx)
-	switch {
-	case !ok:
-		return Actor{Type: ActorSystem}
-	case d.Principal.Anonymous():
-		return Actor{Type: ActorAnonymous}
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return a
 	}
-	return Actor{Type: ActorUser, Name: d.Principal.String(), Via: d.Via}
+	return Actor{Type: ActorSystem}
+}
+
+// RequestIDOf is the request id WithRequestID set, or "".
+func RequestIDOf(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 // New makes an event of type typ in ctx (its actor and request id) at
@@ -119,7 +135,7 @@ func ActorOf(ctx context.Context) Actor {
 func New(ctx context.Context, now time.Time, typ, tenancy, repo string, data any) Event {
 	raw, _ := json.Marshal(data) // the *Data types always marshal
 	return Event{Version: Version, ID: newID(now), Type: typ, Time: now.UTC(), Tenancy: tenancy,
-		Repository: repo, Actor: ActorOf(ctx), RequestID: lambdahttp.RequestID(ctx), Data: raw}
+		Repository: repo, Actor: ActorOf(ctx), RequestID: RequestIDOf(ctx), Data: raw}
 }
 
 // newID is time-ordered and unique: consumers de-duplicate by it (a

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	berthevents "github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -80,6 +81,7 @@ func Request(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Requ
 	// The context is complete before the request is made, which spares
 	// copying the request with WithContext.
 	ctx = context.WithValue(ctx, requestIDKey{}, ev.RequestContext.RequestID)
+	ctx = berthevents.WithRequestID(ctx, ev.RequestContext.RequestID) // for the events the request makes
 	if a := ev.RequestContext.Authorizer; a != nil && a.Lambda != nil {
 		ctx = WithAuthorizerContext(ctx, a.Lambda)
 	}

@@ -28,6 +28,10 @@ type Locals struct {
 	// KeyARN replaces the token-signing KMS key's Arn (and Ref); it is
 	// asked for only when some function's environment names the key.
 	KeyARN func() (string, error)
+	// EventBus replaces Ref to the EventBridge bus (the events
+	// function's; Lambda mode has no stream to invoke it with);
+	// "berth-local" when empty.
+	EventBus string
 }
 
 // template is the part of a CloudFormation template Lambda mode reads.
@@ -137,6 +141,11 @@ func (t template) resolve(raw json.RawMessage, functions map[string]string, loca
 		return locals.Bucket, nil
 	case r.Type == "AWS::KMS::Key" && (attr == "" || attr == "Arn") && locals.KeyARN != nil:
 		return locals.KeyARN()
+	case r.Type == "AWS::Events::EventBus" && attr == "":
+		if locals.EventBus == "" {
+			return "berth-local", nil
+		}
+		return locals.EventBus, nil
 	case r.Type == "AWS::Lambda::Function" && attr == "" && functions[id] != "":
 		// Lambda mode's invoke API (AWS_ENDPOINT_URL_LAMBDA) knows the
 		// functions by their names.

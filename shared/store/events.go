@@ -56,3 +56,21 @@ type Outbox interface {
 	// is not an error.
 	AckEvent(ctx context.Context, seq string) error
 }
+
+// The attributes an event rides in on a DynamoDB item (shared/store/
+// dynamo): "evt" on a put or update, "evtrm" stamped before a delete.
+const (
+	EventAttribute       = "evt"
+	RemoveEventAttribute = "evtrm"
+)
+
+// StreamFilters are the patterns (Lambda event filtering, OR-ed) of the
+// records of the table's change stream that may carry an event: a NEW
+// image with "evt", or a REMOVE whose OLD image has "evtrm". infra/
+// installs them on the events function's event source, so the table's
+// other writes (pull counts, touches, upload sessions) invoke nothing;
+// dynamo.CommittedEvent decides on the records that pass.
+var StreamFilters = []string{
+	`{"dynamodb":{"NewImage":{"` + EventAttribute + `":{"S":[{"exists":true}]}}}}`,
+	`{"eventName":["REMOVE"],"dynamodb":{"OldImage":{"` + RemoveEventAttribute + `":{"S":[{"exists":true}]}}}}`,
+}

@@ -27,8 +27,8 @@ import (
 //     the condition (another writer stamped or replaced the item
 //     between) stamps again, so the event is always the deleter's.
 const (
-	attrEvent       = "evt"
-	attrEventRemove = "evtrm"
+	attrEvent       = store.EventAttribute
+	attrEventRemove = store.RemoveEventAttribute
 )
 
 // withEvent sets on it the event ctx carries, if any.

@@ -19,16 +19,6 @@ type Change struct {
 	Old, New map[string]string
 }
 
-// StreamFilters are the stream event source's filter patterns (Lambda
-// event filtering, OR-ed): records that may carry an event, which
-// CommittedEvent then decides on. infra/ installs them, so the function
-// is not invoked for the table's other writes (pull counts, touches,
-// upload sessions).
-var StreamFilters = []string{
-	`{"dynamodb":{"NewImage":{"` + attrEvent + `":{"S":[{"exists":true}]}}}}`,
-	`{"eventName":["REMOVE"],"dynamodb":{"OldImage":{"` + attrEventRemove + `":{"S":[{"exists":true}]}}}}`,
-}
-
 // CommittedEvent returns the event a change publishes (events.go): a
 // REMOVE the OLD image's "evtrm", an INSERT or MODIFY the NEW image's
 // "evt" when the OLD image did not hold the same one. Previous is the
