@@ -57,6 +57,13 @@ func TestAlarms(t *testing.T) {
 	if p := a["retention-breaker"]; p["MetricName"] != metrics.RetentionBreakerTrips || p["Namespace"] != "Berth/prod" {
 		t.Errorf("retention-breaker: %v", p)
 	}
+	// An alarm watches one series: the functions must log these two
+	// without dimensions, as the alarms read them.
+	for _, name := range []string{"retention-breaker", "retention-not-finishing"} {
+		if d := a[name]["Dimensions"]; d != nil || len(metrics.Dimensions[fmt.Sprint(a[name]["MetricName"])]) != 0 {
+			t.Errorf("%s: alarm dimensions %v, logged dimensions %v; want none", name, d, metrics.Dimensions[fmt.Sprint(a[name]["MetricName"])])
+		}
+	}
 	if p := a["authorizer-errors"]; p["MetricName"] != "Errors" || p["Namespace"] != "AWS/Lambda" {
 		t.Errorf("authorizer-errors: %v", p)
 	}

@@ -48,7 +48,7 @@ var Dimensions = map[string][]string{
 	Requests: {"Function", "Route"}, Errors: {"Function", "Route"}, Latency: {"Function", "Route"},
 	Pulls: {"Tenancy"}, Pushes: {"Tenancy"}, BytesUploaded: {"Tenancy"},
 	AuthorizerDenials:  {"Status"},
-	RetentionDeletions: {"Tenancy"}, RetentionBreakerTrips: {"Tenancy"}, RetentionRunsFinished: {},
+	RetentionDeletions: {"Tenancy"}, RetentionBreakerTrips: {}, RetentionRunsFinished: {},
 	GCBytesFreed: {}, StoredBytes: {"Tenancy"},
 	EventsPublished: {},
 }
