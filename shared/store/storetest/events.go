@@ -102,7 +102,7 @@ func present(raw json.RawMessage) error {
 }
 
 var eventTests = []eventTest{
-	{"PutTag and DeleteTag carry events with the tag they replaced", func(t *testing.T, s EventStore, r *recorder) {
+	{"PutTag, CreateTag and DeleteTag carry events with the tag they replaced", func(t *testing.T, s EventStore, r *recorder) {
 		repo := unique(t, "r")
 		a, b := randomDigest(t), randomDigest(t)
 		c, p1 := r.ev()
@@ -119,6 +119,12 @@ var eventTests = []eventTest{
 		c, _ = r.ev()
 		wantErr(t, "DeleteTag again", s.DeleteTag(c, repo, "v1"), store.ErrNotFound)
 		r.none("a DeleteTag that found nothing")
+		c, p4 := r.ev()
+		must(t, "CreateTag", s.CreateTag(c, store.Tag{Repo: repo, Name: "v3", Digest: a}))
+		r.want("CreateTag", []string{p4}, nil)
+		c, _ = r.ev()
+		wantErr(t, "CreateTag again", s.CreateTag(c, store.Tag{Repo: repo, Name: "v3", Digest: b}), store.ErrExists)
+		r.none("a CreateTag that found the tag")
 	}},
 	{"PutManifest and DeleteManifest carry events, a large manifest too", func(t *testing.T, s EventStore, r *recorder) {
 		repo := unique(t, "r")
