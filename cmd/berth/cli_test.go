@@ -25,6 +25,13 @@ import (
 // registry starts the whole registry in-process (local gateway, auth on)
 // and returns its URL and the bootstrap admin's token.
 func registry(t *testing.T) (string, string) {
+	url, l := localRegistry(t)
+	return url, l.AdminToken
+}
+
+// localRegistry serves the registry as `make run` does, and returns its
+// URL and the Local (its stores and retention).
+func localRegistry(t *testing.T) (string, *app.Local) {
 	t.Helper()
 	cfg := config.Config{Backend: "embedded", Data: t.TempDir(), Auth: true, Service: "berth",
 		TokenTTL: 15 * time.Minute, PresignTTL: 15 * time.Minute, Tenancy: "dev", LogLevel: "error"}
@@ -37,7 +44,7 @@ func registry(t *testing.T) (string, string) {
 		srv.Close()
 		l.Close()
 	})
-	return srv.URL, l.AdminToken
+	return srv.URL, l
 }
 
 // term is a terminal running berth commands with its own config file.

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +10,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/berth-registry/berth/shared/app"
-	"github.com/berth-registry/berth/shared/config"
 	berthusage "github.com/berth-registry/berth/shared/usage"
 )
 
@@ -22,18 +17,8 @@ import (
 // mark pass measured; berth usage set-quota sets the quota usage show
 // prints.
 func TestCLIUsage(t *testing.T) {
-	cfg := config.Config{Backend: "embedded", Data: t.TempDir(), Auth: true, Service: "berth",
-		TokenTTL: 15 * time.Minute, PresignTTL: 15 * time.Minute, Tenancy: "dev", LogLevel: "error"}
-	l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(l.Gateway)
-	t.Cleanup(func() {
-		srv.Close()
-		l.Close()
-	})
-	host := strings.TrimPrefix(srv.URL, "http://")
+	url, l := localRegistry(t)
+	host := strings.TrimPrefix(url, "http://")
 	img, err := random.Image(4096, 2)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/shared/store"
 )
 
 // ManifestPushedData is manifest.pushed's data: a manifest stored by a
@@ -107,7 +109,10 @@ type RetentionPolicyData struct {
 }
 
 // RunFinishedData is retention_run.finished's data: a run's outcome
-// once its last repository job finished.
+// once its last repository job finished (its summed outcomes inline:
+// images, deleted, reported, restored, purged, breakerTrips — the
+// repositories whose deletions the circuit breaker held back — and
+// failed).
 type RunFinishedData struct {
 	RunID        string    `json:"runId"`
 	Trigger      string    `json:"trigger"`
@@ -115,15 +120,7 @@ type RunFinishedData struct {
 	Started      time.Time `json:"started"`
 	Finished     time.Time `json:"finished"`
 	Repositories int       `json:"repositories"`
-	Images       int       `json:"images"`
-	Deleted      int       `json:"deleted"`
-	Reported     int       `json:"reported"`
-	Restored     int       `json:"restored"`
-	Purged       int       `json:"purged"`
-	// BreakerTrips counts the repositories whose deletions the circuit
-	// breaker held back.
-	BreakerTrips int `json:"breakerTrips"`
-	Failed       int `json:"failed"`
+	store.RunSummary
 }
 
 // LoginsRefusedData is login.refused_bulk's data: a tenancy's refused

@@ -50,8 +50,7 @@ func (s *Service) finish(ctx context.Context, run store.RetentionRun) error {
 	run.Finished, run.Summary = s.Now(), sum
 	ev := events.New(events.ByRun(ctx, run.ID), run.Finished, events.RetentionRunFinished, run.Tenancy, run.Repository, events.RunFinishedData{
 		RunID: run.ID, Trigger: run.Trigger, DryRun: run.DryRun, Started: run.Started, Finished: run.Finished,
-		Repositories: run.Repositories, Images: sum.Images, Deleted: sum.Deleted, Reported: sum.Reported,
-		Restored: sum.Restored, Purged: sum.Purged, BreakerTrips: sum.BreakerTrips, Failed: sum.Failed})
+		Repositories: run.Repositories, RunSummary: *sum})
 	err = s.st.Ret.FinishRun(events.With(ctx, ev), run)
 	if errors.Is(err, store.ErrConflict) {
 		return nil
