@@ -135,6 +135,9 @@ func (c *cli) announce(host string, cfg config.Config, limits, adminToken string
 	} else {
 		fmt.Fprintf(c.stdout, "Authentication is off (BERTH_AUTH=off): docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
 	}
+	if cfg.WebhookURL != "" {
+		fmt.Fprintf(c.stdout, "Events:  posted to %s, signed with BERTH_WEBHOOK_SECRET (docs/events.md)\n", cfg.WebhookURL)
+	}
 }
 
 // serveUntil serves on ln until the server fails or ctx ends (Ctrl-C),
