@@ -106,23 +106,24 @@ func Retention(stores *backend.Stores, clk *clock.Clock, log *slog.Logger, opts 
 func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention.Service, clk *clock.Clock, log *slog.Logger) map[string]http.Handler {
 	rc := RegistryConfig(cfg)
 	rc.Now = clk.Now
-	var ropts []registry.Option
+	meta := stores.Meta.(registry.Store)
+	ropts := []registry.Option{registry.WithLogger(log)}
 	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: clk.Now, OIDCLoopback: cfg.OIDCLoopback}
 	if us, ok := stores.Meta.(store.UsageStore); ok {
 		ropts = append(ropts, registry.WithQuota(usage.NewChecker(us)))
 		acfg.Usage = us
 	}
-	reg := registry.New(stores.Meta, stores.Blobs, rc, log, ropts...)
 	if svc != nil {
 		ret := stores.Meta.(store.Retention)
-		reg.Pulls = retention.PullTracker{Stats: ret, Now: clk.Now}
-		reg.Touch = ret
+		ropts = append(ropts, registry.WithPulls(registry.PullTracker{Stats: ret, Now: clk.Now}))
 		acfg.Stats = ret
 	}
+	if a != nil {
+		ropts = append(ropts, registry.WithPolicy(a.Authorizer), registry.WithAudit(stores.IDs))
+	}
+	reg := registry.New(meta, stores.Blobs, rc, ropts...)
 	hs := map[string]http.Handler{}
 	if a != nil {
-		reg.Policy = a.Authorizer
-		reg.Audit = stores.IDs
 		if a.Tokens != nil {
 			hs[route.Token] = a.Tokens
 		}

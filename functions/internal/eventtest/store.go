@@ -48,7 +48,7 @@ func Seed(t testing.TB, dir string, files ...string) {
 		t.Fatal(err)
 	}
 	defer stores.Close()
-	reg := registry.New(stores.Meta, stores.Blobs, registry.DefaultConfig(), nil)
+	reg := registry.New(stores.Meta.(registry.Store), stores.Blobs, registry.DefaultConfig())
 	id := ""
 	for _, f := range files {
 		ev := Load(t, f, id)
