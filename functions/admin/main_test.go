@@ -11,7 +11,6 @@ import (
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
 	"github.com/berth-registry/berth/shared/app"
-	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
@@ -48,26 +47,15 @@ func TestEvents(t *testing.T) {
 		{File: "admin-put-policy-invalid.json", Status: 400, Code: "INVALID", Check: contains(`column 24: unknown verb`)},
 	}
 	eventtest.Covered(t, fn, cases)
-	dir := t.TempDir()
-	seed(t, dir)
-	eventtest.Run(t, eventtest.Function(t, fn, dir), cases)
+	seed(t, eventtest.Env(t))
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }
 
-// seed bootstraps tenancy dev (dev/admin) and adds dev/ci, then closes
-// the store.
-func seed(t *testing.T, dir string) {
+// seed bootstraps tenancy dev (dev/admin) and adds dev/ci.
+func seed(t *testing.T, cfg config.Config) {
 	t.Helper()
-	eventtest.Env(t, dir)
-	cfg, err := config.FromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	stores, err := backend.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stores.Close()
+	stores := eventtest.Stores(t, cfg)
 	if _, err := app.Bootstrap(ctx, cfg, stores.IDs); err != nil {
 		t.Fatal(err)
 	}

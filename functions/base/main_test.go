@@ -31,5 +31,6 @@ func TestEvents(t *testing.T) {
 			"Location": "/v2/dev/hello/blobs/uploads/*", "OCI-Chunk-Max-Length": "4194304"}},
 	}
 	eventtest.Covered(t, fn, cases)
-	eventtest.Run(t, eventtest.Function(t, fn, t.TempDir()), cases)
+	eventtest.Env(t)
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }

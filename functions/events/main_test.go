@@ -99,7 +99,7 @@ func setup(t *testing.T) (streamHandler, *bus) {
 	b := &bus{failAt: -1}
 	srv := httptest.NewServer(b)
 	t.Cleanup(srv.Close)
-	eventtest.Env(t, t.TempDir())
+	eventtest.Env(t)
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_EVENTBRIDGE": srv.URL, "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",

@@ -20,8 +20,8 @@ const fn = route.Referrers
 // attestation whose subject is that image (pushed with the uploads and
 // manifests events).
 func TestEvents(t *testing.T) {
-	dir := t.TempDir()
-	eventtest.Seed(t, dir, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
+	cfg := eventtest.Env(t)
+	eventtest.Seed(t, cfg, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
 		"uploads-post-monolithic.json", "uploads-post-monolithic-empty.json",
 		"manifests-put.json", "manifests-put-referrer.json")
 	referrer := eventtest.Body(t, "manifests-put-referrer.json")
@@ -62,5 +62,5 @@ func TestEvents(t *testing.T) {
 			Headers: map[string]string{"Content-Type": "application/vnd.oci.image.index.v1+json"}},
 	}
 	eventtest.Covered(t, fn, cases)
-	eventtest.Run(t, eventtest.Function(t, fn, dir), cases)
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }

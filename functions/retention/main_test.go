@@ -3,33 +3,28 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
-	"github.com/berth-registry/berth/shared/backend"
-	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/app/retentionfn"
 	"github.com/berth-registry/berth/shared/store"
 )
 
 // TestEvents runs events/retention-*.json through the function's handler
-// over an embedded store holding one pushed image (dev/hello:v1), with
+// over a store holding one pushed image (dev/hello:v1), with
 // jobs running in the invocation (no AWS_LAMBDA_FUNCTION_NAME).
 func TestEvents(t *testing.T) {
-	dir := t.TempDir()
-	eventtest.Seed(t, dir, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
+	cfg := eventtest.Env(t)
+	eventtest.Seed(t, cfg, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
 		"uploads-post-monolithic.json", "uploads-post-monolithic-empty.json", "manifests-put.json")
 	job := eventtest.Decode[json.RawMessage](t, "retention-job.json")
 	var j struct{ RunID string }
 	if err := json.Unmarshal(job, &j); err != nil {
 		t.Fatal(err)
 	}
-	stores, err := backend.Open(t.Context(), config.Config{Backend: "embedded", Data: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ret := stores.Meta.(store.Retention)
+	stores := eventtest.Stores(t, cfg)
+	ret := stores.Meta
 	now := time.Now().UTC()
 	for _, err := range []error{
 		stores.IDs.CreateTenancy(t.Context(), store.Tenancy{Name: "dev", Created: now}),
@@ -40,13 +35,9 @@ func TestEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stores.Close()
-
-	eventtest.Env(t, dir)
-	t.Setenv("BERTH_LOG_LEVEL", "warn")
-	h, err := handler(context.Background(), os.Getenv)
+	h, err := retentionfn.New(context.Background())
 	if err != nil {
-		t.Fatalf("handler: %v", err)
+		t.Fatalf("retentionfn.New: %v", err)
 	}
 	eventtest.CoveredFiles(t, "retention", "retention-scheduled.json", "retention-job.json", "retention-gc.json")
 

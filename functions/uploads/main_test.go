@@ -46,5 +46,6 @@ func TestEvents(t *testing.T) {
 			"Location": "/v2/dev/world/blobs/" + layerDigest, "Docker-Content-Digest": layerDigest}},
 	}
 	eventtest.Covered(t, fn, cases)
-	eventtest.Run(t, eventtest.Function(t, fn, t.TempDir()), cases)
+	eventtest.Env(t)
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }

@@ -67,7 +67,7 @@ func capture(t *testing.T, ev *events.APIGatewayV2HTTPRequest) gateway.Invoker {
 // handlerFunction is a real Lambda handler serving h, as the function
 // binaries build theirs.
 func handlerFunction(h http.HandlerFunc) gateway.Invoker {
-	return lambda.NewHandler(lambdahttp.Handler(h))
+	return lambda.NewHandler(lambdahttp.Handler(h, slog.New(slog.DiscardHandler)))
 }
 
 // specError is the distribution-spec error body.

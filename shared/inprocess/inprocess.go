@@ -1,0 +1,192 @@
+// Package inprocess is the local composition (`berth serve`, `make
+// run`): the local gateway invoking every function's Lambda handler in
+// one process, over the embedded backend (bbolt and files) or the aws
+// backend. It builds each function with the same constructors the
+// function mains use (shared/app/...), wrapped in the same Lambda
+// adapter (shared/lambdahttp); only the gateway passes the events as
+// values rather than JSON (shared/gateway's HTTPFunc).
+package inprocess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/adminfn"
+	"github.com/berth-registry/berth/shared/app/authfn"
+	"github.com/berth-registry/berth/shared/app/registryfn"
+	"github.com/berth-registry/berth/shared/app/retentionfn"
+	"github.com/berth-registry/berth/shared/backend"
+	"github.com/berth-registry/berth/shared/clock"
+	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/gateway"
+	"github.com/berth-registry/berth/shared/lambdahttp"
+	"github.com/berth-registry/berth/shared/metrics"
+	"github.com/berth-registry/berth/shared/registry"
+	"github.com/berth-registry/berth/shared/retention"
+	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/store/local"
+	"github.com/berth-registry/berth/shared/webhook"
+)
+
+// Local is the whole registry in one process: the local gateway invoking
+// every function's Lambda handler in-process, over the configured
+// stores.
+type Local struct {
+	Gateway *gateway.Gateway
+	Stores  *backend.Stores
+	// AdminToken is the bootstrap admin's auth token (login
+	// "<tenancy>/admin") when authentication is on.
+	AdminToken string
+	// Retention applies retention policies; serve runs it hourly.
+	Retention *retention.Service
+	// Clock is the one clock every function reads (a test clock with
+	// BERTH_TEST_CLOCK=1).
+	Clock *clock.Clock
+	// stopWebhook ends the webhook sender (BERTH_WEBHOOK_URL), and
+	// webhookDone is closed when it has.
+	stopWebhook context.CancelFunc
+	webhookDone chan struct{}
+}
+
+// Open opens the stores of cfg.Backend: "embedded" (bbolt and files
+// under cfg.Data) or "aws" (backend.AWS).
+func Open(ctx context.Context, cfg config.Config) (*backend.Stores, error) {
+	switch cfg.Backend {
+	case "embedded":
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		meta, err := local.OpenMetadata(filepath.Join(cfg.Data, "metadata.db"))
+		if err != nil {
+			return nil, err
+		}
+		objs, err := local.OpenObjects(filepath.Join(cfg.Data, "blobs"))
+		if err != nil {
+			meta.Close()
+			return nil, err
+		}
+		return &backend.Stores{Meta: meta, Blobs: objs, IDs: meta, Objects: objs, ObjectPrefix: local.ObjectPathPrefix, Closer: meta.Close}, nil
+	case "aws":
+		return backend.AWS(ctx, cfg)
+	}
+	return nil, fmt.Errorf("unknown backend %q", cfg.Backend)
+}
+
+// Option configures New.
+type Option func(*app.Env)
+
+// WithMetrics makes every function log its metrics as EMF lines to w,
+// as on AWS (docs/metrics.md); without it the local registry logs none.
+func WithMetrics(w io.Writer, namespace string) Option {
+	return func(e *app.Env) { e.Metrics = metrics.New(w, namespace) }
+}
+
+// New opens the stores of cfg and builds the gateway and every function.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Local, error) {
+	env := app.NewEnv(cfg, log)
+	for _, o := range opts {
+		o(&env)
+	}
+	stores, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l, err := compose(ctx, env, stores)
+	if err == nil && cfg.WebhookURL != "" {
+		err = l.startWebhook(cfg, log)
+	}
+	if err != nil {
+		stores.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// compose builds the functions over opened stores, as each function's
+// main does, and the gateway in front of them.
+func compose(ctx context.Context, env app.Env, stores *backend.Stores) (*Local, error) {
+	cfg := env.Config
+	env.UseClock(stores)
+	l := &Local{Stores: stores, Clock: env.Clock}
+	var err error
+	// berth serve hands runs to no other function: they run here.
+	if l.Retention, err = retentionfn.Service(ctx, env, stores, ""); err != nil {
+		return nil, err
+	}
+	handlers := map[string]http.Handler{}
+	var a *authfn.Auth
+	if cfg.Auth {
+		// One process signs and verifies: the authorizer is also the
+		// registry's policy, so they share its caches.
+		if a, err = authfn.New(ctx, env, authfn.Stores{IDs: stores.IDs, Repos: stores.Meta}); err != nil {
+			return nil, err
+		}
+		if l.AdminToken, err = app.Bootstrap(ctx, cfg, stores.IDs); err != nil {
+			return nil, err
+		}
+		handlers[route.Token] = metrics.Handler(env.Metrics, route.Token, a.Tokens)
+		handlers[route.Admin] = adminfn.Handler(env, stores, l.Retention)
+	}
+	var policy registry.Policy // nil: registryfn's own
+	if a != nil {
+		policy = a.Authorizer
+	}
+	reg := registryfn.Registry(env, stores, policy)
+	for _, f := range route.RegistryFunctions {
+		handlers[f] = registryfn.Handler(env, reg, f)
+	}
+	fns := map[string]gateway.Invoker{}
+	for name, h := range handlers {
+		fns[name] = gateway.HTTPFunc(lambdahttp.Handler(h, env.Log))
+	}
+	limits := gateway.NoLimits()
+	if cfg.Limits {
+		limits = gateway.AWSLimits()
+	}
+	gw := gateway.New(fns, limits, env.Log)
+	if a != nil {
+		gw.Authorizer = gateway.AuthorizerFunc(authfn.AuthorizerHandler(env, a.Authorizer))
+	}
+	if stores.Objects != nil {
+		gw.Objects, gw.ObjectPrefix = stores.Objects, stores.ObjectPrefix
+	}
+	l.Gateway = gw
+	return l, nil
+}
+
+// startWebhook queues events in the embedded store's outbox and starts
+// the sender that posts them to cfg.WebhookURL (docs/events.md).
+func (l *Local) startWebhook(cfg config.Config, log *slog.Logger) error {
+	ob, ok := l.Stores.Meta.(interface {
+		store.Outbox
+		EnableOutbox()
+	})
+	if !ok {
+		return errors.New("BERTH_WEBHOOK_URL needs the embedded backend's outbox")
+	}
+	ob.EnableOutbox()
+	ctx, stop := context.WithCancel(context.Background())
+	l.stopWebhook, l.webhookDone = stop, make(chan struct{})
+	go func() {
+		defer close(l.webhookDone)
+		webhook.New(ob, cfg.WebhookURL, []byte(cfg.WebhookSecret), log).Run(ctx)
+	}()
+	return nil
+}
+
+// Close stops the webhook sender and releases the stores.
+func (l *Local) Close() error {
+	if l.stopWebhook != nil {
+		l.stopWebhook()
+		<-l.webhookDone
+	}
+	return l.Stores.Close()
+}
