@@ -24,20 +24,25 @@ import (
 )
 
 // Env is what a function is built from: its configuration, its logger,
-// the process's one clock, and where its metrics go.
+// the process's one clock, how the AWS SDK's configuration is loaded,
+// and where its metrics go.
 type Env struct {
 	Config config.Config
 	Log    *slog.Logger
 	Clock  *clock.Clock
+	// SDK loads the AWS SDK's configuration: from Lambda's environment
+	// alone in a function (backend.LambdaSDK), with the SDK's whole
+	// credential chain in berth serve (shared/inprocess).
+	SDK backend.SDK
 	// Metrics logs the function's metrics as EMF lines (nil: none;
 	// docs/metrics.md).
 	Metrics *metrics.Emitter
 }
 
 // NewEnv returns the environment of cfg, logging to log, with the clock
-// cfg names (Clock).
+// cfg names (Clock) and the SDK configured as in Lambda.
 func NewEnv(cfg config.Config, log *slog.Logger) Env {
-	return Env{Config: cfg, Log: log, Clock: Clock(cfg)}
+	return Env{Config: cfg, Log: log, Clock: Clock(cfg), SDK: backend.LambdaSDK}
 }
 
 // Load reads a function's environment (config.FromEnv) and makes its
@@ -95,7 +100,11 @@ func (e Env) OpenAWS(ctx context.Context) (*backend.Stores, error) {
 	if e.Config.Backend != "aws" {
 		return nil, ErrEmbedded
 	}
-	stores, err := backend.AWS(ctx, e.Config)
+	awsCfg, err := e.SDK(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stores, err := backend.AWS(ctx, awsCfg, e.Config)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestOpenAWS(t *testing.T) {
 	ep := oneEndpoint(t)
 	awsEnv(t, ep)
 	cfg := config.Config{Backend: "aws", Table: dynalite.TableName("berth-be"), Bucket: dynalite.TableName("berth-be"), Init: true}
-	s, err := backend.AWS(t.Context(), cfg)
+	s, err := open(t, cfg)
 	if err != nil {
 		t.Fatalf("AWS: %v", err)
 	}
@@ -67,7 +67,7 @@ func TestOpenAWS(t *testing.T) {
 	if s.Meta == nil || s.IDs == nil || s.Blobs == nil || s.S3 == nil || s.Calls == nil || s.Objects != nil {
 		t.Fatalf("Open(aws) stores = %+v", s)
 	}
-	if again, err := backend.AWS(t.Context(), cfg); err != nil {
+	if again, err := open(t, cfg); err != nil {
 		t.Fatalf("second Open(aws) with Init: %v", err)
 	} else {
 		again.Close()
@@ -115,8 +115,22 @@ func TestOpenAWSNeedsARegion(t *testing.T) {
 	awsEnv(t, "http://127.0.0.1:1")
 	t.Setenv("AWS_REGION", "")
 	t.Setenv("AWS_DEFAULT_REGION", "")
-	_, err := backend.AWS(t.Context(), config.Config{Backend: "aws", Table: "t", Bucket: "b"})
+	awsCfg, err := backend.LambdaSDK(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = backend.AWS(t.Context(), awsCfg, config.Config{Backend: "aws", Table: "t", Bucket: "b"})
 	if err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
 		t.Fatalf("Open(aws) without a region: %v, want an error naming AWS_REGION", err)
 	}
+}
+
+// open opens the aws backend of cfg as a function does.
+func open(t *testing.T, cfg config.Config) (*backend.Stores, error) {
+	t.Helper()
+	awsCfg, err := backend.LambdaSDK(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return backend.AWS(t.Context(), awsCfg, cfg)
 }

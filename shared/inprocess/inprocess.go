@@ -17,6 +17,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/app/adminfn"
 	"github.com/berth-registry/berth/shared/app/authfn"
@@ -56,8 +59,20 @@ type Local struct {
 	webhookDone chan struct{}
 }
 
+// SDK loads the AWS SDK's configuration as the SDK's users expect on
+// their own machine: AWS_REGION, credentials, profiles, SSO and
+// AWS_ENDPOINT_URL (LocalStack, emulators), by the SDK's own loader.
+func SDK(ctx context.Context) (aws.Config, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return awsCfg, fmt.Errorf("aws configuration: %w", err)
+	}
+	return awsCfg, nil
+}
+
 // Open opens the stores of cfg.Backend: "embedded" (bbolt and files
-// under cfg.Data) or "aws" (backend.AWS).
+// under cfg.Data) or "aws" (backend.AWS, with the SDK's whole
+// configuration chain).
 func Open(ctx context.Context, cfg config.Config) (*backend.Stores, error) {
 	switch cfg.Backend {
 	case "embedded":
@@ -75,7 +90,11 @@ func Open(ctx context.Context, cfg config.Config) (*backend.Stores, error) {
 		}
 		return &backend.Stores{Meta: meta, Blobs: objs, IDs: meta, Objects: objs, ObjectPrefix: local.ObjectPathPrefix, Closer: meta.Close}, nil
 	case "aws":
-		return backend.AWS(ctx, cfg)
+		awsCfg, err := SDK(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return backend.AWS(ctx, awsCfg, cfg)
 	}
 	return nil, fmt.Errorf("unknown backend %q", cfg.Backend)
 }
@@ -92,6 +111,7 @@ func WithMetrics(w io.Writer, namespace string) Option {
 // New opens the stores of cfg and builds the gateway and every function.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Local, error) {
 	env := app.NewEnv(cfg, log)
+	env.SDK = SDK
 	for _, o := range opts {
 		o(&env)
 	}

@@ -72,7 +72,11 @@ func Function(t testing.TB, function string) lambdahttp.HandlerFunc {
 // Stores opens the table and bucket of cfg, for a test to seed.
 func Stores(t testing.TB, cfg config.Config) *backend.Stores {
 	t.Helper()
-	stores, err := backend.AWS(context.Background(), cfg)
+	awsCfg, err := backend.LambdaSDK(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores, err := backend.AWS(context.Background(), awsCfg, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/berth-registry/berth/shared/app"
@@ -40,14 +39,20 @@ const tokenIssuer = "berth"
 // backend: one local process signs and verifies, and keeps its key
 // across restarts. Lambda functions share no directory, so Token and
 // Authorizer refuse the aws backend without a key first (lambdaSigner).
-func Signer(ctx context.Context, cfg config.Config) (auth.Signer, error) {
+func Signer(ctx context.Context, env app.Env) (auth.Signer, error) {
+	cfg := env.Config
 	switch {
 	case cfg.SigningKeyID != "":
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		awsCfg, err := env.SDK(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return kmskey.New(ctx, kms.NewFromConfig(awsCfg), cfg.SigningKeyID)
+		ep := backend.Endpoint("KMS")
+		return kmskey.New(ctx, kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+			if ep != nil {
+				o.BaseEndpoint = ep
+			}
+		}), cfg.SigningKeyID)
 	case cfg.SigningKey != "":
 		k, err := auth.ParseSigningKey([]byte(cfg.SigningKey))
 		return auth.KeySigner{Key: k}, err
@@ -99,7 +104,7 @@ type Stores struct {
 // issuing and checking tokens on env's clock.
 func New(ctx context.Context, env app.Env, st Stores) (*Auth, error) {
 	cfg := env.Config
-	signer, err := Signer(ctx, cfg)
+	signer, err := Signer(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +133,11 @@ func open(ctx context.Context) (app.Env, Stores, error) {
 	if err := lambdaSigner(env.Config); err != nil {
 		return env, Stores{}, err
 	}
-	table, err := backend.Table(ctx, env.Config)
+	awsCfg, err := env.SDK(ctx)
 	if err != nil {
 		return env, Stores{}, err
 	}
+	table := backend.Table(awsCfg, env.Config)
 	table.SetClock(env.Clock.Now)
 	return env, Stores{IDs: table, Repos: table}, nil
 }

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"sync"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/retention"
 )
 
@@ -27,13 +28,14 @@ type LambdaDispatcher struct {
 var _ retention.Dispatcher = (*LambdaDispatcher)(nil)
 
 // NewLambdaDispatcher returns a dispatcher to the named function, with
-// the SDK's default configuration.
-func NewLambdaDispatcher(ctx context.Context, function string) (*LambdaDispatcher, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &LambdaDispatcher{client: awslambda.NewFromConfig(cfg), function: function}, nil
+// the SDK configuration cfg (and the endpoint backend.Endpoint names).
+func NewLambdaDispatcher(cfg aws.Config, function string) *LambdaDispatcher {
+	ep := backend.Endpoint("LAMBDA")
+	return &LambdaDispatcher{function: function, client: awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
+		if ep != nil {
+			o.BaseEndpoint = ep
+		}
+	})}
 }
 
 // Dispatch implements retention.Dispatcher, 16 invocations at a time

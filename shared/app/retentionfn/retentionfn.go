@@ -33,11 +33,11 @@ func Service(ctx context.Context, env app.Env, stores *backend.Stores, dispatchT
 	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: stores.Meta, Blobs: stores.Blobs, Tenancies: stores.IDs, Usage: stores.Meta}, rcfg, env.Log, opts...)
 	svc.Now = env.Clock.Now
 	if dispatchTo != "" {
-		d, err := NewLambdaDispatcher(ctx, dispatchTo)
+		awsCfg, err := env.SDK(ctx)
 		if err != nil {
 			return nil, err
 		}
-		svc.Dispatch = d
+		svc.Dispatch = NewLambdaDispatcher(awsCfg, dispatchTo)
 	}
 	return svc, nil
 }
