@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/route"
@@ -73,4 +75,12 @@ func contains(subs ...string) func(*testing.T, events.APIGatewayV2HTTPResponse, 
 			}
 		}
 	}
+}
+
+// TestLinksOnlyWhatItServes: the admin function links the admin and
+// retention APIs and the Lambda adapter, and no registry, signing key
+// (KMS), local gateway, embedded store or SDK credential chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, linktest.NoKMS, []string{"github.com/berth-registry/berth/shared/registry"}),
+		[]string{"github.com/berth-registry/berth/shared/admin", "github.com/berth-registry/berth/shared/retention", "github.com/berth-registry/berth/shared/lambdahttp"})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/app/authfn"
 	"github.com/berth-registry/berth/shared/auth"
@@ -117,4 +118,14 @@ func seed(t *testing.T, cfg config.Config) {
 	if err := stores.IDs.PutToken(ctx, store.AuthToken{Tenancy: "dev", User: "ci", ID: ciTokenID, Hash: auth.HashSecret(secret), Created: now, Expires: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLinksOnlyWhatItServes: the authorizer links the signing key (KMS)
+// and its Lambda adapter, and no registry, admin API, retention, local
+// gateway, embedded store or SDK credential chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/admin",
+		"github.com/berth-registry/berth/shared/retention", "github.com/aws/aws-sdk-go-v2/service/lambda",
+	}), []string{"github.com/berth-registry/berth/shared/store/kmskey", "github.com/berth-registry/berth/shared/lambdahttp"})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -54,4 +55,14 @@ func TestEvents(t *testing.T) {
 	}
 	eventtest.Covered(t, fn, cases)
 	eventtest.Run(t, eventtest.Function(t, fn), cases)
+}
+
+// TestLinksOnlyWhatItServes: the bootstrap links the registry and the
+// Lambda adapter, and no admin API, retention, local gateway, embedded
+// store, KMS or SDK credential chain (docs/lambda-mode.md).
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, linktest.Registry, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/lambdahttp",
+		"github.com/aws/aws-sdk-go-v2/service/dynamodb", "github.com/aws/aws-sdk-go-v2/service/s3",
+	})
 }

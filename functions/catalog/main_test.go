@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -29,5 +30,15 @@ func TestEvents(t *testing.T) {
 		cfg := eventtest.Env(t)
 		eventtest.Seed(t, cfg, "uploads-post.json", "uploads-patch.json", "uploads-put.json", "uploads-post-mount.json")
 		eventtest.Run(t, eventtest.Function(t, fn), two)
+	})
+}
+
+// TestLinksOnlyWhatItServes: the bootstrap links the registry and the
+// Lambda adapter, and no admin API, retention, local gateway, embedded
+// store, KMS or SDK credential chain (docs/lambda-mode.md).
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, linktest.Registry, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/lambdahttp",
+		"github.com/aws/aws-sdk-go-v2/service/dynamodb", "github.com/aws/aws-sdk-go-v2/service/s3",
 	})
 }

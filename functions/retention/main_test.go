@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/app/retentionfn"
 	"github.com/berth-registry/berth/shared/store"
 )
@@ -68,4 +70,15 @@ func TestEvents(t *testing.T) {
 	if _, err := h(t.Context(), json.RawMessage(`{"source":"aws.events","detail-type":"Object Created"}`)); err == nil {
 		t.Errorf("an event the function does not handle was accepted")
 	}
+}
+
+// TestLinksOnlyWhatItServes: the retention function links retention and
+// its dispatcher to Lambda, and no registry, admin API, HTTP adapter,
+// signing key (KMS), local gateway, embedded store or SDK credential
+// chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, linktest.NoKMS, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/admin",
+		"github.com/berth-registry/berth/shared/lambdahttp", "github.com/awslabs/aws-lambda-go-api-proxy",
+	}), []string{"github.com/berth-registry/berth/shared/retention", "github.com/aws/aws-sdk-go-v2/service/lambda"})
 }

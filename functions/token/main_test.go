@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/route"
@@ -96,4 +97,14 @@ func grants(subject string, access []auth.Access) func(*testing.T, events.APIGat
 			t.Errorf("access %+v, want %+v", c.Access, access)
 		}
 	}
+}
+
+// TestLinksOnlyWhatItServes: the token endpoint links the signing key
+// (KMS) and the Lambda adapter, and no registry, admin API, retention,
+// local gateway, embedded store or SDK credential chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/admin",
+		"github.com/berth-registry/berth/shared/retention", "github.com/aws/aws-sdk-go-v2/service/lambda",
+	}), []string{"github.com/berth-registry/berth/shared/store/kmskey", "github.com/berth-registry/berth/shared/lambdahttp"})
 }
