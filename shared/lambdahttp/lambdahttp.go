@@ -27,6 +27,7 @@ package lambdahttp
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -34,7 +35,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/reqinfo"
@@ -46,14 +47,15 @@ type HandlerFunc func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (e
 
 // Handler returns the Lambda handler that serves each event with h and
 // logs one line per request to log.
+//
+// It runs the steps of httpadapter.HandlerAdapterV2.ProxyWithContext
+// with the library's own converters (core.RequestAccessorV2,
+// core.ProxyResponseWriterV2), but gives the request its context once:
+// ProxyWithContext also stores a copy of the whole request context in
+// it, which nothing here reads, at an allocation per request on the
+// local gateway's in-process path.
 func Handler(h http.Handler, log *slog.Logger) HandlerFunc {
-	proxy := httpadapter.NewV2(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.ResponseWriter.WriteHeader(http.StatusOK)
-		}
-	}))
+	var conv core.RequestAccessorV2
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		start := time.Now()
 		info := &reqinfo.Info{ID: ev.RequestContext.RequestID}
@@ -68,14 +70,15 @@ func Handler(h http.Handler, log *slog.Logger) HandlerFunc {
 		}
 		path := ev.RawPath
 		ev.RawPath = escapePath(path)
-		res, err := proxy.ProxyWithContext(rctx, ev)
+		res, err := serve(conv, h, rctx, ev)
 		if err == nil && res.Body == "" {
 			if cl := res.Headers["Content-Length"]; cl != "" {
 				res.Headers["X-Berth-Content-Length"] = cl
 			}
 		}
 		if log.Enabled(ctx, slog.LevelInfo) {
-			attrs := []slog.Attr{
+			attrs := make([]slog.Attr, 0, 13)
+			attrs = append(attrs,
 				slog.String("request_id", info.ID),
 				slog.String("route", ev.RouteKey),
 				slog.String("method", method),
@@ -87,7 +90,7 @@ func Handler(h http.Handler, log *slog.Logger) HandlerFunc {
 				slog.Int("bytes_in", bodyLen(ev.Body, ev.IsBase64Encoded)),
 				slog.Int("bytes_out", bodyLen(res.Body, res.IsBase64Encoded)),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			}
+			)
 			if lc, ok := lambdacontext.FromContext(ctx); ok {
 				attrs = append(attrs, slog.String("lambda_request_id", lc.AwsRequestID))
 			}
@@ -100,6 +103,27 @@ func Handler(h http.Handler, log *slog.Logger) HandlerFunc {
 		}
 		return res, err
 	}
+}
+
+// serve converts ev, serves it with h and converts the answer, as
+// ProxyWithContext does (its errors are its own: an event that is no
+// request, an answer that is none), logged in the request's line.
+func serve(conv core.RequestAccessorV2, h http.Handler, ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	r, err := conv.EventToRequest(ev)
+	if err != nil {
+		return core.GatewayTimeoutV2(), fmt.Errorf("the event is no HTTP request: %w", err)
+	}
+	w := core.NewProxyResponseWriterV2()
+	sw := &statusWriter{ResponseWriter: w}
+	h.ServeHTTP(sw, r.WithContext(ctx))
+	if sw.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	res, err := w.GetProxyResponse()
+	if err != nil {
+		return core.GatewayTimeoutV2(), fmt.Errorf("the handler's answer is no HTTP response: %w", err)
+	}
+	return res, nil
 }
 
 // escapePath escapes a percent-decoded rawPath for the library, which
