@@ -31,7 +31,7 @@ type server struct {
 }
 
 // start runs the whole registry in-process exactly as `berth serve`
-// does with BERTH_TEST_CLOCK=1 (app.NewLocal): the local gateway (AWS
+// does with BERTH_TEST_CLOCK=1 (inprocess.New): the local gateway (AWS
 // limits) over embedded storage, authentication on, retention wired
 // in, and one test clock under every function.
 func start(t *testing.T) *server {

@@ -61,7 +61,7 @@ type Config struct {
 	// administrators administer every tenancy.
 	Tenancy string
 	// Now is the clock creation and expiry times are read from (nil:
-	// the wall clock); shared/app passes the process's one clock.
+	// the wall clock); shared/app/adminfn passes the process's one clock.
 	Now func() time.Time
 	// Stats, when set, gives image details their pulls
 	// (store.Activity); nil where the store keeps no statistics.

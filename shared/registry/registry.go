@@ -40,7 +40,7 @@ type Config struct {
 	VerifyStep   int64
 	VerifyBudget time.Duration
 	// Now is the clock that push, tag and upload times are read from
-	// (nil: the wall clock); shared/app passes the process's one clock
+	// (nil: the wall clock); shared/app/registryfn passes the process's one clock
 	// (shared/clock), so BERTH_TEST_CLOCK moves them with every other
 	// recorded time.
 	Now func() time.Time
