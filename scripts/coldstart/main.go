@@ -4,7 +4,9 @@
 // summed over every package), and under the Lambda Runtime Interface
 // Emulator the Init Duration and the first and warm invoke latency of a
 // representative event from events/ — beside a hello-world aws-lambda-go
-// function (scripts/coldstart/hello) measured in the same run. It runs in
+// function (scripts/coldstart/hello) and the SDK floor of a registry
+// function (scripts/coldstart/sdkfloor: aws-lambda-go with DynamoDB and
+// S3 clients and nothing else), measured in the same run. It runs in
 // Lambda mode (shared/lambdamode) against the emulators in the SDK's
 // environment variables, as `berth serve --lambda` does.
 //
@@ -42,7 +44,14 @@ var events = map[string]string{
 	"authorizer": "authorizer-manifests-get-anonymous.json", "retention": "retention-scheduled.json",
 }
 
-const hello = "hello-world"
+// The reference functions measured beside Berth's.
+const (
+	hello = "hello-world"
+	floor = "sdk-floor"
+)
+
+// references are the reference functions' packages.
+var references = map[string]string{hello: "./scripts/coldstart/hello", floor: "./scripts/coldstart/sdkfloor"}
 
 func main() {
 	runs := flag.Int("runs", 5, "cold starts per function")
@@ -139,15 +148,17 @@ func run(runs, warm int) error {
 		return err
 	}
 	defer l.Close()
-	helloBoot := filepath.Join(dir, "host", hello, "bootstrap")
-	if err := build(root, "", helloBoot, "./scripts/coldstart/hello"); err != nil {
-		return err
+	for _, name := range []string{hello, floor} {
+		boot := filepath.Join(dir, "host", name, "bootstrap")
+		if err := build(root, "", boot, references[name]); err != nil {
+			return err
+		}
+		if _, err := l.Runner.Add(lambdamode.Function{Name: name, MemoryMB: 256, Timeout: 10 * time.Second, Env: map[string]string{}}, boot); err != nil {
+			return err
+		}
+		events[name] = "base-get.json"
 	}
-	if _, err := l.Runner.Add(lambdamode.Function{Name: hello, MemoryMB: 256, Timeout: 10 * time.Second, Env: map[string]string{}}, helloBoot); err != nil {
-		return err
-	}
-	events[hello] = "base-get.json"
-	order := append([]string{hello}, names...)
+	order := append([]string{hello, floor}, names...)
 	var results []result
 	for _, name := range order {
 		p, ok := l.Runner.Pools[name]
@@ -188,14 +199,14 @@ func run(runs, warm int) error {
 	return nil
 }
 
-// armSizes builds every function and the hello world as `make build`
-// does (linux/arm64, stripped) and returns their sizes in MB.
+// armSizes builds every function and the reference functions as `make
+// build` does (linux/arm64, stripped) and returns their sizes in MB.
 func armSizes(root, dir string, names []string) (map[string]float64, error) {
 	sizes := map[string]float64{}
-	for _, n := range append(names, hello) {
+	for _, n := range append(names, hello, floor) {
 		pkg := "./functions/" + n
-		if n == hello {
-			pkg = "./scripts/coldstart/hello"
+		if ref, ok := references[n]; ok {
+			pkg = ref
 		}
 		out := filepath.Join(dir, "arm64", n)
 		if err := build(root, "arm64", out, pkg); err != nil {
