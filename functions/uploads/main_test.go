@@ -54,9 +54,4 @@ func TestEvents(t *testing.T) {
 // TestLinksOnlyWhatItServes: the bootstrap links the registry and the
 // Lambda adapter, and no admin API, retention, local gateway, embedded
 // store, KMS or SDK credential chain (docs/lambda-mode.md).
-func TestLinksOnlyWhatItServes(t *testing.T) {
-	linktest.Check(t, linktest.Registry, []string{
-		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/lambdahttp",
-		"github.com/aws/aws-sdk-go-v2/service/dynamodb", "github.com/aws/aws-sdk-go-v2/service/s3",
-	})
-}
+func TestLinksOnlyWhatItServes(t *testing.T) { linktest.CheckRegistry(t) }

@@ -112,6 +112,17 @@ func (e Env) OpenAWS(ctx context.Context) (*backend.Stores, error) {
 	return stores, nil
 }
 
+// LoadAWS is Load and OpenAWS: a function's environment and the stores
+// it runs on.
+func LoadAWS(ctx context.Context) (Env, *backend.Stores, error) {
+	env, err := Load()
+	if err != nil {
+		return env, nil, err
+	}
+	stores, err := env.OpenAWS(ctx)
+	return env, stores, err
+}
+
 // Start runs a function's handler under the Lambda runtime, or exits
 // with err logged when building it failed.
 func Start(function string, handler any, err error) {

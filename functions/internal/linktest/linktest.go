@@ -92,3 +92,13 @@ func Check(t *testing.T, forbidden, reaches []string) {
 		}
 	}
 }
+
+// CheckRegistry is Check for a registry function: it links the registry
+// and the Lambda adapter over DynamoDB and S3, and nothing of Registry.
+func CheckRegistry(t *testing.T) {
+	t.Helper()
+	Check(t, Registry, []string{
+		module + "shared/registry", module + "shared/lambdahttp",
+		"github.com/aws/aws-sdk-go-v2/service/dynamodb", "github.com/aws/aws-sdk-go-v2/service/s3",
+	})
+}

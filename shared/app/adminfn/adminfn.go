@@ -55,16 +55,12 @@ func scrubber(stores *backend.Stores, env app.Env) *scrub.Scrubber {
 // New returns the admin function's Lambda handler, with its stores
 // opened from the environment.
 func New(ctx context.Context) (lambdahttp.HandlerFunc, error) {
-	env, err := app.Load()
+	env, stores, err := app.LoadAWS(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !env.Config.Auth {
 		return nil, errors.New("the admin function needs authentication on (BERTH_AUTH=on, as the stack sets it)")
-	}
-	stores, err := env.OpenAWS(ctx)
-	if err != nil {
-		return nil, err
 	}
 	svc, err := retentionfn.Service(ctx, env, stores, os.Getenv("BERTH_RETENTION_FUNCTION"))
 	if err != nil {

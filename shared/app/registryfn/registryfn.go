@@ -71,11 +71,7 @@ func New(ctx context.Context, function string) (lambdahttp.HandlerFunc, error) {
 	if !slices.Contains(route.RegistryFunctions, function) {
 		return nil, fmt.Errorf("%q is not a registry function (%v)", function, route.RegistryFunctions)
 	}
-	env, err := app.Load()
-	if err != nil {
-		return nil, err
-	}
-	stores, err := env.OpenAWS(ctx)
+	env, stores, err := app.LoadAWS(ctx)
 	if err != nil {
 		return nil, err
 	}

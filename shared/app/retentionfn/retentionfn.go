@@ -82,11 +82,7 @@ func Handle(svc *retention.Service) Handler {
 // set) jobs are dispatched to the function itself; elsewhere they run in
 // the invocation.
 func New(ctx context.Context) (Handler, error) {
-	env, err := app.Load()
-	if err != nil {
-		return nil, err
-	}
-	stores, err := env.OpenAWS(ctx)
+	env, stores, err := app.LoadAWS(ctx)
 	if err != nil {
 		return nil, err
 	}
