@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/errcode"
 	berthevents "github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/metrics"
@@ -142,17 +144,32 @@ func open(ctx context.Context) (app.Env, Stores, error) {
 	return env, Stores{IDs: table, Repos: table}, nil
 }
 
-// Token returns the token function's Lambda handler.
+// Token returns the token function's Lambda handler. As Authorizer
+// does, it reads a KMS key (kms:GetPublicKey) on the first request
+// rather than at init; a failed read answers that request 503
+// UNAVAILABLE and is tried again on the next.
 func Token(ctx context.Context) (lambdahttp.HandlerFunc, error) {
 	env, st, err := open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a, err := New(ctx, env, st)
-	if err != nil {
-		return nil, err
+	if env.Config.SigningKeyID == "" {
+		a, err := New(ctx, env, st)
+		if err != nil {
+			return nil, err
+		}
+		return lambdahttp.Handler(metrics.Handler(env.Metrics, route.Token, a.Tokens), env.Log), nil
 	}
-	return lambdahttp.Handler(metrics.Handler(env.Metrics, route.Token, a.Tokens), env.Log), nil
+	l := &lazy{env: env, st: st}
+	return lambdahttp.Handler(metrics.Handler(env.Metrics, route.Token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := l.auth(r.Context())
+		if err != nil {
+			env.Log.ErrorContext(r.Context(), "token function could not read its signing key", "error", err.Error())
+			errcode.Write(w, r, errcode.New(errcode.Unavailable, "the registry could not issue tokens just now; try again").WithHeader("Retry-After", "1"))
+			return
+		}
+		a.Tokens.ServeHTTP(w, r)
+	})), env.Log), nil
 }
 
 // Authorizer returns the authorizer function's Lambda handler. With a
@@ -194,26 +211,34 @@ func AuthorizerHandler(env app.Env, d lambdahttp.Decider) lambdahttp.AuthorizerF
 	}
 }
 
-// lazy builds the authorizer on the first decision.
+// lazy builds the authorizer and the token endpoint on first use, and
+// again after a failure.
 type lazy struct {
 	env app.Env
 	st  Stores
 	mu  sync.Mutex
-	a   *authz.Authorizer
+	a   *Auth
+}
+
+// auth returns the Auth, building it if need be.
+func (l *lazy) auth(ctx context.Context) (*Auth, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.a == nil {
+		a, err := New(ctx, l.env, l.st)
+		if err != nil {
+			return nil, err
+		}
+		l.a = a
+	}
+	return l.a, nil
 }
 
 // Decide implements lambdahttp.Decider.
 func (l *lazy) Decide(ctx context.Context, r authz.Request) (authz.Decision, error) {
-	l.mu.Lock()
-	if l.a == nil {
-		a, err := New(ctx, l.env, l.st)
-		if err != nil {
-			l.mu.Unlock()
-			return authz.Decision{}, err
-		}
-		l.a = a.Authorizer
+	a, err := l.auth(ctx)
+	if err != nil {
+		return authz.Decision{}, err
 	}
-	a := l.a
-	l.mu.Unlock()
-	return a.Decide(ctx, r)
+	return a.Authorizer.Decide(ctx, r)
 }

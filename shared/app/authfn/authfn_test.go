@@ -12,10 +12,11 @@ import (
 )
 
 // TestAuthorizerReadsTheKMSKeyOnFirstUse: with a KMS signing key the
-// authorizer starts without calling KMS (a cold start waits on no
-// network), and reads the key when an invocation needs it — here from
-// an endpoint that refuses, so the invocation answers 503, and so does
-// the next: it tries again rather than keep the failure.
+// authorizer and the token function start without calling KMS (a cold
+// start waits on no network), and read the key when an invocation needs
+// it — here from an endpoint that refuses, so the invocation answers
+// 503, and so does the next: they try again rather than keep the
+// failure.
 func TestAuthorizerReadsTheKMSKeyOnFirstUse(t *testing.T) {
 	for k, v := range map[string]string{
 		"BERTH_BACKEND": "aws", "BERTH_TABLE": "t", "BERTH_BUCKET": "b", "BERTH_SIGNING_KEY": "",
@@ -50,5 +51,18 @@ func TestAuthorizerReadsTheKMSKeyOnFirstUse(t *testing.T) {
 	}
 	if l.a != nil {
 		t.Error("a failed key read was kept")
+	}
+	tok, err := Token(context.Background())
+	if err != nil {
+		t.Fatalf("Token at init: %v (it must not need KMS yet)", err)
+	}
+	ev := events.APIGatewayV2HTTPRequest{RouteKey: "GET /token", RawPath: "/token"}
+	ev.RequestContext.HTTP.Method = "GET"
+	ev.RequestContext.RequestID = "req-kms"
+	for i := range 2 {
+		res, err := tok(context.Background(), ev)
+		if err != nil || res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(res.Body, `"UNAVAILABLE"`) || !strings.Contains(res.Body, "req-kms") {
+			t.Errorf("token request %d with KMS unreachable: %d %s %v, want 503 UNAVAILABLE naming the request id", i+1, res.StatusCode, res.Body, err)
+		}
 	}
 }

@@ -1,8 +1,9 @@
 // Package kmskey keeps the registry-token signing key in AWS KMS: an
 // asymmetric ECC_NIST_P256 key whose private half never leaves KMS. The
 // token function signs through kms:Sign; the authorizer fetches the
-// public key once per cold start (kms:GetPublicKey) and verifies locally,
-// so checking a token costs no KMS call. It lives beside the other AWS
+// public key once per execution environment, on its first request
+// (kms:GetPublicKey, shared/app/authfn), and verifies locally, so
+// checking a token costs no KMS call. It lives beside the other AWS
 // stores because, like them, it is where a secret is kept.
 package kmskey
 
