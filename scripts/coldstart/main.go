@@ -159,18 +159,23 @@ func run(runs, warm int) error {
 		events[name] = "base-get.json"
 	}
 	order := append([]string{hello, floor}, names...)
-	var results []result
-	for _, name := range order {
-		p, ok := l.Runner.Pools[name]
-		if !ok {
+	// Round-robin: each round cold-starts every function once, so a
+	// burst of load on a shared machine weighs on all of them alike
+	// rather than on whichever was being measured.
+	results := make([]result, len(order))
+	evs := make([][]byte, len(order))
+	for i, name := range order {
+		if _, ok := l.Runner.Pools[name]; !ok {
 			return fmt.Errorf("function %s is not in the stack", name)
 		}
-		ev, err := os.ReadFile(filepath.Join(root, "events", events[name]))
-		if err != nil {
+		if evs[i], err = os.ReadFile(filepath.Join(root, "events", events[name])); err != nil {
 			return err
 		}
-		r := result{name: name, sizeMB: sizes[name]}
-		for range runs {
+		results[i] = result{name: name, sizeMB: sizes[name]}
+	}
+	for range runs {
+		for i, name := range order {
+			p, r, ev := l.Runner.Pools[name], &results[i], evs[i]
 			m := logs.mark()
 			start := time.Now()
 			if _, err := p.Invoke(ctx, ev); err != nil {
@@ -193,7 +198,6 @@ func run(runs, warm int) error {
 			r.pkgInit, r.packages = append(r.pkgInit, pi), n
 			p.Close() // the next invocation starts cold
 		}
-		results = append(results, r)
 	}
 	report(results, runs, warm)
 	return nil
