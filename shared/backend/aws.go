@@ -3,15 +3,12 @@ package backend
 import (
 	"context"
 	"errors"
-	"os"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/berth-registry/berth/shared/awsenv"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/store/dynamo"
 	"github.com/berth-registry/berth/shared/store/s3store"
@@ -20,52 +17,13 @@ import (
 // SDK loads the AWS SDK's configuration.
 type SDK func(ctx context.Context) (aws.Config, error)
 
-// LambdaSDK is the SDK's configuration from what Lambda's environment
-// holds: the region (AWS_REGION), the execution role's credentials
-// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
-// AWS_MAX_ATTEMPTS, and endpoints (AWS_ENDPOINT_URL and the
-// per-service AWS_ENDPOINT_URL_<SERVICE>, applied by each client:
-// Endpoint), read as the SDK's own loader reads them. It reads no
-// shared config file, profile, SSO cache or instance metadata, none of
-// which a function has, so a function links none of the SDK's
-// credential chain (its loader brings STS, SSO, SSO-OIDC, sign-in and
-// IMDS clients: about a megabyte of every bootstrap, docs/lambda-mode.md).
-// `berth serve` loads the whole chain instead (shared/inprocess).
-func LambdaSDK(context.Context) (aws.Config, error) {
-	cfg := aws.Config{Region: os.Getenv("AWS_REGION")}
-	if cfg.Region == "" {
-		cfg.Region = os.Getenv("AWS_DEFAULT_REGION")
-	}
-	if id := os.Getenv("AWS_ACCESS_KEY_ID"); id != "" {
-		cfg.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(
-			id, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")))
-	}
-	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
-		cfg.BaseEndpoint = aws.String(ep)
-	}
-	if s := os.Getenv("AWS_MAX_ATTEMPTS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return cfg, errors.New("AWS_MAX_ATTEMPTS must be a positive number of attempts")
-		}
-		cfg.RetryMaxAttempts = n
-	}
-	return cfg, nil
-}
+// LambdaSDK is the SDK's configuration from Lambda's environment alone
+// (shared/awsenv): a function links none of the SDK's credential chain.
+var LambdaSDK SDK = awsenv.Config
 
 // Endpoint is the endpoint the environment names for a service
-// ("DYNAMODB", "S3", "KMS", "LAMBDA"): AWS_ENDPOINT_URL_<SERVICE>, else
-// AWS_ENDPOINT_URL, else nil (AWS's own). Clients set it as their
-// BaseEndpoint, whichever loader made their configuration.
-func Endpoint(service string) *string {
-	if ep := os.Getenv("AWS_ENDPOINT_URL_" + strings.ToUpper(service)); ep != "" {
-		return aws.String(ep)
-	}
-	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
-		return aws.String(ep)
-	}
-	return nil
-}
+// (awsenv.Endpoint).
+func Endpoint(service string) *string { return awsenv.Endpoint(service) }
 
 // AWS opens the DynamoDB table and S3 bucket of cfg with the SDK
 // configuration awsCfg (and the endpoints of Endpoint), creating both
