@@ -26,8 +26,10 @@ var wantAccess = map[string][]string{
 	route.Catalog:    {ddb("GetItem", "Query")},
 	route.Authorizer: {ddb("GetItem", "Query"), verify},
 	route.Token:      {ddb("GetItem", "PutItem", "Query"), verify, "kms:Sign key"},
-	// admin hands runs started through the API to the retention function.
-	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
+	// admin hands runs started through the API to the retention
+	// function, and reads config blobs and large manifests for image
+	// details.
+	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), s3("manifests/*", "GetObject"), "lambda:InvokeFunction fn:retention"},
 	fnConsole:   nil,
 	fnRetention: {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
 	// events reads the stream, puts events on the bus, and (Lambda's
