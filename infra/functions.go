@@ -180,23 +180,27 @@ func functionTable() []function {
 		{Name: route.Token, Memory: 256, Timeout: 10 * time.Second, Later: true,
 			Grants: []grant{tableGrant(ddbGet, ddbPut, ddbQuery), keyGrant("kms:GetPublicKey", "kms:Sign")}},
 		// The admin API (shared/admin) works on metadata and never
-		// touches the key, but for blob verification (shared/scrub,
-		// POST /api/blobs/verify), which reads blob objects to re-hash
-		// them; the retention API it also serves (/api/retention/) runs
-		// retention in the invocation (no dispatcher: shared/app
-		// Function) and starts a garbage collection, which deletes blob
-		// objects.
+		// touches the key. It reads blob objects for blob verification
+		// (shared/scrub, POST /api/blobs/verify, re-hashing them) and
+		// for image details (GET /api/images/<name>@<digest>), which
+		// read the config blob (layer history, labels) and a large
+		// manifest's body (manifests/): blobs sit under blobs/<upload
+		// id>, so no narrower key names configs alone. The retention
+		// API it also serves (/api/retention/) runs retention in the
+		// invocation (no dispatcher: shared/app Function) and starts a
+		// garbage collection, which deletes blob objects.
 		{Name: route.Admin, Memory: 512, Timeout: 29 * time.Second, Later: true, Retention: true, Tenancy: true,
-			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Get, s3Del)}},
+			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Get, s3Del), objectGrant(manifestsPrefix, s3Get)}},
 		// The console (shared/console) calls the admin API's services in
-		// process: it reads what the admin API reads, and writes what
-		// its forms change (repositories: PutItem, DeleteItem; the
-		// blob links and tags a repository's deletion removes). It
+		// process: it reads what the admin API reads (image details read
+		// config blobs and large manifests' bodies), and writes what its
+		// forms change (repositories: PutItem, DeleteItem; the tags,
+		// manifests and blob links a repository's deletion removes). It
 		// never touches the key: sessions are signed by the token
 		// function (POST /console/sign-in) and verified by the
 		// authorizer.
 		{Name: route.Console, Memory: 256, Timeout: 29 * time.Second, Later: true, Tenancy: true,
-			Grants: []grant{tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete)}},
+			Grants: []grant{tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete), objectGrant(blobsPrefix, s3Get), objectGrant(manifestsPrefix, s3Get)}},
 		// Retention (shared/retention: Hourly, RunRepository, Collect)
 		// fans a run out by invoking itself asynchronously, one job per
 		// repository, and deletes the objects of the blobs it collects.

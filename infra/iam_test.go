@@ -26,11 +26,13 @@ var wantAccess = map[string][]string{
 	route.Catalog:    {ddb("GetItem", "Query")},
 	route.Authorizer: {ddb("GetItem", "Query"), verify},
 	route.Token:      {ddb("GetItem", "PutItem", "Query"), verify, "kms:Sign key"},
-	// admin hands runs started through the API to the retention function.
-	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
-	// The console reads and writes what the admin API's repository
-	// services do, and touches no key.
-	route.Console: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem")},
+	// admin hands runs started through the API to the retention
+	// function, and reads config blobs and large manifests for image
+	// details.
+	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), s3("manifests/*", "GetObject"), "lambda:InvokeFunction fn:retention"},
+	// The console reads and writes what the admin API's repository and
+	// image services do, and touches no key.
+	route.Console: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"), s3("blobs/*", "GetObject"), s3("manifests/*", "GetObject")},
 	fnRetention:   {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
 	// events reads the stream, puts events on the bus, and (Lambda's
 	// on-failure destination, as the function's role) sends a failed

@@ -78,6 +78,7 @@ var groups = []group{
 		{"set", "change a repository's visibility or tag immutability", (*cli).reposSet},
 		{"delete", "delete a repository with its tags and manifests", (*cli).reposDelete},
 	}},
+	imagesGroup,
 	retentionGroup,
 	blobsGroup,
 	usageGroup,

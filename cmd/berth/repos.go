@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	berthusage "github.com/berth-registry/berth/shared/usage"
@@ -46,13 +45,22 @@ func yesNo(b bool) string {
 func (c *cli) reposList(ctx context.Context, args []string) error {
 	fs := c.flags("repos list", "List the repositories of a tenancy that you may inspect, with the blob bytes\n"+
 		"each stores (unique to it, and shared with other repositories) as the last\n"+
-		"garbage collection measured them (docs/usage.md).")
+		"garbage collection measured them (docs/usage.md). --prefix and --contains\n"+
+		"filter the names after \"<tenancy>/\":\n  berth repos list --prefix team/ --contains api")
+	prefix := fs.String("prefix", "", "only names whose part after <tenancy>/ starts with this")
+	contains := fs.String("contains", "", "only names holding this after <tenancy>/")
 	_, s, err := c.open(fs, args, 0, 0, true)
 	if err != nil {
 		return err
 	}
 	var all []json.RawMessage
 	q := url.Values{"tenancy": {s.tenancy}, "n": {"1000"}}
+	if *prefix != "" {
+		q.Set("prefix", *prefix)
+	}
+	if *contains != "" {
+		q.Set("contains", *contains)
+	}
 	for {
 		var page struct {
 			Repositories []json.RawMessage `json:"repositories"`
@@ -101,13 +109,7 @@ func (c *cli) reposGet(ctx context.Context, args []string) error {
 			Size         int64
 			Updated      time.Time
 		}
-		Manifests []struct {
-			Digest, MediaType, ArtifactType     string
-			Size                                int64
-			FirstPushed, LastPushed, LastPulled time.Time
-			Pulls                               int64
-			Tags                                []string
-		}
+		Manifests []imageJSON
 		Truncated bool
 	}
 	if done, err := c.get(ctx, s, "/api/repositories/"+repoPath(pos[0]), nil, &r); done || err != nil {
@@ -125,16 +127,7 @@ func (c *cli) reposGet(ctx context.Context, args []string) error {
 	}
 	c.table("TAG\tDIGEST\tSIZE\tUPDATED", rows)
 	fmt.Fprintln(c.stdout)
-	rows = nil
-	for _, m := range r.Manifests {
-		kind := m.MediaType
-		if m.ArtifactType != "" {
-			kind = m.ArtifactType
-		}
-		rows = append(rows, []string{m.Digest, kind, fmt.Sprint(m.Size), when(m.FirstPushed), when(m.LastPushed), when(m.LastPulled),
-			fmt.Sprint(m.Pulls), dash(strings.Join(m.Tags, ","))})
-	}
-	c.table("MANIFEST\tTYPE\tSIZE\tFIRST PUSHED\tLAST PUSHED\tLAST PULLED\tPULLS\tTAGS", rows)
+	c.imageTable(r.Manifests)
 	if r.Truncated {
 		fmt.Fprintln(c.stderr, "(only the first 1000 tags and manifests are shown)")
 	}

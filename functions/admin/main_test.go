@@ -33,7 +33,7 @@ func TestEvents(t *testing.T) {
 		// answers with the challenge.
 		{File: "admin-get-anonymous.json", Status: 401, Code: "UNAUTHORIZED", Headers: map[string]string{
 			"WWW-Authenticate": `Bearer realm="https://k7q2v9xw1e.execute-api.eu-west-1.amazonaws.com/token",service="berth"`}},
-		{File: "admin-get-repositories.json", Status: 200, Body: `{"repositories":[],"tenancy":"dev"}`},
+		{File: "admin-get-repositories.json", Status: 200, Body: `{"tenancy":"dev","repositories":[]}`},
 		{File: "admin-post-token.json", Status: 201, Check: func(t *testing.T, _ events.APIGatewayV2HTTPResponse, body []byte) {
 			var tok struct {
 				Token, Login string

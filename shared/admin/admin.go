@@ -76,13 +76,14 @@ type Config struct {
 
 // API serves the admin API.
 type API struct {
-	ids   store.Identity
-	meta  store.Metadata
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	scrub Scrubber
-	mux   *api.Mux
+	ids     store.Identity
+	meta    store.Metadata
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	scrub   Scrubber
+	content Content
+	mux     *api.Mux
 }
 
 // Option adds to the API what not every deployment has.
@@ -165,6 +166,7 @@ func (a *API) Routes(m *api.Mux) {
 		"PATCH /api/repositories/{repo...}":                           a.updateRepository,
 		"DELETE /api/repositories/{repo...}":                          a.deleteRepository,
 		"POST /api/blobs/verify":                                      a.verifyBlobs,
+		"GET /api/images":                                             a.listImages,
 		"GET /api/images/{image...}":                                  a.getImage,
 	} {
 		m.Handle(pattern, a.handle(h))

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -10,8 +9,6 @@ import (
 
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
-	"github.com/berth-registry/berth/shared/errcode"
-	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -19,8 +16,8 @@ import (
 // (a response must fit Lambda's 6 MB); Truncated says more exist.
 const maxDetail = 1000
 
-// tagView is a tag and the manifest it points at.
-type tagView struct {
+// TagView is a tag and the manifest it points at.
+type TagView struct {
 	Name      string        `json:"name"`
 	Digest    digest.Digest `json:"digest"`
 	MediaType string        `json:"mediaType,omitempty"`
@@ -28,35 +25,42 @@ type tagView struct {
 	Updated   time.Time     `json:"updated,omitzero"`
 }
 
-// manifestView is a manifest's summary, with its activity (first and
-// last pushed, last pulled, pulls: store.Activity).
-type manifestView struct {
+// ImageView is a manifest's summary: its sizes, who pushed it, its
+// activity (first and last pushed, last pulled, pulls: store.Activity)
+// and its tags.
+type ImageView struct {
 	Digest       digest.Digest `json:"digest"`
 	MediaType    string        `json:"mediaType"`
 	ArtifactType string        `json:"artifactType,omitempty"`
-	Size         int64         `json:"size"`
+	// Size is the manifest's own bytes.
+	Size int64 `json:"size"`
+	// ImageSize is what a pull downloads besides the manifest: config
+	// plus layers, and for an index the sum of its children's.
+	ImageSize int64 `json:"imageSize"`
+	// PushedBy is the principal of the last push, when known.
+	PushedBy string `json:"pushedBy,omitempty"`
 	store.Activity
 	Subject digest.Digest `json:"subject,omitempty"`
 	Tags    []string      `json:"tags"`
 }
 
-func viewManifest(m store.Manifest, st store.ImageStats, tags []string) manifestView {
+func viewImage(m store.Manifest, size int64, st store.ImageStats, tags []string) ImageView {
 	if tags == nil {
 		tags = []string{}
 	}
-	return manifestView{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size,
-		Activity: store.ActivityOf(m, st), Subject: m.Subject, Tags: tags}
+	return ImageView{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size, ImageSize: size,
+		PushedBy: m.PushedBy, Activity: store.ActivityOf(m, st), Subject: m.Subject, Tags: tags}
 }
 
-// stats returns the pull statistics of repo's images up to digest
-// last (both list in digest order; none where the store keeps no
-// statistics).
-func (a *API) stats(ctx context.Context, repo string, last digest.Digest) (map[digest.Digest]store.ImageStats, error) {
+// stats returns the pull statistics of repo's images after digest
+// after (exclusive, "" for the start) up to last (both list in digest
+// order; none where the store keeps no statistics).
+func (a *API) stats(ctx context.Context, repo string, after, last digest.Digest) (map[digest.Digest]store.ImageStats, error) {
 	out := map[digest.Digest]store.ImageStats{}
 	if a.cfg.Stats == nil || last == "" {
 		return out, nil
 	}
-	for after := digest.Digest(""); ; {
+	for {
 		ss, err := a.cfg.Stats.ListImageStats(ctx, repo, after, 1000)
 		if err != nil {
 			return nil, err
@@ -80,107 +84,144 @@ func (a *API) imageStats(ctx context.Context, repo string, d digest.Digest) (sto
 	return a.cfg.Stats.GetImageStats(ctx, repo, d)
 }
 
-// repoDetails is a repository's settings and content.
-type repoDetails struct {
-	repoView
-	Tags      []tagView      `json:"tags"`
-	Manifests []manifestView `json:"manifests"`
-	Truncated bool           `json:"truncated,omitempty"`
+// RepoDetails is a repository's settings and content.
+type RepoDetails struct {
+	RepoView
+	Tags      []TagView   `json:"tags"`
+	Manifests []ImageView `json:"manifests"`
+	Truncated bool        `json:"truncated,omitempty"`
 }
 
-// GET /api/repositories/<name> (read)
-func (a *API) getRepository(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	rec, err := a.repository(ctx, c.who, c.repo, auth.Read)
+// MaxDetail bounds the tags and manifests one repository's details list
+// (a response must fit Lambda's 6 MB); RepoDetails.Truncated says more
+// exist, which Images pages through.
+const MaxDetail = maxDetail
+
+// Repository returns a repository's settings, its first MaxDetail tags
+// and images, for who with read on it (GET /api/repositories/<name>).
+func (a *API) Repository(ctx context.Context, who authz.Actor, name string) (RepoDetails, error) {
+	rec, err := a.repository(ctx, who, name, auth.Read)
 	if err != nil {
-		return err
+		return RepoDetails{}, err
 	}
-	out := repoDetails{repoView: viewRepo(rec), Tags: []tagView{}, Manifests: []manifestView{}}
+	out := RepoDetails{RepoView: viewRepo(rec), Tags: []TagView{}, Manifests: []ImageView{}}
 	tags, err := a.meta.ListTags(ctx, rec.Name, "", maxDetail+1)
 	if err != nil {
-		return err
+		return out, err
 	}
 	if len(tags) > maxDetail {
 		tags, out.Truncated = tags[:maxDetail], true
 	}
 	byDigest := map[digest.Digest][]string{}
 	for _, t := range tags {
-		out.Tags = append(out.Tags, tagView{Name: t.Name, Digest: t.Digest, MediaType: t.MediaType, Size: t.Size, Updated: t.Updated})
+		out.Tags = append(out.Tags, TagView{Name: t.Name, Digest: t.Digest, MediaType: t.MediaType, Size: t.Size, Updated: t.Updated})
 		byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
 	}
-	ms, err := a.meta.ListManifests(ctx, rec.Name, "", maxDetail+1)
+	page, err := a.images(ctx, rec.Name, "", maxDetail, byDigest)
+	if err != nil {
+		return out, err
+	}
+	out.Manifests = page.Images
+	out.Truncated = out.Truncated || page.Next != ""
+	return out, nil
+}
+
+// GET /api/repositories/<name> (read)
+func (a *API) getRepository(w http.ResponseWriter, r *http.Request, c *call) error {
+	out, err := a.Repository(r.Context(), c.who, c.repo)
 	if err != nil {
 		return err
-	}
-	if len(ms) > maxDetail {
-		ms, out.Truncated = ms[:maxDetail], true
-	}
-	var last digest.Digest
-	if len(ms) > 0 {
-		last = ms[len(ms)-1].Digest
-	}
-	stats, err := a.stats(ctx, rec.Name, last)
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		out.Manifests = append(out.Manifests, viewManifest(m, stats[m.Digest], byDigest[m.Digest]))
 	}
 	return reply(w, http.StatusOK, out)
 }
 
-// imageDetails is one manifest in full.
-type imageDetails struct {
-	Repository string `json:"repository"`
-	manifestView
-	Annotations map[string]string `json:"annotations,omitempty"`
-	// References are the blobs and child manifests it references.
-	References []digest.Digest `json:"references"`
-	// Referrers are the manifests whose subject it is (signatures,
-	// SBOMs, attestations).
-	Referrers []manifestView `json:"referrers"`
+// ImagePage is one page of a repository's images in digest order; Next,
+// when set, is the After of the following page.
+type ImagePage struct {
+	Repository string        `json:"repository"`
+	Images     []ImageView   `json:"images"`
+	Next       digest.Digest `json:"next,omitempty"`
 }
 
-// GET /api/images/<name>@<digest> (read)
-func (a *API) getImage(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	d, err := oci.ParseDigest(c.digest)
-	if err != nil {
-		return errcode.New(errcode.DigestInvalid, "%v", err)
+// Images lists a page of up to limit (1..1000) images of repository
+// repo after the digest given, each with its sizes, pusher, tags, last
+// pull and pulls, for who with read on it (GET /api/images).
+func (a *API) Images(ctx context.Context, who authz.Actor, repo string, after digest.Digest, limit int) (ImagePage, error) {
+	if limit < 1 || limit > 1000 {
+		return ImagePage{}, invalid("n must be a number from 1 to 1000, not %d", limit)
 	}
-	if _, err := a.repository(ctx, c.who, c.repo, auth.Read); err != nil {
-		return err
-	}
-	m, err := a.meta.GetManifest(ctx, c.repo, d)
-	if errors.Is(err, store.ErrNotFound) {
-		return errcode.New(errcode.ManifestUnknown, "manifest %s is not in repository %q", d, c.repo)
-	} else if err != nil {
-		return err
-	}
-	tags, err := a.tagsOf(ctx, c.repo, d)
-	if err != nil {
-		return err
-	}
-	st, err := a.imageStats(ctx, c.repo, d)
-	if err != nil {
-		return err
-	}
-	out := imageDetails{Repository: c.repo, manifestView: viewManifest(m, st, tags), Annotations: m.Annotations, References: m.Refs, Referrers: []manifestView{}}
-	if out.References == nil {
-		out.References = []digest.Digest{}
-	}
-	refs, err := a.meta.Referrers(ctx, c.repo, d)
-	if err != nil {
-		return err
-	}
-	for _, x := range refs {
-		st, err := a.imageStats(ctx, c.repo, x.Digest)
-		if err != nil {
-			return err
+	if after != "" {
+		if err := after.Validate(); err != nil {
+			return ImagePage{}, invalid("last must be an image digest (the \"next\" of the previous page), not %q", clipped(after.String()))
 		}
-		out.Referrers = append(out.Referrers, viewManifest(x, st, nil))
 	}
-	return reply(w, http.StatusOK, out)
+	rec, err := a.repository(ctx, who, repo, auth.Read)
+	if err != nil {
+		return ImagePage{}, err
+	}
+	byDigest := map[digest.Digest][]string{}
+	for last := ""; ; {
+		tags, err := a.meta.ListTags(ctx, rec.Name, last, 1000)
+		if err != nil {
+			return ImagePage{}, err
+		}
+		for _, t := range tags {
+			byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
+		}
+		if len(tags) < 1000 {
+			break
+		}
+		last = tags[len(tags)-1].Name
+	}
+	return a.images(ctx, rec.Name, after, limit, byDigest)
+}
+
+// images lists up to limit images of repo after the digest given, with
+// their tags from byDigest.
+func (a *API) images(ctx context.Context, repo string, after digest.Digest, limit int, byDigest map[digest.Digest][]string) (ImagePage, error) {
+	out := ImagePage{Repository: repo, Images: []ImageView{}}
+	ms, err := a.meta.ListManifests(ctx, repo, after, limit+1)
+	if err != nil {
+		return out, err
+	}
+	if len(ms) > limit {
+		ms = ms[:limit]
+		out.Next = ms[limit-1].Digest
+	}
+	if len(ms) == 0 {
+		return out, nil
+	}
+	stats, err := a.stats(ctx, repo, after, ms[len(ms)-1].Digest)
+	if err != nil {
+		return out, err
+	}
+	sz := a.newSizer(repo, ms)
+	for _, m := range ms {
+		size, err := sz.size(ctx, m, 0)
+		if err != nil {
+			return out, err
+		}
+		out.Images = append(out.Images, viewImage(m, size, stats[m.Digest], byDigest[m.Digest]))
+	}
+	return out, nil
+}
+
+// GET /api/images?repository=&n=&last= (read)
+func (a *API) listImages(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	repo := q.Get("repository")
+	if repo == "" {
+		return invalid("name the repository: GET /api/images?repository=<tenancy>/<name>")
+	}
+	n, err := intParam(r, "n", 100, 1000)
+	if err != nil {
+		return err
+	}
+	page, err := a.Images(r.Context(), c.who, repo, digest.Digest(q.Get("last")), n)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, page)
 }
 
 // tagsOf lists the tags of repo that point at d.

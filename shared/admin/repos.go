@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/shared/auth"
@@ -15,19 +14,21 @@ import (
 	"github.com/berth-registry/berth/shared/store"
 )
 
-// repoView is a repository's settings.
-type repoView struct {
+// RepoView is a repository's settings, as the API lists them.
+type RepoView struct {
 	Name          string    `json:"name"`
 	Public        bool      `json:"public"`
 	ImmutableTags bool      `json:"immutableTags"`
 	Created       time.Time `json:"created,omitzero"`
 	// Usage is the stored bytes the last collection measured (lists
 	// only; absent before the first).
-	Usage *usageView `json:"usage,omitempty"`
+	Usage *UsageView `json:"usage,omitempty"`
+	// Activity sums its images' activity (lists asked for it only).
+	Activity *RepoActivity `json:"activity,omitempty"`
 }
 
-func viewRepo(r store.Repository) repoView {
-	return repoView{Name: r.Name, Public: r.Public, ImmutableTags: r.ImmutableTags, Created: r.Created}
+func viewRepo(r store.Repository) RepoView {
+	return RepoView{Name: r.Name, Public: r.Public, ImmutableTags: r.ImmutableTags, Created: r.Created}
 }
 
 // verb is the strongest verb the actor holds on a repository, given its
@@ -88,80 +89,6 @@ func verbAction(v auth.Verb) string {
 		return "push to"
 	}
 	return "manage"
-}
-
-// GET /api/repositories?tenancy=&n=&last=: the repositories of a
-// tenancy (the caller's by default) that the caller may inspect.
-func (a *API) listRepositories(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	q := r.URL.Query()
-	t := q.Get("tenancy")
-	if t == "" {
-		t = c.who.Tenancy
-	}
-	if err := checkTenancyName(t); err != nil {
-		return err
-	}
-	n, err := intParam(r, "n", 100, 1000)
-	if err != nil {
-		return err
-	}
-	prefix := t + "/"
-	after := prefix
-	if last := q.Get("last"); last != "" {
-		if !strings.HasPrefix(last, prefix) || auth.CheckRepository(last) != nil {
-			return invalid("last must be a repository name in tenancy %s", t)
-		}
-		after = last
-	}
-	stmts, err := a.statementsFor(ctx, c.who, t)
-	if err != nil {
-		return err
-	}
-	use, err := a.repoUsage(ctx, t)
-	if err != nil {
-		return err
-	}
-	out := []repoView{}
-	next := ""
-	const batch = 1000
-scan:
-	for {
-		names, err := a.meta.ListRepositories(ctx, after, batch)
-		if err != nil {
-			return err
-		}
-		for _, name := range names {
-			if !strings.HasPrefix(name, prefix) {
-				break scan
-			}
-			after = name
-			rec, err := a.meta.GetRepository(ctx, name)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // deleted since listed
-			} else if err != nil {
-				return err
-			}
-			if verb(c.who, stmts, name, rec.Public) < auth.Inspect {
-				continue
-			}
-			v := viewRepo(rec)
-			v.Usage = use[name]
-			out = append(out, v)
-			if len(out) == n {
-				next = name
-				break scan
-			}
-		}
-		if len(names) < batch {
-			break
-		}
-	}
-	res := map[string]any{"tenancy": t, "repositories": out}
-	if next != "" {
-		res["next"] = next
-	}
-	return reply(w, http.StatusOK, res)
 }
 
 // POST /api/repositories {"name","public","immutableTags"} creates a

@@ -10,8 +10,8 @@ import (
 	"github.com/berth-registry/berth/shared/store"
 )
 
-// usageView is a repository's or tenancy's stored bytes (docs/usage.md).
-type usageView struct {
+// UsageView is a repository's or tenancy's stored bytes (docs/usage.md).
+type UsageView struct {
 	Bytes       int64 `json:"bytes"`
 	UniqueBytes int64 `json:"uniqueBytes"`
 	SharedBytes int64 `json:"sharedBytes"`
@@ -19,8 +19,8 @@ type usageView struct {
 	Measured    any   `json:"measured,omitempty"`
 }
 
-func viewUsage(u store.Usage) *usageView {
-	v := &usageView{Bytes: u.Bytes, UniqueBytes: u.Unique, SharedBytes: u.Shared, Blobs: u.Blobs}
+func viewUsage(u store.Usage) *UsageView {
+	v := &UsageView{Bytes: u.Bytes, UniqueBytes: u.Unique, SharedBytes: u.Shared, Blobs: u.Blobs}
 	if !u.Measured.IsZero() {
 		v.Measured = u.Measured
 	}
@@ -29,8 +29,8 @@ func viewUsage(u store.Usage) *usageView {
 
 // repoUsage returns the usage of a tenancy's repositories by name (none
 // without a usage store).
-func (a *API) repoUsage(ctx context.Context, tenancy string) (map[string]*usageView, error) {
-	out := map[string]*usageView{}
+func (a *API) repoUsage(ctx context.Context, tenancy string) (map[string]*UsageView, error) {
+	out := map[string]*UsageView{}
 	if a.cfg.Usage == nil {
 		return out, nil
 	}
@@ -65,7 +65,7 @@ func (a *API) getUsage(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	res := map[string]any{"tenancy": c.tenancy, "usage": &usageView{}, "quota": nil}
+	res := map[string]any{"tenancy": c.tenancy, "usage": &UsageView{}, "quota": nil}
 	repos := []map[string]any{}
 	for _, u := range us {
 		switch {

@@ -165,3 +165,17 @@ func (m *Manifest) EffectiveArtifactType() string {
 	}
 	return ""
 }
+
+// ImageSize is an image manifest's config plus layers in bytes: what a
+// pull downloads besides the manifest. It is zero for an index (whose
+// children each have their own).
+func (m *Manifest) ImageSize() int64 {
+	if m.Config == nil {
+		return 0
+	}
+	n := m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n
+}

@@ -152,7 +152,10 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 	man := store.Manifest{
 		Repo: name, Digest: d, MediaType: mediaType, Size: int64(len(body)),
 		ArtifactType: parsed.EffectiveArtifactType(), Annotations: parsed.Annotations,
-		Created: now, Pushed: now,
+		Created: now, Pushed: now, ImageSize: parsed.ImageSize(),
+	}
+	if p, ok := principal(ctx); ok && !p.Anonymous() {
+		man.PushedBy = p.String()
 	}
 	if parsed.Subject != nil {
 		man.Subject = parsed.Subject.Digest

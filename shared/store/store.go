@@ -69,6 +69,15 @@ type Manifest struct {
 	// (Activity.LastPushed). Records written before Berth kept it lack
 	// it; LastPushed then reads Created.
 	Pushed time.Time `json:"pushed,omitzero"`
+	// PushedBy is the principal ("<tenancy>/<user>") of the last push
+	// (with Pushed); empty for an unauthenticated push or a record
+	// written before Berth kept it.
+	PushedBy string `json:"pushedBy,omitempty"`
+	// ImageSize is an image manifest's config plus layers in bytes (what
+	// pulling it downloads besides the manifest); zero for an index,
+	// whose size is its children's, and for records written before
+	// Berth kept it (the admin API then reads it from the body).
+	ImageSize int64 `json:"imageSize,omitempty"`
 }
 
 // LastPushed is when the manifest was last pushed (see Pushed).

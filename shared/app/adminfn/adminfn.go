@@ -28,7 +28,8 @@ import (
 // admin API's, behind the enforcement point.
 func Handler(env app.Env, stores *backend.Stores, svc *retention.Service) http.Handler {
 	cfg := env.Config
-	var opts []admin.Option
+	// Image details read config blobs and large manifest bodies.
+	opts := []admin.Option{admin.WithContent(stores.Blobs)}
 	if sc := scrubber(stores, env); sc != nil {
 		opts = append(opts, admin.WithScrub(sc))
 	}

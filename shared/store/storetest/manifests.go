@@ -30,6 +30,9 @@ func newManifest(t *testing.T, repo string, subject digest.Digest) store.Manifes
 		Annotations:  map[string]string{"org.opencontainers.image.title": "x"},
 		Refs:         []digest.Digest{randomDigest(t), randomDigest(t)},
 		Created:      time.Now().UTC().Truncate(time.Millisecond),
+		Pushed:       time.Now().UTC().Truncate(time.Millisecond).Add(time.Second),
+		PushedBy:     "dev/pusher",
+		ImageSize:    12345,
 	}
 }
 
@@ -40,7 +43,8 @@ func checkManifest(t *testing.T, got, want store.Manifest) {
 		got.Size != want.Size || !bytes.Equal(got.Body, want.Body) || got.BodyKey != want.BodyKey ||
 		got.Subject != want.Subject || got.ArtifactType != want.ArtifactType ||
 		!maps.Equal(got.Annotations, want.Annotations) || !slices.Equal(got.Refs, want.Refs) ||
-		!got.Created.Equal(want.Created) {
+		!got.Created.Equal(want.Created) || !got.Pushed.Equal(want.Pushed) ||
+		got.PushedBy != want.PushedBy || got.ImageSize != want.ImageSize {
 		t.Fatalf("manifest round trip:\n got %+v\nwant %+v", got, want)
 	}
 }
