@@ -9,6 +9,8 @@ import (
 	"net/http"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/adminfn"
+	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/console"
 	"github.com/berth-registry/berth/shared/lambdahttp"
@@ -20,8 +22,13 @@ import (
 // The console enforces the authorizer's decision itself (its refusals
 // are pages and redirects to sign in, not the registry's JSON).
 func Handler(env app.Env, stores *backend.Stores) (http.Handler, error) {
+	api := adminfn.API(env, stores)
 	c, err := console.New(console.Config{
 		IDs: stores.IDs, Tenancy: env.Config.Tenancy, Now: env.Clock.Now, Log: env.Log,
+		Repos: api, Images: api,
+		// Images are deleted as DELETE /v2/<name>/manifests/<digest>
+		// deletes them, once the admin API's decision allows it.
+		Deleter: registryfn.Registry(env, stores, nil),
 	})
 	if err != nil {
 		return nil, err
