@@ -36,7 +36,9 @@ var imageColumns = []struct {
 	less       func(a, b admin.ImageView) int
 }{
 	{"digest", "Digest", false, func(a, b admin.ImageView) int { return strings.Compare(a.Digest.String(), b.Digest.String()) }},
-	{"tags", "Tags", false, func(a, b admin.ImageView) int { return strings.Compare(strings.Join(a.Tags, ","), strings.Join(b.Tags, ",")) }},
+	{"tags", "Tags", false, func(a, b admin.ImageView) int {
+		return strings.Compare(strings.Join(a.Tags, ","), strings.Join(b.Tags, ","))
+	}},
 	{"size", "Size", true, func(a, b admin.ImageView) int { return cmp.Compare(a.ImageSize, b.ImageSize) }},
 	{"pushed", "Pushed", true, func(a, b admin.ImageView) int { return a.LastPushed.Compare(b.LastPushed) }},
 	{"by", "Pushed by", false, func(a, b admin.ImageView) int { return strings.Compare(a.PushedBy, b.PushedBy) }},
