@@ -25,7 +25,8 @@ func TestDomainPackagesImportNoAWSSDK(t *testing.T) {
 		{"shared/route", nil},
 		{"shared/auth", nil},
 		{"shared/authz", []string{"shared/store"}},
-		{"shared/registry", []string{"shared/store", "shared/oci", "shared/errcode"}},
+		{"shared/registry", []string{"shared/store", "shared/oci", "shared/errcode", "shared/content"}},
+		{"shared/content", []string{"shared/store", "shared/oci"}},
 		{"shared/retention", []string{"shared/store"}},
 		{"shared/admin", []string{"shared/store", "shared/authz"}},
 	} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/content"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/oci"
@@ -149,28 +150,9 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 		return err
 	}
 	now := reg.now().UTC()
-	man := store.Manifest{
-		Repo: name, Digest: d, MediaType: mediaType, Size: int64(len(body)),
-		ArtifactType: parsed.EffectiveArtifactType(), Annotations: parsed.Annotations,
-		Created: now, Pushed: now,
-	}
-	if parsed.Subject != nil {
-		man.Subject = parsed.Subject.Digest
-	}
-	seen := map[digest.Digest]bool{}
-	for _, ref := range parsed.References() {
-		if !seen[ref.Digest] {
-			seen[ref.Digest] = true
-			man.Refs = append(man.Refs, ref.Digest)
-		}
-	}
-	if len(body) > reg.cfg.InlineManifestMax {
-		man.BodyKey = "manifests/" + d.Algorithm().String() + "/" + d.Encoded()
-		if err := reg.blobs.Put(ctx, man.BodyKey, body); err != nil {
-			return fmt.Errorf("store manifest body: %w", err)
-		}
-	} else {
-		man.Body = body
+	man := content.Manifest(name, d, mediaType, body, parsed, now)
+	if err := content.Keep(ctx, reg.blobs, &man, body, reg.cfg.InlineManifestMax); err != nil {
+		return err
 	}
 	repo, err := reg.repository(ctx, name)
 	if err != nil {

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/opencontainers/go-digest"
@@ -45,44 +44,6 @@ func (reg *Registry) link(ctx context.Context, repo string, d digest.Digest) (st
 		return reg.meta.GetLink(ctx, repo, d)
 	}
 	return reg.Touch.TouchLink(ctx, repo, d)
-}
-
-// existingBlob returns the record a commit links to when the digest is
-// recorded already, and whether that record is the commit's own (so its
-// object stays). Through the Touch hook the record is marked in use; a
-// record the collector condemned is replaced by the commit's, and one it
-// deleted meanwhile is recorded anew.
-func (reg *Registry) existingBlob(ctx context.Context, ours store.Blob) (store.Blob, bool, error) {
-	if reg.Touch == nil {
-		b, err := reg.meta.GetBlob(ctx, ours.Digest)
-		return b, false, err
-	}
-	for range 3 {
-		st, err := reg.Touch.TouchBlob(ctx, ours.Digest)
-		switch {
-		case err == nil:
-			return st.Blob, false, nil
-		case errors.Is(err, store.ErrConflict) && st.Condemned != "" && st.Key == ours.Key:
-			return ours, false, errCollected(ours)
-		case errors.Is(err, store.ErrConflict) && st.Condemned != "":
-			err = reg.Touch.ReplaceCondemnedBlob(ctx, ours, st.Condemned)
-			if err == nil {
-				return ours, true, nil
-			} else if !errors.Is(err, store.ErrConflict) {
-				return ours, false, err
-			}
-		case errors.Is(err, store.ErrNotFound):
-			err = reg.meta.PutBlob(ctx, ours)
-			if err == nil {
-				return ours, true, nil
-			} else if !errors.Is(err, store.ErrExists) {
-				return ours, false, err
-			}
-		default:
-			return ours, false, err
-		}
-	}
-	return ours, false, fmt.Errorf("blob %s kept changing under garbage collection", ours.Digest)
 }
 
 // confirmBlobs re-touches, after a manifest is stored, the links of the
