@@ -35,7 +35,7 @@ func catchAllServesOnlyWhatTheAuthorizerDecided(t *testing.T, backend string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := lambdahttp.Handler(app.Handlers(r.cfg, r.local.Stores, a, nil, nil, slog.New(slog.DiscardHandler))[route.Base])
+	base := lambdahttp.Handler(app.Handlers(r.cfg, r.local.Stores, a, nil, nil, nil, slog.New(slog.DiscardHandler))[route.Base])
 	authorize := a.Authorizer.Lambda(slog.New(slog.DiscardHandler))
 
 	callers := map[string]string{

@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/pullthrough"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -76,6 +77,9 @@ type Config struct {
 	// Usage, when set, gives repositories and tenancies their stored
 	// bytes and tenancies their quotas (docs/usage.md).
 	Usage store.UsageStore
+	// CacheRules, when set, serves the tenancies' pull-through cache
+	// rules; nil where the store keeps none.
+	CacheRules *pullthrough.Rules
 }
 
 // API serves the admin API.
@@ -133,6 +137,9 @@ type call struct {
 	tenancy, user, group string
 	policy, token, rule  string
 	repo, digest         string
+	// cacheRule is a pull-through cache rule's prefix (a repository
+	// name).
+	cacheRule string
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
@@ -183,7 +190,7 @@ func (c *call) check() error {
 		check func(string) error
 	}{
 		{c.tenancy, checkTenancyName}, {c.user, checkUserName}, {c.group, checkGroupName},
-		{c.policy, checkPolicyName}, {c.repo, checkRepoName}, {c.rule, checkRuleName},
+		{c.policy, checkPolicyName}, {c.repo, checkRepoName}, {c.rule, checkRuleName}, {c.cacheRule, checkRepoName},
 	} {
 		if n.v == "" {
 			continue
@@ -276,6 +283,11 @@ func (a *API) tenancyRoute(s []string, c *call) (methods, error) {
 		return methods{"GET": a.getUsage}, nil
 	case s[0] == "quota" && len(s) == 1:
 		return methods{"GET": a.getUsage, "PUT": a.putQuota, "DELETE": a.deleteQuota}, nil
+	case s[0] == "cache-rules" && len(s) == 1:
+		return methods{"GET": a.listCacheRules, "POST": a.createCacheRule}, nil
+	case s[0] == "cache-rules":
+		c.cacheRule = strings.Join(s[1:], "/")
+		return methods{"GET": a.getCacheRule, "PATCH": a.updateCacheRule, "DELETE": a.deleteCacheRule}, nil
 	}
 	return nil, notFound("no admin API endpoint at /api/tenancies/%s/%s; see docs/auth.md", c.tenancy, strings.Join(s, "/"))
 }

@@ -104,7 +104,11 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 	if err != nil {
 		return nil, err
 	}
-	h, ok := Handlers(cfg, stores, a, svc, clk, log)[name]
+	cache, err := NewCache(ctx, cfg, stores, clk, log)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := Handlers(cfg, stores, a, svc, cache, clk, log)[name]
 	if !ok {
 		return nil, fmt.Errorf("no function %q (with BERTH_AUTH=%v)", name, cfg.Auth)
 	}

@@ -46,6 +46,9 @@ type Local struct {
 	// webhookDone is closed when it has.
 	stopWebhook context.CancelFunc
 	webhookDone chan struct{}
+	// Cache is the pull-through cache (nil when the store keeps no
+	// cache state); its fills run in this process.
+	Cache *Cache
 }
 
 // Clock returns the process's one clock (shared/clock): a test clock
@@ -102,8 +105,9 @@ func Retention(stores *backend.Stores, clk *clock.Clock, log *slog.Logger, opts 
 // on), the token endpoint and the admin API (with retention's under
 // /api/retention/), every one reading the time from clk. auth is nil
 // when authentication is off (and with it the token endpoint and admin
-// API); svc is nil where the store keeps no retention state.
-func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention.Service, clk *clock.Clock, log *slog.Logger) map[string]http.Handler {
+// API); svc and cache are nil where the store keeps no retention or
+// pull-through cache state.
+func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention.Service, cache *Cache, clk *clock.Clock, log *slog.Logger) map[string]http.Handler {
 	rc := RegistryConfig(cfg)
 	rc.Now = clk.Now
 	var ropts []registry.Option
@@ -111,6 +115,10 @@ func Handlers(cfg config.Config, stores *backend.Stores, a *Auth, svc *retention
 	if us, ok := stores.Meta.(store.UsageStore); ok {
 		ropts = append(ropts, registry.WithQuota(usage.NewChecker(us)))
 		acfg.Usage = us
+	}
+	if cache != nil {
+		ropts = append(ropts, registry.WithUpstream(cache.Fills))
+		acfg.CacheRules = cache.Rules
 	}
 	reg := registry.New(stores.Meta, stores.Blobs, rc, log, ropts...)
 	if svc != nil {
@@ -210,7 +218,11 @@ func NewLocal(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...
 		return nil, err
 	}
 	l.Retention = svc
-	for name, h := range Handlers(cfg, stores, a, svc, l.Clock, log) {
+	if l.Cache, err = NewCache(ctx, cfg, stores, l.Clock, log); err != nil {
+		stores.Close()
+		return nil, err
+	}
+	for name, h := range Handlers(cfg, stores, a, svc, l.Cache, l.Clock, log) {
 		fns[name] = gateway.HTTPFunc(lambdahttp.Handler(metrics.Handler(o.metrics, name, h)))
 	}
 	limits := gateway.NoLimits()
@@ -255,8 +267,12 @@ func (l *Local) startWebhook(cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-// Close stops the webhook sender and releases the stores.
+// Close stops the webhook sender and the pull-through fills running in
+// the process, then releases the stores.
 func (l *Local) Close() error {
+	if l.Cache != nil {
+		l.Cache.Fills.Wait()
+	}
 	if l.stopWebhook != nil {
 		l.stopWebhook()
 		<-l.webhookDone

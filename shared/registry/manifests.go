@@ -39,16 +39,24 @@ func (reg *Registry) manifests(w http.ResponseWriter, r *http.Request, m route.M
 
 // resolve turns a tag or digest into a stored manifest.
 func (reg *Registry) resolve(ctx context.Context, name, ref string) (store.Manifest, error) {
+	return reg.resolveTagged(ctx, name, ref, nil)
+}
+
+// resolveTagged is resolve with the tag read already (nil: read it,
+// when ref is a tag).
+func (reg *Registry) resolveTagged(ctx context.Context, name, ref string, tag *store.Tag) (store.Manifest, error) {
 	var d digest.Digest
-	if oci.IsDigest(ref) {
+	switch {
+	case oci.IsDigest(ref):
 		var err error
 		if d, err = oci.ParseDigest(ref); err != nil {
 			return store.Manifest{}, errcode.New(errcode.DigestInvalid, "%v", err)
 		}
-	} else {
-		if !oci.ValidTag(ref) {
-			return store.Manifest{}, errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", ref)
-		}
+	case !oci.ValidTag(ref):
+		return store.Manifest{}, errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", ref)
+	case tag != nil:
+		d = tag.Digest
+	default:
 		t, err := reg.meta.GetTag(ctx, name, ref)
 		if errors.Is(err, store.ErrNotFound) {
 			return store.Manifest{}, errcode.New(errcode.ManifestUnknown, "manifest tagged %q is not in repository %q", ref, name)
@@ -73,20 +81,45 @@ func (reg *Registry) manifestBody(ctx context.Context, man store.Manifest) ([]by
 }
 
 func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
-	if r.Method == http.MethodHead && !oci.IsDigest(ref) && oci.ValidTag(ref) {
-		// The tag repeats what a HEAD answers: one read.
-		t, err := reg.meta.GetTag(r.Context(), name, ref)
-		if err == nil && t.MediaType != "" {
+	ctx := r.Context()
+	var tag *store.Tag
+	if !oci.IsDigest(ref) && oci.ValidTag(ref) {
+		t, err := reg.meta.GetTag(ctx, name, ref)
+		switch {
+		case err == nil:
+			tag = &t
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if tag != nil && !tag.Checked.IsZero() && reg.up != nil {
+			// A pull-through cache's tag: re-checked upstream when due.
+			t, warning, err := reg.up.Refresh(ctx, *tag)
+			if err != nil {
+				return err
+			}
+			if warning != "" {
+				w.Header().Add("Warning", warning)
+			}
+			tag = &t
+		}
+		if r.Method == http.MethodHead && tag != nil && tag.MediaType != "" {
+			// The tag repeats what a HEAD answers: one read.
 			h := w.Header()
-			h.Set("Docker-Content-Digest", t.Digest.String())
-			h.Set("Etag", `"`+t.Digest.String()+`"`)
-			h.Set("Content-Type", t.MediaType)
-			h.Set("Content-Length", strconv.FormatInt(t.Size, 10))
+			h.Set("Docker-Content-Digest", tag.Digest.String())
+			h.Set("Etag", `"`+tag.Digest.String()+`"`)
+			h.Set("Content-Type", tag.MediaType)
+			h.Set("Content-Length", strconv.FormatInt(tag.Size, 10))
 			w.WriteHeader(http.StatusOK)
 			return nil
 		}
 	}
-	man, err := reg.resolve(r.Context(), name, ref)
+	man, err := reg.resolveTagged(ctx, name, ref, tag)
+	var e *errcode.Error
+	if errors.As(err, &e) && e.Code == errcode.ManifestUnknown && reg.up != nil {
+		if m, ok, uerr := reg.up.Manifest(ctx, name, ref); ok {
+			man, err = m, uerr
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -99,7 +132,7 @@ func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, r
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	body, err := reg.manifestBody(r.Context(), man)
+	body, err := reg.manifestBody(ctx, man)
 	if err != nil {
 		return fmt.Errorf("read manifest %s body: %w", man.Digest, err)
 	}
@@ -110,6 +143,9 @@ func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, r
 
 func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
 	ctx := r.Context()
+	if err := reg.guard(ctx, name); err != nil {
+		return err
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, oci.MaxManifestSize+1))
 	if err != nil {
 		return errcode.New(errcode.ManifestInvalid, "reading manifest: %v", err)
