@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -87,7 +88,7 @@ func (c *Cache) Fill(ctx context.Context, j Job) error {
 		c.release(ctx, held)
 		return err
 	}
-	err = c.fillBlob(ctx, t, j)
+	err = c.fillBlob(ctx, t, j, held.Location)
 	c.release(ctx, held)
 	if errors.Is(err, errNotFound) || errors.Is(err, errDigest) {
 		c.log.WarnContext(ctx, "pull-through fill gave up", "repository", j.Repo, "digest", j.Digest.String(), "upstream", t.rule.Upstream, "error", err.Error())
@@ -99,15 +100,26 @@ func (c *Cache) Fill(ctx context.Context, j Job) error {
 // errDigest is a fill whose bytes are not what their digest says.
 var errDigest = errors.New("digest mismatch")
 
-// fillBlob fetches, stores and records one blob.
-func (c *Cache) fillBlob(ctx context.Context, t target, j Job) error {
+// fillBlob fetches, stores and records one blob: from loc, the signed
+// URL the upstream gave the claim's holder (no second request to the
+// upstream's registry), else (or when it no longer works) from the
+// upstream's blob endpoint.
+func (c *Cache) fillBlob(ctx context.Context, t target, j Job, loc string) error {
 	up, err := c.upstream(ctx, t)
 	if err != nil {
 		return err
 	}
-	res, err := c.follow(ctx, up, "blobs/"+j.Digest.String())
-	if err != nil {
-		return err
+	var res *http.Response
+	if loc != "" {
+		res, err = c.fetchSigned(ctx, up, loc)
+		if err != nil {
+			c.log.InfoContext(ctx, "pull-through fill: the upstream's signed URL failed; asking the upstream again", "repository", j.Repo, "digest", j.Digest.String(), "error", err.Error())
+		}
+	}
+	if res == nil {
+		if res, err = c.follow(ctx, up, "blobs/"+j.Digest.String()); err != nil {
+			return err
+		}
 	}
 	defer res.Body.Close()
 	b, err := c.write(ctx, res.Body, j.Digest, res.ContentLength)
@@ -121,37 +133,71 @@ func (c *Cache) fillBlob(ctx context.Context, t target, j Job) error {
 	return c.commit(ctx, t, j.Repo, b, by)
 }
 
-// follow GETs path of up, following up to five redirects that checkURL
-// allows; the upstream's Authorization goes only to the upstream's own
-// origin (signed storage URLs carry their authority in the query).
+// follow GETs path of up, following up to five redirects.
 func (c *Cache) follow(ctx context.Context, up *upstream, path string) (*http.Response, error) {
 	res, err := up.get(ctx, http.MethodGet, path, "")
 	if err != nil {
 		return nil, err
 	}
-	for hop := 0; isRedirect(res.StatusCode); hop++ {
+	return c.followFrom(ctx, up, res, 0)
+}
+
+// fetchSigned GETs loc, a URL an upstream redirected to (checked again:
+// it came from the store), following up to five redirects.
+func (c *Cache) fetchSigned(ctx context.Context, up *upstream, loc string) (*http.Response, error) {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkURL(ctx, u, c.cfg.Insecure); err != nil {
+		return nil, err
+	}
+	res, err := c.hop(ctx, up, u, "")
+	if err != nil {
+		return nil, err
+	}
+	return c.followFrom(ctx, up, res, 1)
+}
+
+// followFrom follows res's redirects that checkURL allows, up to five
+// hops in all, and returns the 200 they end in.
+func (c *Cache) followFrom(ctx context.Context, up *upstream, res *http.Response, hops int) (*http.Response, error) {
+	for ; isRedirect(res.StatusCode); hops++ {
 		drain(res)
-		if hop == 5 {
+		if hops == 5 {
 			return nil, fmt.Errorf("%w: more than 5 redirects", errDown)
 		}
 		loc, err := c.redirect(ctx, res)
 		if err != nil {
 			return nil, err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
-		if err != nil {
+		u, _ := url.Parse(loc)
+		if res, err = c.hop(ctx, up, u, res.Request.Header.Get("Authorization")); err != nil {
 			return nil, err
-		}
-		if req.URL.Scheme == up.base.Scheme && req.URL.Host == up.base.Host {
-			req.Header.Set("Authorization", res.Request.Header.Get("Authorization"))
-		}
-		if res, err = c.http.Do(req); err != nil {
-			return nil, fmt.Errorf("%w: following the upstream's redirect to %s: %v", errDown, hostOf(req.URL), err)
 		}
 	}
 	if res.StatusCode != http.StatusOK {
 		drain(res)
 		return nil, statusError(res.StatusCode)
+	}
+	return res, nil
+}
+
+// hop GETs u; auth (the upstream's Authorization) goes only to the
+// upstream's own origin (signed storage URLs carry their authority in
+// the query).
+func (c *Cache) hop(ctx context.Context, up *upstream, u *url.URL, auth string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	if auth != "" && u.Scheme == up.base.Scheme && u.Host == up.base.Host {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: following the upstream's redirect to %s: %v", errDown, hostOf(u), err)
 	}
 	return res, nil
 }

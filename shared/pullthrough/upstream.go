@@ -23,6 +23,10 @@ var (
 	errDown      = errors.New("the upstream could not be reached")
 )
 
+// UserAgent is what Berth's requests to upstreams say they are, so an
+// upstream's operator (and a test) can tell them from clients'.
+const UserAgent = "berth-pullthrough/1"
+
 // manifestAccept is every manifest type Berth stores (schema 1 is not
 // one: oci.ParseManifest refuses it).
 var manifestAccept = strings.Join([]string{oci.MediaTypeImageIndex, oci.MediaTypeImageManifest,
@@ -66,6 +70,7 @@ func (u *upstream) get(ctx context.Context, method, path, accept string) (*http.
 		if err != nil {
 			return nil, err
 		}
+		req.Header.Set("User-Agent", UserAgent)
 		if accept != "" {
 			req.Header.Set("Accept", accept)
 		}
@@ -133,6 +138,7 @@ func (u *upstream) authorize(ctx context.Context, challenge, scope string) (stri
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set("User-Agent", UserAgent)
 	if u.creds != nil {
 		req.Header.Set("Authorization", basic(u.creds))
 	}
