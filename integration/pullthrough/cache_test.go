@@ -18,9 +18,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/emulator"
 	"github.com/berth-registry/berth/shared/store/local"
 )
 
@@ -44,6 +49,10 @@ func startCache(t *testing.T, backend string) *cache {
 		Auth: true, Limits: true, PresignTTL: 15 * time.Minute, Service: "berth", TokenTTL: 15 * time.Minute,
 		Tenancy: "dev", LogLevel: "info", TestClock: true, CacheInsecure: true,
 	})
+	if backend == "aws" {
+		// As on AWS: upstream credentials sealed with a KMS key.
+		cfg.CacheKeyID = kmsKey(t)
+	}
 	logs, seen := &harness.Logs{}, &recorder{}
 	host, l := harness.Start(t, cfg, harness.WithLogs(logs), harness.Wrap(seen.wrap))
 	if l.Cache == nil {
@@ -215,3 +224,30 @@ func (c *cache) advance(d time.Duration) {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// noSecret fails if secret is in any answer the cache gave or any line
+// it logged.
+func (c *cache) noSecret(t *testing.T, secret string) {
+	t.Helper()
+	if strings.Contains(c.seen.String(), secret) {
+		t.Errorf("an answer of the cache holds the upstream's password")
+	}
+	if strings.Contains(c.logs.Tail(1<<30), secret) {
+		t.Errorf("the cache logged the upstream's password")
+	}
+}
+
+// kmsKey creates a symmetric key in the KMS emulator, points the SDK's
+// KMS endpoint at it, and returns the key's ARN.
+func kmsKey(t *testing.T) string {
+	t.Helper()
+	ep := emulator.KMS(t)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", ep)
+	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	out, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("berth test: pull-through credentials")})
+	if err != nil {
+		t.Fatalf("creating a key in the KMS emulator: %v", err)
+	}
+	return aws.ToString(out.KeyMetadata.Arn)
+}

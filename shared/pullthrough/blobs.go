@@ -39,6 +39,12 @@ func (c *Cache) Blob(ctx context.Context, repo string, d digest.Digest, head boo
 		f := c.claim(repo, d.String(), claimTTL)
 		err := c.st.Fills.ClaimFill(ctx, f)
 		if err == nil {
+			// A fill may have ended between the registry's read and
+			// the claim: look again before fetching.
+			if _, err := c.st.Meta.GetLink(ctx, repo, d); err == nil {
+				c.release(ctx, f)
+				return BlobSource{Stored: true}, true, nil
+			}
 			src, err := c.lead(ctx, t, repo, d, f)
 			return src, true, err
 		} else if !errors.Is(err, store.ErrExists) {

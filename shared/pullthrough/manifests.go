@@ -39,7 +39,12 @@ func (c *Cache) Manifest(ctx context.Context, repo, ref string) (store.Manifest,
 		f := c.claim(repo, claimRef, claimTTL)
 		err := c.st.Fills.ClaimFill(ctx, f)
 		if err == nil {
-			man, err := c.fetchManifest(ctx, t, repo, ref)
+			// A fill may have ended between the registry's read and
+			// the claim: look again before fetching.
+			man, err := c.stored(ctx, repo, ref)
+			if errors.Is(err, store.ErrNotFound) {
+				man, err = c.fetchManifest(ctx, t, repo, ref)
+			}
 			c.release(ctx, f)
 			return man, true, err
 		} else if !errors.Is(err, store.ErrExists) {

@@ -2,6 +2,8 @@ package pullthrough
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,13 +97,16 @@ func (u *upstream) get(ctx context.Context, method, path, accept string) (*http.
 	}
 }
 
-// key is the token cache's key for scope.
+// key is the token cache's key for scope: by upstream and credentials
+// (a fingerprint of them, so that changed credentials get a token of
+// their own).
 func (u *upstream) key(scope string) string {
-	user := ""
+	who := ""
 	if u.creds != nil {
-		user = u.creds.Username
+		sum := sha256.Sum256([]byte(u.creds.Username + "\x00" + u.creds.Password))
+		who = hex.EncodeToString(sum[:8])
 	}
-	return u.base.String() + "\x00" + user + "\x00" + scope
+	return u.base.String() + "\x00" + who + "\x00" + scope
 }
 
 // authorize answers a 401's challenge: Basic with the rule's
