@@ -27,6 +27,7 @@ func TestDomainPackagesImportNoAWSSDK(t *testing.T) {
 		{"shared/authz", []string{"shared/store"}},
 		{"shared/registry", []string{"shared/store", "shared/oci", "shared/errcode", "shared/content"}},
 		{"shared/content", []string{"shared/store", "shared/oci"}},
+		{"shared/pullthrough", []string{"shared/store", "shared/content", "shared/registry"}},
 		{"shared/retention", []string{"shared/store"}},
 		{"shared/admin", []string{"shared/store", "shared/authz"}},
 	} {
