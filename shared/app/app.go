@@ -104,7 +104,9 @@ func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) 
 	if err != nil {
 		return nil, err
 	}
-	cache, err := NewCache(ctx, cfg, stores, clk, log)
+	// A function's fills run in the fill function, never in a goroutine
+	// that would freeze with the invocation.
+	cache, err := newCache(ctx, cfg, stores, clk, log, false)
 	if err != nil {
 		return nil, err
 	}

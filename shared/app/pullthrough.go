@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -26,11 +27,27 @@ type Cache struct {
 	Fills *pullthrough.Cache
 }
 
-// NewCache builds the pull-through cache over stores, on clk (nil when
-// the store keeps no cache state). Fills that do not fit a request run
-// in the function BERTH_FILL_FUNCTION names (on AWS), else in this
-// process.
+// NewCache builds the pull-through cache of a long-running process
+// (berth serve) over stores, on clk (nil when the store keeps no cache
+// state). Fills that do not fit a request run in the function
+// BERTH_FILL_FUNCTION names, else in this process.
 func NewCache(ctx context.Context, cfg config.Config, stores *backend.Stores, clk *clock.Clock, log *slog.Logger) (*Cache, error) {
+	return newCache(ctx, cfg, stores, clk, log, true)
+}
+
+// noFillFunction is a Lambda function's dispatcher when the stack gave it
+// no fill function: a goroutine would freeze with the invocation, so
+// such fills are refused (a redirect still reaches the client; a blob
+// too large for the request is answered with an error).
+type noFillFunction struct{}
+
+func (noFillFunction) DispatchFill(context.Context, pullthrough.Job) error {
+	return errors.New("no fill function is deployed (BERTH_FILL_FUNCTION)")
+}
+
+// newCache is NewCache; inProcess lets fills run in this process's
+// goroutines when no fill function is configured.
+func newCache(ctx context.Context, cfg config.Config, stores *backend.Stores, clk *clock.Clock, log *slog.Logger, inProcess bool) (*Cache, error) {
 	cs, ok := stores.Meta.(store.Cache)
 	if !ok {
 		return nil, nil
@@ -41,10 +58,13 @@ func NewCache(ctx context.Context, cfg config.Config, stores *backend.Stores, cl
 	}
 	rules := pullthrough.NewRules(cs, sealer, clk.Now, cfg.CacheInsecure)
 	var d pullthrough.Dispatcher
-	if cfg.FillFunction != "" {
+	switch {
+	case cfg.FillFunction != "":
 		if d, err = backend.NewAsyncInvoker(ctx, cfg.FillFunction); err != nil {
 			return nil, err
 		}
+	case !inProcess:
+		d = noFillFunction{}
 	}
 	st := pullthrough.Stores{Meta: stores.Meta, Fills: cs, Blobs: stores.Blobs, Audit: stores.IDs}
 	if ret, ok := stores.Meta.(store.Retention); ok {
@@ -108,7 +128,7 @@ func FillFunction(ctx context.Context) (*Filler, error) {
 	UseClock(stores, clk)
 	// A fill never dispatches another: its blob is filled here.
 	cfg.FillFunction = ""
-	c, err := NewCache(ctx, cfg, stores, clk, log)
+	c, err := newCache(ctx, cfg, stores, clk, log, false)
 	if err != nil || c == nil {
 		stores.Close()
 		if err == nil {

@@ -132,7 +132,9 @@ func (c *Cache) lead(ctx context.Context, t target, repo string, d digest.Digest
 		}
 		if err := c.start(ctx, Job{Repo: repo, Digest: d, Owner: f.Owner, By: requester(ctx).String()}); err != nil {
 			c.release(ctx, f)
-			return BlobSource{}, err
+			c.log.ErrorContext(ctx, "starting a pull-through fill failed", "repository", repo, "digest", d.String(), "error", err.Error())
+			return BlobSource{}, errcode.New(errcode.Unavailable, "%s is too large to fetch within a request (%d bytes), and no fill could be started; retry later", what, res.ContentLength).
+				WithStatus(http.StatusBadGateway)
 		}
 		return c.awaitBlob(ctx, repo, d)
 	}
