@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,12 +44,15 @@ type cache struct {
 	client *http.Client
 }
 
-func startCache(t *testing.T, backend string) *cache {
+func startCache(t *testing.T, backend string, opts ...func(*config.Config)) *cache {
 	t.Helper()
 	cfg := harness.OnBackend(t, backend, config.Config{
 		Auth: true, Limits: true, PresignTTL: 15 * time.Minute, Service: "berth", TokenTTL: 15 * time.Minute,
 		Tenancy: "dev", LogLevel: "info", TestClock: true, CacheInsecure: true,
 	})
+	for _, o := range opts {
+		o(&cfg)
+	}
 	if backend == "aws" {
 		// As on AWS: upstream credentials sealed with a KMS key.
 		cfg.CacheKeyID = kmsKey(t)
@@ -174,10 +178,13 @@ func (c *cache) settle() { c.local.Cache.Fills.Wait() }
 type recorder struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	// requests counts the requests the registry answered.
+	requests atomic.Int64
 }
 
 func (rec *recorder) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.requests.Add(1)
 		tw := &teeWriter{ResponseWriter: w, keep: !strings.HasPrefix(r.URL.Path, local.ObjectPathPrefix)}
 		h.ServeHTTP(tw, r)
 		rec.mu.Lock()
