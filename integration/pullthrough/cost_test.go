@@ -81,8 +81,8 @@ func TestCostOfPullsThroughTheCache(t *testing.T) {
 	var rows []string
 	row := func(what string, requests int64, cost backend.Count, upstream map[string]int) {
 		delete(upstream, "GET token")
-		rows = append(rows, fmt.Sprintf("| %s | %d | %d / %d | %d | %d | %s |", what, requests, cost.DynamoReads(), cost.DynamoWrites(),
-			cost.S3(), fetches(upstream), cost))
+		rows = append(rows, fmt.Sprintf("| %s | %d | %d / %d | %.1f / %.1f | %d | %d | %s |", what, requests, cost.DynamoReads(), cost.DynamoWrites(),
+			cost.ReadUnits, cost.WriteUnits, cost.S3(), fetches(upstream), cost))
 	}
 	measure := func(what string, f func()) (backend.Count, int64) {
 		t.Helper()
@@ -132,7 +132,7 @@ func TestCostOfPullsThroughTheCache(t *testing.T) {
 	})
 
 	t.Logf("measured (aws backend, dynalite + gofakes3; Basic credentials for single requests, token auth for pulls):\n"+
-		"| what | requests to Berth | DynamoDB reads / writes | S3 requests | upstream requests | calls |\n|---|---|---|---|---|---|\n%s",
+		"| what | requests to Berth | DynamoDB reads / writes | RRU / WRU | S3 requests | upstream requests | calls |\n|---|---|---|---|---|---|---|\n%s",
 		strings.Join(rows, "\n"))
 }
 
