@@ -75,9 +75,13 @@ func startDistribution(t *testing.T) *upstream {
 
 	dir := t.TempDir()
 	jwks := filepath.Join(dir, "jwks.json")
+	pub, err := key.PublicKey.Bytes() // 0x04, X, Y
+	if err != nil {
+		t.Fatal(err)
+	}
 	writeJSON(t, jwks, map[string]any{"keys": []map[string]string{{
 		"kty": "EC", "crv": "P-256", "kid": "test-key", "alg": "ES256", "use": "sig",
-		"x": b64(key.PublicKey.X.FillBytes(make([]byte, 32))), "y": b64(key.PublicKey.Y.FillBytes(make([]byte, 32))),
+		"x": b64(pub[1:33]), "y": b64(pub[33:65]),
 	}}})
 	addr := freeAddr(t)
 	cfg := filepath.Join(dir, "config.yml")

@@ -37,14 +37,9 @@ func (reg *Registry) manifests(w http.ResponseWriter, r *http.Request, m route.M
 	return errcode.New(errcode.Unsupported, "method %s not allowed on manifests", r.Method)
 }
 
-// resolve turns a tag or digest into a stored manifest.
-func (reg *Registry) resolve(ctx context.Context, name, ref string) (store.Manifest, error) {
-	return reg.resolveTagged(ctx, name, ref, nil)
-}
-
-// resolveTagged is resolve with the tag read already (nil: read it,
-// when ref is a tag).
-func (reg *Registry) resolveTagged(ctx context.Context, name, ref string, tag *store.Tag) (store.Manifest, error) {
+// resolve turns a tag or digest into a stored manifest; tag is the tag
+// record when it was read already (nil: read it, when ref is a tag).
+func (reg *Registry) resolve(ctx context.Context, name, ref string, tag *store.Tag) (store.Manifest, error) {
 	var d digest.Digest
 	switch {
 	case oci.IsDigest(ref):
@@ -113,7 +108,7 @@ func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, r
 			return nil
 		}
 	}
-	man, err := reg.resolveTagged(ctx, name, ref, tag)
+	man, err := reg.resolve(ctx, name, ref, tag)
 	var e *errcode.Error
 	if errors.As(err, &e) && e.Code == errcode.ManifestUnknown && reg.up != nil {
 		if m, ok, uerr := reg.up.Manifest(ctx, name, ref); ok {
