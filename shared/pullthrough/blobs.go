@@ -99,7 +99,9 @@ func (c *Cache) lead(ctx context.Context, t target, repo string, d digest.Digest
 		}
 		// Later requests follow the same URL until the fill is done.
 		f.Location, f.Expires = loc, c.cfg.Now().UTC().Add(c.cfg.FillTimeout)
-		if err := c.st.Fills.UpdateFill(ctx, f); err != nil {
+		if err := c.st.Fills.UpdateFill(ctx, f); errors.Is(err, store.ErrConflict) {
+			return BlobSource{Location: loc}, nil // taken over: the taker fills
+		} else if err != nil {
 			c.release(ctx, f)
 			return BlobSource{}, err
 		}
@@ -126,7 +128,9 @@ func (c *Cache) lead(ctx context.Context, t target, repo string, d digest.Digest
 		// it once this one gives up).
 		res.Body.Close()
 		f.Expires = c.cfg.Now().UTC().Add(c.cfg.FillTimeout)
-		if err := c.st.Fills.UpdateFill(ctx, f); err != nil {
+		if err := c.st.Fills.UpdateFill(ctx, f); errors.Is(err, store.ErrConflict) {
+			return c.awaitBlob(ctx, repo, d) // taken over: the taker fills
+		} else if err != nil {
 			c.release(ctx, f)
 			return BlobSource{}, err
 		}
