@@ -271,7 +271,7 @@ func (l *Local) startWebhook(cfg config.Config, log *slog.Logger) error {
 // the process, then releases the stores.
 func (l *Local) Close() error {
 	if l.Cache != nil {
-		l.Cache.Fills.Wait()
+		l.Cache.Fills.Close()
 	}
 	if l.stopWebhook != nil {
 		l.stopWebhook()

@@ -118,6 +118,9 @@ type Cache struct {
 	http     *http.Client
 	tokens   tokens
 	inflight sync.WaitGroup
+	// closing ends the fills running in this process (Close).
+	closing context.Context
+	stop    context.CancelFunc
 }
 
 var _ registry.Upstream = (*Cache)(nil)
@@ -129,7 +132,8 @@ func New(st Stores, rules *Rules, d Dispatcher, cfg Config, log *slog.Logger) *C
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Cache{st: st, rules: rules, dispatch: d, cfg: cfg, log: log,
+	closing, stop := context.WithCancel(context.Background())
+	return &Cache{st: st, rules: rules, dispatch: d, cfg: cfg, log: log, closing: closing, stop: stop,
 		http: &http.Client{
 			Transport: transport(cfg.Insecure),
 			// Redirects are the cache's to judge (blob GETs: handed to
@@ -141,6 +145,14 @@ func New(st Stores, rules *Rules, d Dispatcher, cfg Config, log *slog.Logger) *C
 // Wait waits for the fills running in this process (none where a
 // Dispatcher runs them) to end.
 func (c *Cache) Wait() { c.inflight.Wait() }
+
+// Close stops the fills running in this process and waits for them: a
+// stopped fill stores nothing, and its claim lapses for the next pull
+// to take.
+func (c *Cache) Close() {
+	c.stop()
+	c.inflight.Wait()
+}
 
 // Guard refuses a push into a repository a cache rule covers.
 func (c *Cache) Guard(ctx context.Context, repo string) error {

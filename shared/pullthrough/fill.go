@@ -40,8 +40,12 @@ func (c *Cache) start(ctx context.Context, j Job) error {
 		return c.dispatch.DispatchFill(ctx, j)
 	}
 	c.inflight.Go(func() {
+		// The request's values (its id, for the logs), not its end: the
+		// fill outlives the request, until the process closes.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FillTimeout)
 		defer cancel()
+		stop := context.AfterFunc(c.closing, cancel)
+		defer stop()
 		if err := c.Fill(ctx, j); err != nil {
 			c.log.ErrorContext(ctx, "pull-through fill failed", "repository", j.Repo, "digest", j.Digest.String(), "error", err.Error())
 		}
