@@ -27,7 +27,8 @@ func TestDomainPackagesImportNoAWSSDK(t *testing.T) {
 		{"shared/authz", []string{"shared/store"}},
 		{"shared/registry", []string{"shared/store", "shared/oci", "shared/errcode", "shared/content"}},
 		{"shared/content", []string{"shared/store", "shared/oci"}},
-		{"shared/pullthrough", []string{"shared/store", "shared/content", "shared/registry"}},
+		{"shared/pullthrough", []string{"shared/store", "shared/content", "shared/registry", "shared/netguard"}},
+		{"shared/netguard", nil},
 		{"shared/retention", []string{"shared/store"}},
 		{"shared/admin", []string{"shared/store", "shared/authz"}},
 	} {

@@ -9,42 +9,19 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/berth-registry/berth/shared/netguard"
 )
 
 // errForbiddenAddress refuses a connection or redirect to an address
-// that is not on the public internet.
-var errForbiddenAddress = errors.New("the address is not a public one (loopback, private, link-local and the like are refused)")
+// that is not on the public internet (shared/netguard).
+var errForbiddenAddress = netguard.ErrNotPublic
 
-// cgnat and the like: ranges netip's predicates leave out that are
-// never a registry on the internet.
-var reserved = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),
-}
-
-// public reports whether ip may be connected to: not loopback, private
-// (which includes the IPv6 unique-local range where EC2's IPv6
-// metadata service lives), link-local (EC2's 169.254.169.254), multicast,
-// unspecified or reserved.
-func public(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
-		return false
-	}
-	for _, p := range reserved {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	return true
-}
+// public reports whether ip may be connected to (netguard.Public: not
+// loopback, private, link-local — EC2's 169.254.169.254 and
+// fd00:ec2::254 —, multicast or reserved).
+func public(ip netip.Addr) bool { return netguard.Public(ip, false) }
 
 // transport is the one HTTP transport to upstreams: no proxy from the
 // environment, and, unless insecure (tests, local development), a
@@ -54,17 +31,7 @@ func public(ip netip.Addr) bool {
 func transport(insecure bool) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !insecure {
-		d.Control = func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			ip, err := netip.ParseAddr(host)
-			if err != nil || !public(ip) {
-				return fmt.Errorf("dial %s: %w", address, errForbiddenAddress)
-			}
-			return nil
-		}
+		d.Control = netguard.Control(false)
 	}
 	return &http.Transport{
 		Proxy:                 nil,
