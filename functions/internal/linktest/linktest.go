@@ -9,8 +9,6 @@ package linktest
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -60,11 +58,9 @@ var NoKMS = []string{module + "shared/app/authfn", module + "shared/store/kmskey
 // links, as `make build` builds it.
 func Deps(t testing.TB) []string {
 	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		if goTool, err = exec.LookPath("go"); err != nil {
-			t.Fatalf("no go command to list the function's packages: %v", err)
-		}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command to list the function's packages: %v", err)
 	}
 	cmd := exec.Command(goTool, "list", "-deps", "-tags", "lambda.norpc", ".")
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=")
