@@ -84,3 +84,11 @@ func (reg *Registry) pushedEvent(ctx context.Context, now time.Time, m store.Man
 	return reg.event(ctx, now, events.ManifestPushed, m.Repo, events.ManifestPushedData{Digest: m.Digest,
 		MediaType: m.MediaType, Size: m.Size, ArtifactType: m.ArtifactType, Subject: m.Subject, Tags: tags})
 }
+
+// guard refuses a push into a pull-through cache's repository.
+func (reg *Registry) guard(ctx context.Context, name string) error {
+	if reg.up == nil {
+		return nil
+	}
+	return reg.up.Guard(ctx, name)
+}

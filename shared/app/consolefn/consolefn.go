@@ -22,13 +22,13 @@ import (
 // The console enforces the authorizer's decision itself (its refusals
 // are pages and redirects to sign in, not the registry's JSON).
 func Handler(env app.Env, stores *backend.Stores) (http.Handler, error) {
-	api := adminfn.API(env, stores)
+	api := adminfn.API(env, stores, nil)
 	c, err := console.New(console.Config{
 		IDs: stores.IDs, Tenancy: env.Config.Tenancy, Now: env.Clock.Now, Log: env.Log,
 		Repos: api, Images: api,
 		// Images are deleted as DELETE /v2/<name>/manifests/<digest>
 		// deletes them, once the admin API's decision allows it.
-		Deleter: registryfn.Registry(env, stores, nil),
+		Deleter: registryfn.Registry(env, stores, nil, nil),
 	})
 	if err != nil {
 		return nil, err
