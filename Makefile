@@ -1,5 +1,5 @@
 # Berth — see README.md. Targets are the contract in docs/architecture.md §7.
-FUNCTIONS := base manifests blobs uploads tags referrers catalog token admin authorizer retention events
+FUNCTIONS := base manifests blobs uploads tags referrers catalog token admin console authorizer retention events
 GO        ?= go
 export BERTH_ADDR ?= 127.0.0.1:5000
 export BERTH_DATA ?= .berth

@@ -10,7 +10,6 @@ import (
 
 // Functions of later issues that the route table does not name.
 const (
-	fnConsole   = "console"
 	fnRetention = "retention"
 	fnEvents    = "events"
 )
@@ -192,7 +191,15 @@ func functionTable() []function {
 		// garbage collection, which deletes blob objects.
 		{Name: route.Admin, Memory: 512, Timeout: 29 * time.Second, Later: true, Retention: true, Tenancy: true,
 			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Get, s3Del), objectGrant(manifestsPrefix, s3Get)}},
-		{Name: fnConsole, Memory: 128, Timeout: 10 * time.Second, Later: true},
+		// The console (shared/console) calls the admin API's services in
+		// process: it reads what the admin API reads, and writes what
+		// its forms change (repositories: PutItem, DeleteItem; the
+		// blob links and tags a repository's deletion removes). It
+		// never touches the key: sessions are signed by the token
+		// function (POST /console/sign-in) and verified by the
+		// authorizer.
+		{Name: route.Console, Memory: 256, Timeout: 29 * time.Second, Later: true, Tenancy: true,
+			Grants: []grant{tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete)}},
 		// Retention (shared/retention: Hourly, RunRepository, Collect)
 		// fans a run out by invoking itself asynchronously, one job per
 		// repository, and deletes the objects of the blobs it collects.

@@ -34,6 +34,10 @@ type Claims struct {
 	// Groups are a keyless login's groups (its federation rules'): it
 	// has no stored user to read them from when the token is used.
 	Groups []string `json:"groups,omitempty"`
+	// TokenID is, in a console session token, the id of the auth token
+	// the session was signed in with: the session ends when that token
+	// is revoked or expires (docs/console.md).
+	TokenID string `json:"tid,omitempty"`
 }
 
 // Allows reports whether the token grants action on a repository.
@@ -161,6 +165,25 @@ var ErrNoLifetime = errors.New("the credential expires too soon to issue a token
 // expiry of the OIDC token it is exchanged for, and names the subject's
 // groups when it has no stored user (a keyless login).
 func (i *Issuer) IssueUntil(ctx context.Context, subject string, groups []string, access []Access, notAfter time.Time) (token string, claims Claims, err error) {
+	return i.issue(ctx, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: subject}, Groups: groups, Access: access}, notAfter)
+}
+
+// IssueSession signs a console session token (an Issuer whose audience
+// is ConsoleAudience): subject's, granting no registry access, and
+// naming the auth token it was signed in with, expiring no later than
+// notAfter (that token's expiry; zero: none).
+func (i *Issuer) IssueSession(ctx context.Context, subject, tokenID string, notAfter time.Time) (string, Claims, error) {
+	return i.issue(ctx, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: subject}, TokenID: tokenID}, notAfter)
+}
+
+// ConsoleAudience is the audience of console session tokens for a
+// service: a registry token verifier (whose audience is the service)
+// refuses them, so a session opens nothing under /v2/ or /api/.
+func ConsoleAudience(service string) string { return service + "/console" }
+
+// issue completes c's registered claims (issuer, audience, times, id)
+// and signs it.
+func (i *Issuer) issue(ctx context.Context, c Claims, notAfter time.Time) (token string, claims Claims, err error) {
 	now := i.now().UTC().Truncate(time.Second)
 	exp := now.Add(i.ttl)
 	if !notAfter.IsZero() && notAfter.Before(exp) {
@@ -171,18 +194,15 @@ func (i *Issuer) IssueUntil(ctx context.Context, subject string, groups []string
 	}
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
-	claims = Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    i.issuer,
-			Subject:   subject,
-			Audience:  jwt.ClaimStrings{i.service},
-			ExpiresAt: jwt.NewNumericDate(exp),
-			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        hex.EncodeToString(id),
-		},
-		Access: access,
-		Groups: groups,
+	claims = c
+	claims.RegisteredClaims = jwt.RegisteredClaims{
+		Issuer:    i.issuer,
+		Subject:   c.Subject,
+		Audience:  jwt.ClaimStrings{i.service},
+		ExpiresAt: jwt.NewNumericDate(exp),
+		NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ID:        hex.EncodeToString(id),
 	}
 	if claims.Access == nil {
 		claims.Access = []Access{}

@@ -31,6 +31,9 @@ type Authorizer struct {
 	now      func() time.Time
 	cache    *ttlCache
 	refusals Refusals
+	// console verifies console session tokens (WithConsole; nil: no
+	// session is accepted).
+	console *auth.Verifier
 }
 
 // NewAuthorizer returns an Authorizer over the identity store, the
@@ -63,6 +66,9 @@ type Request struct {
 	Path          string
 	Query         url.Values
 	Authorization string
+	// Cookies are the request's cookies ("name=value"); only console
+	// routes read them (the session cookie).
+	Cookies []string
 	// Match is the route API Gateway chose; ok false for a path outside
 	// the route table.
 	Match route.Match
@@ -267,6 +273,9 @@ func scopeFor(name, action string) string {
 // Decide authenticates a request and decides it.
 func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 	m := r.Match
+	if m.Route.Function == route.Console {
+		return a.decideConsole(ctx, r)
+	}
 	action, name := m.Route.Action, m.Name()
 	// The scope goes into the challenge: only a name the grammar allows
 	// is put there (Challenge quotes it too).

@@ -13,6 +13,12 @@ import (
 // 401 UNAUTHORIZED with the Docker token-auth challenge, or 403 DENIED.
 // A request without a decision is refused (fail closed).
 func Enforce(next http.Handler, service string) http.Handler {
+	return EnforceWith(next, func(w http.ResponseWriter, r *http.Request, d Decision) { refuse(w, r, service, d) })
+}
+
+// EnforceWith is Enforce answering a refusal with refuse: the console's
+// is a page or a redirect to sign in, not the registry's JSON.
+func EnforceWith(next http.Handler, refuse func(w http.ResponseWriter, r *http.Request, d Decision)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, ok := FromContext(AuthorizerContext(r.Context()))
 		if !ok {
@@ -25,19 +31,25 @@ func Enforce(next http.Handler, service string) http.Handler {
 			next.ServeHTTP(w, r.WithContext(WithDecision(r.Context(), d)))
 			return
 		}
-		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-		switch d.Status {
-		case http.StatusForbidden:
-			errcode.Write(w, r, errcode.New(errcode.Denied, "%s", d.Message))
-			return
-		case http.StatusServiceUnavailable:
-			// The authorizer logged why; the client may retry.
-			errcode.Write(w, r, errcode.New(errcode.Unavailable, "%s", d.Message).WithHeader("Retry-After", "1"))
-			return
-		}
-		w.Header().Set("WWW-Authenticate", Challenge(r, service, d.Scope))
-		errcode.Write(w, r, errcode.New(errcode.Unauthorized, "%s", d.Message))
+		refuse(w, r, d)
 	})
+}
+
+// refuse answers a refused registry or API request: 401 with the Docker
+// token-auth challenge, 403 DENIED or 503.
+func refuse(w http.ResponseWriter, r *http.Request, service string, d Decision) {
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	switch d.Status {
+	case http.StatusForbidden:
+		errcode.Write(w, r, errcode.New(errcode.Denied, "%s", d.Message))
+		return
+	case http.StatusServiceUnavailable:
+		// The authorizer logged why; the client may retry.
+		errcode.Write(w, r, errcode.New(errcode.Unavailable, "%s", d.Message).WithHeader("Retry-After", "1"))
+		return
+	}
+	w.Header().Set("WWW-Authenticate", Challenge(r, service, d.Scope))
+	errcode.Write(w, r, errcode.New(errcode.Unauthorized, "%s", d.Message))
 }
 
 // Challenge is the WWW-Authenticate value pointing clients at the token

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/reqinfo"
+	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -28,6 +29,17 @@ type TokenService struct {
 	issuer *auth.Issuer
 	audit  store.Audit
 	log    *slog.Logger
+	// sessions signs browsers in to the console (WithSessions).
+	sessions http.Handler
+}
+
+// WithSessions makes the token function also serve the console's
+// sign-in (POST /console/sign-in) with s: the function that holds the
+// signing key signs sessions too.
+func (s *TokenService) WithSessions(h *Sessions) *TokenService {
+	c := *s
+	c.sessions = h
+	return &c
 }
 
 // NewTokenService returns the token endpoint's handler.
@@ -48,6 +60,10 @@ type tokenResponse struct {
 
 // ServeHTTP implements http.Handler.
 func (s *TokenService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == route.SignInPath && s.sessions != nil {
+		s.sessions.ServeHTTP(w, r)
+		return
+	}
 	if err := s.serve(w, r); err != nil {
 		var e *errcode.Error
 		if !errors.As(err, &e) {

@@ -40,6 +40,9 @@ type Config struct {
 	// TokenTTL is the lifetime of registry tokens (BERTH_TOKEN_TTL, at
 	// most MaxTokenTTL).
 	TokenTTL time.Duration
+	// ConsoleSessionTTL is the lifetime of a console session
+	// (BERTH_CONSOLE_SESSION_TTL, at most MaxConsoleSessionTTL).
+	ConsoleSessionTTL time.Duration
 	// SigningKeyID names the KMS ECC_NIST_P256 key that signs registry
 	// tokens (BERTH_SIGNING_KEY_ID, as the CDK stack sets it).
 	SigningKeyID string
@@ -90,6 +93,14 @@ type Config struct {
 // bound docs/auth.md promises.
 const MaxTokenTTL = 5 * time.Minute
 
+// MaxConsoleSessionTTL bounds BERTH_CONSOLE_SESSION_TTL. A session
+// also ends within the authorizer's credential cache (30 s) of its auth
+// token's revocation (docs/console.md).
+const MaxConsoleSessionTTL = 12 * time.Hour
+
+// DefaultConsoleSessionTTL is BERTH_CONSOLE_SESSION_TTL's default.
+const DefaultConsoleSessionTTL = time.Hour
+
 // Default login alert settings (Config.LoginAlertThreshold, Window).
 const (
 	DefaultLoginAlertThreshold = 20
@@ -132,6 +143,11 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("BERTH_TOKEN_TTL must be a positive duration of at most %v, such as 5m: a revoked auth token or deleted user keeps its registry tokens until they expire", MaxTokenTTL)
 	}
 	c.TokenTTL = tt
+	st, err := time.ParseDuration(env("BERTH_CONSOLE_SESSION_TTL", DefaultConsoleSessionTTL.String()))
+	if err != nil || st < time.Minute || st > MaxConsoleSessionTTL {
+		return c, fmt.Errorf("BERTH_CONSOLE_SESSION_TTL must be a duration from 1m to %v, such as 1h", MaxConsoleSessionTTL)
+	}
+	c.ConsoleSessionTTL = st
 	switch l := env("BERTH_LIMITS", "aws"); l {
 	case "aws":
 		c.Limits = true

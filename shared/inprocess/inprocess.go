@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/app/adminfn"
 	"github.com/berth-registry/berth/shared/app/authfn"
+	"github.com/berth-registry/berth/shared/app/consolefn"
 	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/app/retentionfn"
 	"github.com/berth-registry/berth/shared/backend"
@@ -154,6 +155,9 @@ func compose(ctx context.Context, env app.Env, stores *backend.Stores) (*Local, 
 		}
 		handlers[route.Token] = metrics.Handler(env.Metrics, route.Token, a.Tokens)
 		handlers[route.Admin] = adminfn.Handler(env, stores, l.Retention)
+		if handlers[route.Console], err = consolefn.Handler(env, stores); err != nil {
+			return nil, err
+		}
 	}
 	var policy registry.Policy // nil: registryfn's own
 	if a != nil {

@@ -40,6 +40,8 @@ const (
 	Token = "token"
 	// Admin is the admin API under /api.
 	Admin = "admin"
+	// Console is the web console under /console (shared/console).
+	Console = "console"
 	// Authorizer is the Lambda authorizer every other route runs first;
 	// it serves no route itself.
 	Authorizer = "authorizer"
@@ -49,7 +51,7 @@ const (
 var RegistryFunctions = []string{Base, Manifests, Blobs, Uploads, Tags, Referrers, Catalog}
 
 // Functions lists every function the route table dispatches to.
-var Functions = append(append([]string{}, RegistryFunctions...), Token, Admin)
+var Functions = append(append([]string{}, RegistryFunctions...), Token, Admin, Console)
 
 // Any is the method of a route that answers every method.
 const Any = "ANY"
@@ -69,6 +71,10 @@ type Route struct {
 	Action string
 	// NoAuth marks the route API Gateway serves without the authorizer.
 	NoAuth bool
+	// Anonymous marks a console route the authorizer lets through
+	// without a session (the sign-in page, static assets); every other
+	// console route needs one.
+	Anonymous bool
 }
 
 // Actions a route performs, evaluated by the authorizer.
@@ -123,6 +129,15 @@ func Table() []Route {
 		{Method: "GET", Path: "/token", Function: Token, NoAuth: true},
 		{Method: "POST", Path: "/token", Function: Token, NoAuth: true},
 		{Method: Any, Path: "/api/{proxy+}", Function: Admin},
+		// The console: its pages need a session, but for the sign-in page
+		// and the static assets. Signing in turns an auth token into a
+		// session token, which is the token function's work: it alone
+		// holds the signing key (docs/console.md).
+		{Method: Any, Path: ConsolePath, Function: Console},
+		{Method: Any, Path: ConsolePath + "/{proxy+}", Function: Console},
+		{Method: "GET", Path: SignInPath, Function: Console, Anonymous: true},
+		{Method: "POST", Path: SignInPath, Function: Token, NoAuth: true},
+		{Method: "GET", Path: ConsolePath + "/static/{proxy+}", Function: Console, Anonymous: true},
 	}
 	for depth := 1; depth <= MaxDepth; depth++ {
 		vars := make([]string, depth)
@@ -140,6 +155,13 @@ func Table() []Route {
 	// with the spec error that fits (a name too deep, an unknown route).
 	return append(routes, Route{Method: Any, Path: catchAll, Function: Base})
 }
+
+// Console paths: the console's root, its sign-in page (GET, served by
+// the console; POST, by the token function) and its static assets.
+const (
+	ConsolePath = "/console"
+	SignInPath  = ConsolePath + "/sign-in"
+)
 
 // Match is a route chosen for a request, with its path parameters.
 type Match struct {

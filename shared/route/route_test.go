@@ -83,13 +83,18 @@ func TestTableHasEveryShapeAtEveryDepth(t *testing.T) {
 
 func TestTableFixedRoutes(t *testing.T) {
 	want := map[string]string{
-		"GET /v2":           route.Base,
-		"HEAD /v2":          route.Base,
-		"GET /v2/_catalog":  route.Catalog + " " + route.ActionCatalog,
-		"ANY /v2/{proxy+}":  route.Base,
-		"GET /token":        route.Token,
-		"POST /token":       route.Token,
-		"ANY /api/{proxy+}": route.Admin,
+		"GET /v2":                      route.Base,
+		"HEAD /v2":                     route.Base,
+		"GET /v2/_catalog":             route.Catalog + " " + route.ActionCatalog,
+		"ANY /v2/{proxy+}":             route.Base,
+		"GET /token":                   route.Token,
+		"POST /token":                  route.Token,
+		"ANY /api/{proxy+}":            route.Admin,
+		"ANY /console":                 route.Console,
+		"ANY /console/{proxy+}":        route.Console,
+		"GET /console/sign-in":         route.Console,
+		"POST /console/sign-in":        route.Token,
+		"GET /console/static/{proxy+}": route.Console,
 	}
 	got := map[string]string{}
 	for _, r := range route.Table() {
@@ -121,7 +126,10 @@ func TestTableRoutesAreValidAPIGatewayKeys(t *testing.T) {
 func TestOnlyTokenSkipsTheAuthorizer(t *testing.T) {
 	for _, r := range route.Table() {
 		if r.NoAuth != (r.Function == route.Token) {
-			t.Errorf("%q → %s: NoAuth = %v; only /token runs without the authorizer", r.Key(), r.Function, r.NoAuth)
+			t.Errorf("%q → %s: NoAuth = %v; only the token function (/token, signing in) runs without the authorizer", r.Key(), r.Function, r.NoAuth)
+		}
+		if r.Anonymous && (r.Function != route.Console || r.Method != "GET") {
+			t.Errorf("%q → %s: only GETs of console pages may be Anonymous", r.Key(), r.Function)
 		}
 	}
 }
@@ -168,6 +176,16 @@ func TestFind(t *testing.T) {
 		{"HEAD /v2/ matches HEAD /v2", "HEAD", "/v2/", "HEAD /v2", route.Base, "", nil},
 		{"catalog", "GET", "/v2/_catalog", "GET /v2/_catalog", route.Catalog, "", nil},
 		{"token", "GET", "/token", "GET /token", route.Token, "", nil},
+		{"console root", "GET", "/console", "ANY /console", route.Console, "", nil},
+		{"console root with a slash", "GET", "/console/", "ANY /console", route.Console, "", nil},
+		{"console page", "GET", "/console/repositories/dev/app", "ANY /console/{proxy+}", route.Console, "",
+			map[string]string{"proxy": "repositories/dev/app"}},
+		{"console sign-in page", "GET", "/console/sign-in", "GET /console/sign-in", route.Console, "", nil},
+		{"console sign-in goes to the token function", "POST", "/console/sign-in", "POST /console/sign-in", route.Token, "", nil},
+		{"console static asset", "GET", "/console/static/htmx.min.js", "GET /console/static/{proxy+}", route.Console, "",
+			map[string]string{"proxy": "htmx.min.js"}},
+		{"a POST under static is a page route", "POST", "/console/static/x", "ANY /console/{proxy+}", route.Console, "",
+			map[string]string{"proxy": "static/x"}},
 		{"admin API", "DELETE", "/api/repositories/library%2Fhello", "ANY /api/{proxy+}", route.Admin, "",
 			map[string]string{"proxy": "repositories/library/hello"}},
 		{"blob GET at depth 2", "GET", "/v2/a/blobs/b", "GET /v2/{n1}/blobs/{digest}", route.Blobs, "a",

@@ -114,12 +114,21 @@ func New(ctx context.Context, env app.Env, st Stores) (*Auth, error) {
 	// One verifier per process: its key cache lives across warm
 	// invocations.
 	fed := oidc.NewVerifier(oidc.Options{AllowLoopback: cfg.OIDCLoopback})
-	a := authz.NewAuthorizer(st.IDs, st.Repos, v).WithClock(env.Clock.Now).WithFederation(fed)
+	// Console sessions are tokens of the same key for another audience
+	// (docs/console.md).
+	cv := auth.NewVerifier(tokenIssuer, auth.ConsoleAudience(cfg.Service), signer.Public()).WithClock(env.Clock.Now)
+	a := authz.NewAuthorizer(st.IDs, st.Repos, v).WithClock(env.Clock.Now).WithFederation(fed).WithConsole(cv)
 	if lr, ok := st.IDs.(store.LoginRefusals); ok && cfg.LoginAlertThreshold > 0 {
 		a = a.WithRefusals(berthevents.NewRefusalCounter(lr, st.IDs, cfg.LoginAlertThreshold, cfg.LoginAlertWindow, env.Clock.Now, env.Log))
 	}
 	issuer := auth.NewIssuer(signer, tokenIssuer, cfg.Service, cfg.TokenTTL).WithClock(env.Clock.Now)
-	return &Auth{Authorizer: a, Tokens: authz.NewTokenService(a, issuer, st.IDs, env.Log)}, nil
+	sessionTTL := cfg.ConsoleSessionTTL
+	if sessionTTL <= 0 {
+		sessionTTL = config.DefaultConsoleSessionTTL
+	}
+	sessions := auth.NewIssuer(signer, tokenIssuer, auth.ConsoleAudience(cfg.Service), sessionTTL).WithClock(env.Clock.Now)
+	tokens := authz.NewTokenService(a, issuer, st.IDs, env.Log).WithSessions(authz.NewSessions(a, sessions, st.IDs, env.Log))
+	return &Auth{Authorizer: a, Tokens: tokens}, nil
 }
 
 // open loads a function's environment and opens the table it reads,
