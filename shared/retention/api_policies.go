@@ -271,6 +271,10 @@ func (a *API) WritePolicy(ctx context.Context, c authz.Actor, wr PolicyWrite) (a
 	if err != nil {
 		return ans, false, err
 	}
+	repos, assigning, err := a.assignedRepos(ctx, t, name, wr.Fields)
+	if err != nil {
+		return ans, false, err
+	}
 	for range 5 {
 		now := a.svc.Now()
 		cur, err := a.svc.st.Ret.GetRetentionPolicy(ctx, t, name)
@@ -308,16 +312,39 @@ func (a *API) WritePolicy(ctx context.Context, c authz.Actor, wr PolicyWrite) (a
 		if err != nil {
 			return ans, false, err
 		}
+		var moved *Change
+		if assigning {
+			if moved = assignmentChange(name, as, repos); moved != nil {
+				diff = append(diff, *moved)
+			}
+		}
 		if wr.DryRun {
-			im, err := a.svc.Preview(ctx, t, cur, next)
+			var im Impact
+			if assigning {
+				im, err = a.svc.PreviewAssigned(ctx, t, cur, next, repos)
+			} else {
+				im, err = a.svc.Preview(ctx, t, cur, next)
+			}
 			if err != nil {
 				return ans, false, err
 			}
 			next.Version = cur.Version
-			return PolicyAnswer{PolicyView: a.view(next, as), Changes: diff, DryRun: true, Impact: &im}, false, nil
+			v := a.view(next, as)
+			if assigning {
+				v.Repositories = repos
+			}
+			return PolicyAnswer{PolicyView: v, Changes: diff, DryRun: true, Impact: &im}, false, nil
 		}
 		if exists && len(diff) == 0 {
 			return PolicyAnswer{PolicyView: a.view(cur, as), Changes: diff}, false, nil
+		}
+		if exists && moved != nil && len(diff) == 1 {
+			// Only the repositories change: the policy stays as it is.
+			if err := a.reassign(ctx, c, name, as, repos); err != nil {
+				return ans, false, err
+			}
+			as, err = a.svc.st.Ret.ListAssignments(ctx, t)
+			return PolicyAnswer{PolicyView: a.view(cur, as), Changes: diff}, false, err
 		}
 		next.Version = cur.Version + 1
 		err = a.svc.st.Ret.PutRetentionPolicy(events.With(ctx, policyEvent(ctx, now, next, "", "")), next)
@@ -330,6 +357,14 @@ func (a *API) WritePolicy(ctx context.Context, c authz.Actor, wr PolicyWrite) (a
 			return ans, false, err
 		}
 		a.record(ctx, c, t, "put retention policy", name, summarize(diff))
+		if moved != nil {
+			if err := a.reassign(ctx, c, name, as, repos); err != nil {
+				return ans, false, err
+			}
+			if as, err = a.svc.st.Ret.ListAssignments(ctx, t); err != nil {
+				return ans, false, err
+			}
+		}
 		return PolicyAnswer{PolicyView: a.view(next, as), Changes: diff}, !exists, nil
 	}
 	return ans, false, conflict("retention policy %q kept changing; try again", name)
@@ -377,95 +412,6 @@ func (a *API) DeletePolicy(ctx context.Context, c authz.Actor, t, name string) e
 		return err
 	}
 	a.record(ctx, c, t, "delete retention policy", name, "")
-	return nil
-}
-
-// GET /api/retention/repositories/<repo>: the policy that governs it.
-func (a *API) repository(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
-	name := r.PathValue("repo")
-	t, err := a.repo(r.Context(), c, name)
-	if err != nil {
-		return err
-	}
-	p, err := a.svc.PolicyFor(r.Context(), t, name)
-	if err != nil {
-		return err
-	}
-	_, aerr := a.svc.st.Ret.GetAssignment(r.Context(), t, name)
-	return reply(w, http.StatusOK, map[string]any{"repository": name, "policy": p.Name, "assigned": aerr == nil})
-}
-
-// PUT /api/retention/repositories/<repo> {"policy": "<name>"}
-func (a *API) assign(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
-	name := r.PathValue("repo")
-	var b struct {
-		Policy string `json:"policy"`
-	}
-	if _, err := a.repo(r.Context(), c, name); err != nil {
-		return err
-	}
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	if err := a.Assign(r.Context(), c, name, b.Policy); err != nil {
-		return err
-	}
-	return reply(w, http.StatusOK, map[string]any{"repository": name, "policy": b.Policy, "assigned": true})
-}
-
-// Assign puts repository repo under override policy name, for an
-// administrator of its tenancy; a repository under another override is
-// 409 (unassign it first).
-func (a *API) Assign(ctx context.Context, c authz.Actor, repo, policy string) error {
-	t, err := a.repo(ctx, c, repo)
-	if err != nil {
-		return err
-	}
-	if policy == store.GlobalPolicy || policy == "" {
-		return invalid(`assign an override policy ({"policy": "<name>"}); to return %s to the global policy, DELETE the assignment`, repo)
-	}
-	if err := checkPolicyName(policy); err != nil {
-		return err
-	}
-	if _, err := a.svc.st.Ret.GetRetentionPolicy(ctx, t, policy); err != nil {
-		return missing(err, "retention policy %q does not exist in tenancy %s", policy, t)
-	}
-	ev := policyEvent(ctx, a.svc.Now(), store.RetentionPolicy{Tenancy: t, Name: policy}, events.Assigned, repo)
-	err = a.svc.st.Ret.Assign(events.With(ctx, ev), store.Assignment{Tenancy: t, Repo: repo, Policy: policy, Created: a.svc.Now()})
-	if errors.Is(err, store.ErrExists) {
-		cur, _ := a.svc.st.Ret.GetAssignment(ctx, t, repo)
-		return conflict("repository %s is under policy %q; a repository has at most one override, so unassign it first", repo, cur.Policy)
-	} else if err != nil {
-		return err
-	}
-	a.record(ctx, c, t, "assign retention policy", repo, policy)
-	return nil
-}
-
-// DELETE /api/retention/repositories/<repo>: back to the global policy.
-func (a *API) unassign(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
-	if err := a.Unassign(r.Context(), c, r.PathValue("repo")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// Unassign returns repository repo to its tenancy's global policy.
-func (a *API) Unassign(ctx context.Context, c authz.Actor, repo string) error {
-	t, err := a.repo(ctx, c, repo)
-	if err != nil {
-		return err
-	}
-	cur, err := a.svc.st.Ret.GetAssignment(ctx, t, repo)
-	if err := missing(err, "repository %s has no override policy", repo); err != nil {
-		return err
-	}
-	ev := policyEvent(ctx, a.svc.Now(), store.RetentionPolicy{Tenancy: t, Name: cur.Policy}, events.Unassigned, repo)
-	if err := missing(a.svc.st.Ret.Unassign(events.With(ctx, ev), t, repo), "repository %s has no override policy", repo); err != nil {
-		return err
-	}
-	a.record(ctx, c, t, "unassign retention policy", repo, "")
 	return nil
 }
 
