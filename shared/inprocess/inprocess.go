@@ -155,7 +155,7 @@ func compose(ctx context.Context, env app.Env, stores *backend.Stores) (*Local, 
 		}
 		handlers[route.Token] = metrics.Handler(env.Metrics, route.Token, a.Tokens)
 		handlers[route.Admin] = adminfn.Handler(env, stores, l.Retention)
-		if handlers[route.Console], err = consolefn.Handler(env, stores); err != nil {
+		if handlers[route.Console], err = consolefn.Handler(env, stores, l.Retention); err != nil {
 			return nil, err
 		}
 	}

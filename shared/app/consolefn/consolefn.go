@@ -7,21 +7,28 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 
+	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/console"
 	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/metrics"
+	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/route"
 )
 
 // Handler is the console function's http.Handler over opened stores.
 // The console enforces the authorizer's decision itself (its refusals
 // are pages and redirects to sign in, not the registry's JSON).
-func Handler(env app.Env, stores *backend.Stores) (http.Handler, error) {
+func Handler(env app.Env, stores *backend.Stores, svc *retention.Service) (http.Handler, error) {
+	cfg := env.Config
+	adm := admin.New(stores.IDs, stores.Meta, admin.Config{Tenancy: cfg.Tenancy, Now: env.Clock.Now, OIDCLoopback: cfg.OIDCLoopback,
+		Stats: stores.Meta, Usage: stores.Meta}, env.Log, admin.WithContent(stores.Blobs))
 	c, err := console.New(console.Config{
-		IDs: stores.IDs, Tenancy: env.Config.Tenancy, Now: env.Clock.Now, Log: env.Log,
+		IDs: stores.IDs, Tenancy: cfg.Tenancy, Now: env.Clock.Now, Log: env.Log,
+		Admin: adm, Retention: retention.NewAPI(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: env.Clock}),
 	})
 	if err != nil {
 		return nil, err
@@ -39,7 +46,14 @@ func New(ctx context.Context) (lambdahttp.HandlerFunc, error) {
 	if !env.Config.Auth {
 		return nil, errors.New("the console function needs authentication on (BERTH_AUTH=on, as the stack sets it)")
 	}
-	h, err := Handler(env, stores)
+	// The console previews and restores; it starts no runs, so it
+	// needs no dispatcher (and links no Lambda client).
+	svc, err := retention.Open(retention.Stores{Meta: stores.Meta, Ret: stores.Meta, Blobs: stores.Blobs, Tenancies: stores.IDs, Usage: stores.Meta},
+		os.Getenv, env.Clock, env.Log)
+	if err != nil {
+		return nil, err
+	}
+	h, err := Handler(env, stores, svc)
 	if err != nil {
 		return nil, err
 	}
