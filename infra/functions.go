@@ -192,14 +192,15 @@ func functionTable() []function {
 		{Name: route.Admin, Memory: 512, Timeout: 29 * time.Second, Later: true, Retention: true, Tenancy: true,
 			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Get, s3Del), objectGrant(manifestsPrefix, s3Get)}},
 		// The console (shared/console) calls the admin API's services in
-		// process: it reads what the admin API reads, and writes what
-		// its forms change (repositories: PutItem, DeleteItem; the
-		// blob links and tags a repository's deletion removes). It
+		// process: it reads what the admin API reads (image details read
+		// config blobs and large manifests' bodies), and writes what its
+		// forms change (repositories: PutItem, DeleteItem; the tags,
+		// manifests and blob links a repository's deletion removes). It
 		// never touches the key: sessions are signed by the token
 		// function (POST /console/sign-in) and verified by the
 		// authorizer.
 		{Name: route.Console, Memory: 256, Timeout: 29 * time.Second, Later: true, Tenancy: true,
-			Grants: []grant{tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete)}},
+			Grants: []grant{tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete), objectGrant(blobsPrefix, s3Get), objectGrant(manifestsPrefix, s3Get)}},
 		// Retention (shared/retention: Hourly, RunRepository, Collect)
 		// fans a run out by invoking itself asynchronously, one job per
 		// repository, and deletes the objects of the blobs it collects.

@@ -30,9 +30,9 @@ var wantAccess = map[string][]string{
 	// function, and reads config blobs and large manifests for image
 	// details.
 	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), s3("manifests/*", "GetObject"), "lambda:InvokeFunction fn:retention"},
-	// The console reads and writes what the admin API's repository
-	// services do, and touches no key.
-	route.Console: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem")},
+	// The console reads and writes what the admin API's repository and
+	// image services do, and touches no key.
+	route.Console: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"), s3("blobs/*", "GetObject"), s3("manifests/*", "GetObject")},
 	fnRetention:   {retentionDDB, s3("blobs/*", "DeleteObject"), "lambda:InvokeFunction fn:retention"},
 	// events reads the stream, puts events on the bus, and (Lambda's
 	// on-failure destination, as the function's role) sends a failed
