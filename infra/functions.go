@@ -224,7 +224,12 @@ func functionTable() []function {
 		// never touches the key: sessions are signed by the token
 		// function (POST /console/sign-in) and verified by the
 		// authorizer.
-		{Name: route.Console, Memory: 256, Timeout: 29 * time.Second, Later: true, Tenancy: true,
+		// Its Retention page previews policy changes (reads), saves
+		// them, assigns repositories, pins and restores from the
+		// recycle bin (single-item PutItem, UpdateItem, DeleteItem; it
+		// starts no run, so no BatchWriteItem and no invoke), with the
+		// same retention settings as the functions that run retention.
+		{Name: route.Console, Memory: 256, Timeout: 29 * time.Second, Later: true, Tenancy: true, Retention: true,
 			Grants: []grant{tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete), objectGrant(blobsPrefix, s3Get), objectGrant(manifestsPrefix, s3Get)}},
 		// Retention (shared/retention: Hourly, RunRepository, Collect)
 		// fans a run out by invoking itself asynchronously, one job per

@@ -181,7 +181,9 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 					// function, when that is deployed.
 					want["BERTH_RETENTION_FUNCTION"] = "fn:retention"
 				}
-				if name == fnRetention || name == route.Admin {
+				// The console previews and restores with the same
+				// retention settings.
+				if name == fnRetention || name == route.Admin || name == route.Console {
 					want["BERTH_RETENTION_COOLING"] = c.cooling
 					want["BERTH_RETENTION_BIN"] = "48h"
 					want["BERTH_RETENTION_NOTICE"] = "24h"

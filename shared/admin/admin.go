@@ -163,6 +163,7 @@ func (a *API) Routes(m *api.Mux) {
 		"PUT /api/tenancies/{tenancy}/federation-rules/{rule}":        a.putRule,
 		"DELETE /api/tenancies/{tenancy}/federation-rules/{rule}":     a.deleteRule,
 		"GET /api/tenancies/{tenancy}/audit":                          a.listAudit,
+		"GET /api/tenancies/{tenancy}/access-check":                   a.accessCheck,
 		"GET /api/tenancies/{tenancy}/usage":                          a.getUsage,
 		"GET /api/tenancies/{tenancy}/quota":                          a.getUsage,
 		"PUT /api/tenancies/{tenancy}/quota":                          a.putQuota,
@@ -210,6 +211,16 @@ func (a *API) handle(h handlerFunc) api.HandlerFunc {
 		}
 		return h(w, r, c)
 	}
+}
+
+// as is a call by who in tenancy t ("": who's own) from Go rather than
+// a path (the console's), its names checked as a path's would be.
+func (a *API) as(who authz.Actor, t string) (*call, error) {
+	if t == "" {
+		t = who.Tenancy
+	}
+	c := &call{who: who, tenancy: t}
+	return c, c.check()
 }
 
 // check validates the names the path gave, before any reaches the store.

@@ -244,32 +244,3 @@ func (a *API) tagsOf(ctx context.Context, repo string, d digest.Digest) ([]strin
 		after = tags[len(tags)-1].Name
 	}
 }
-
-// GET /api/tenancies/{t}/audit?before=&limit= (administrators): the
-// trail, newest first; "next" is the before= of the following page.
-func (a *API) listAudit(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	if err := a.requireAdmin(ctx, c, "read the audit trail"); err != nil {
-		return err
-	}
-	limit, err := intParam(r, "limit", 100, 1000)
-	if err != nil {
-		return err
-	}
-	before := r.URL.Query().Get("before")
-	if before != "" && !authz.ValidAuditID(before) {
-		return invalid("before must be an audit event id (the \"next\" of the previous page), not %q", clipped(before))
-	}
-	es, err := a.ids.ListAudit(ctx, c.tenancy, before, limit)
-	if err != nil {
-		return err
-	}
-	if es == nil {
-		es = []store.AuditEvent{}
-	}
-	res := map[string]any{"events": es}
-	if len(es) == limit {
-		res["next"] = es[len(es)-1].ID
-	}
-	return reply(w, http.StatusOK, res)
-}

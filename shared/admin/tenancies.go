@@ -20,7 +20,7 @@ type tenancyView struct {
 type tenancyCreated struct {
 	tenancyView
 	Login string       `json:"login"`
-	Token tokenCreated `json:"token"`
+	Token TokenCreated `json:"token"`
 }
 
 // GET /api/tenancies: every tenancy for an administrator of the

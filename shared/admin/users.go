@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/store"
 )
 
-// userView is a user as the API shows it.
-type userView struct {
+// UserView is a user as the API shows it.
+type UserView struct {
 	Tenancy string    `json:"tenancy"`
 	Name    string    `json:"name"`
 	Login   string    `json:"login"`
@@ -21,28 +22,41 @@ type userView struct {
 	Created time.Time `json:"created,omitzero"`
 }
 
-func viewUser(u store.User) userView {
+func viewUser(u store.User) UserView {
 	g := u.Groups
 	if g == nil {
 		g = []string{}
 	}
-	return userView{Tenancy: u.Tenancy, Name: u.Name, Login: u.Tenancy + "/" + u.Name, Groups: g, Created: u.Created}
+	return UserView{Tenancy: u.Tenancy, Name: u.Name, Login: u.Tenancy + "/" + u.Name, Groups: g, Created: u.Created}
 }
 
 // GET /api/tenancies/{t}/users (administrators)
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := a.requireAdmin(r.Context(), c, "list users"); err != nil {
-		return err
-	}
-	us, err := a.ids.ListUsers(r.Context(), c.tenancy)
+	out, err := a.Users(r.Context(), c.who, c.tenancy)
 	if err != nil {
 		return err
 	}
-	out := make([]userView, 0, len(us))
+	return reply(w, http.StatusOK, map[string]any{"users": out})
+}
+
+// Users lists the users of tenancy t, for its administrators.
+func (a *API) Users(ctx context.Context, who authz.Actor, t string) ([]UserView, error) {
+	c, err := a.as(who, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.requireAdmin(ctx, c, "list users"); err != nil {
+		return nil, err
+	}
+	us, err := a.ids.ListUsers(ctx, c.tenancy)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserView, 0, len(us))
 	for _, u := range us {
 		out = append(out, viewUser(u))
 	}
-	return reply(w, http.StatusOK, map[string]any{"users": out})
+	return out, nil
 }
 
 // GET /api/tenancies/{t}/users/{u} (administrators, or the user itself)
@@ -194,8 +208,8 @@ func (a *API) checkGroups(ctx context.Context, tenancy string, groups []string) 
 	return out, nil
 }
 
-// groupView is a group as the API shows it.
-type groupView struct {
+// GroupView is a group as the API shows it.
+type GroupView struct {
 	Tenancy     string    `json:"tenancy"`
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
@@ -204,24 +218,50 @@ type groupView struct {
 	Members []string `json:"members,omitempty"`
 }
 
-func viewGroup(g store.Group) groupView {
-	return groupView{Tenancy: g.Tenancy, Name: g.Name, Description: g.Description, Created: g.Created}
+func viewGroup(g store.Group) GroupView {
+	return GroupView{Tenancy: g.Tenancy, Name: g.Name, Description: g.Description, Created: g.Created}
 }
 
 // GET /api/tenancies/{t}/groups (members)
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := a.requireMember(r.Context(), c); err != nil {
-		return err
-	}
-	gs, err := a.ids.ListGroups(r.Context(), c.tenancy)
+	out, err := a.Groups(r.Context(), c.who, c.tenancy)
 	if err != nil {
 		return err
 	}
-	out := make([]groupView, 0, len(gs))
-	for _, g := range gs {
-		out = append(out, viewGroup(g))
-	}
 	return reply(w, http.StatusOK, map[string]any{"groups": out})
+}
+
+// Groups lists the groups of tenancy t, for its members; its
+// administrators also see each group's members.
+func (a *API) Groups(ctx context.Context, who authz.Actor, t string) ([]GroupView, error) {
+	c, err := a.as(who, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.requireMember(ctx, c); err != nil {
+		return nil, err
+	}
+	gs, err := a.ids.ListGroups(ctx, c.tenancy)
+	if err != nil {
+		return nil, err
+	}
+	var us []store.User
+	if who.Admin(t) {
+		if us, err = a.ids.ListUsers(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]GroupView, 0, len(gs))
+	for _, g := range gs {
+		v := viewGroup(g)
+		for _, u := range us {
+			if slices.Contains(u.Groups, g.Name) {
+				v.Members = append(v.Members, u.Name)
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // GET /api/tenancies/{t}/groups/{g} (members; administrators also see
@@ -261,8 +301,7 @@ func (a *API) members(ctx context.Context, tenancy, group string) ([]string, err
 
 // POST /api/tenancies/{t}/groups {"name","description"} (administrators)
 func (a *API) createGroup(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	if err := a.requireAdmin(ctx, c, "create groups"); err != nil {
+	if err := a.requireAdmin(r.Context(), c, "create groups"); err != nil {
 		return err
 	}
 	var req struct {
@@ -272,23 +311,39 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, c *call) error
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := checkGroupName(req.Name); err != nil {
+	g, err := a.CreateGroup(r.Context(), c.who, c.tenancy, req.Name, req.Description)
+	if err != nil {
 		return err
 	}
-	if len(req.Description) > 400 {
-		return invalid("a group description is at most 400 characters")
+	return reply(w, http.StatusCreated, g)
+}
+
+// CreateGroup creates a group in tenancy t, for its administrators.
+func (a *API) CreateGroup(ctx context.Context, who authz.Actor, t, name, description string) (GroupView, error) {
+	c, err := a.as(who, t)
+	if err != nil {
+		return GroupView{}, err
 	}
-	if _, err := a.ids.GetGroup(ctx, c.tenancy, req.Name); err == nil {
-		return conflict("group %q already exists in tenancy %s", req.Name, c.tenancy)
+	if err := a.requireAdmin(ctx, c, "create groups"); err != nil {
+		return GroupView{}, err
+	}
+	if err := checkGroupName(name); err != nil {
+		return GroupView{}, err
+	}
+	if len(description) > 400 {
+		return GroupView{}, invalid("a group description is at most 400 characters")
+	}
+	if _, err := a.ids.GetGroup(ctx, c.tenancy, name); err == nil {
+		return GroupView{}, conflict("group %q already exists in tenancy %s", name, c.tenancy)
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
+		return GroupView{}, err
 	}
-	g := store.Group{Tenancy: c.tenancy, Name: req.Name, Description: req.Description, Created: a.now().UTC()}
+	g := store.Group{Tenancy: c.tenancy, Name: name, Description: description, Created: a.now().UTC()}
 	if err := a.ids.PutGroup(ctx, g); err != nil {
-		return err
+		return GroupView{}, err
 	}
 	a.record(ctx, c.who, c.tenancy, "create group", g.Name, "")
-	return reply(w, http.StatusCreated, viewGroup(g))
+	return viewGroup(g), nil
 }
 
 // DELETE /api/tenancies/{t}/groups/{g} (administrators): refused while

@@ -21,8 +21,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
 )
@@ -44,6 +46,12 @@ type Config struct {
 	Now func() time.Time
 	// Log logs failures with the request id.
 	Log *slog.Logger
+	// Admin is the admin API's services (repositories, images, users,
+	// groups, tokens, policies, audit), called in process.
+	Admin *admin.API
+	// Retention is the retention API's services (policies, previews,
+	// runs, the recycle bin, pins), called in process.
+	Retention *retention.API
 }
 
 // Console serves /console.
@@ -112,6 +120,8 @@ func (c *Console) routes() {
 	})
 	c.Handle("GET "+route.ConsolePath+"/connect", c.connect)
 	c.repositoryRoutes()
+	c.retentionRoutes()
+	c.accessRoutes()
 	c.mux.HandleFunc(route.ConsolePath+"/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, errcode.New(errcode.NotFound, "there is no console page at %s", r.URL.Path))
 	})

@@ -46,8 +46,8 @@ var imageColumns = []struct {
 	{"pulls", "Pulls", true, func(a, b admin.ImageView) int { return cmp.Compare(a.Pulls, b.Pulls) }},
 }
 
-// notices word the outcomes a redirect names (?notice=).
-var notices = map[string]string{
+// repoNotices word the outcomes a redirect names (?notice=).
+var repoNotices = map[string]string{
 	"created": "Repository created. Push to it with the command below.",
 	"saved":   "Settings saved.",
 	"deleted": "Deleted.",
@@ -113,7 +113,7 @@ func (c *Console) showRepository(w http.ResponseWriter, r *http.Request, p *Page
 		h.Link = p.Link("/repositories/"+escapePath(d.Name), "sort", col.key, "dir", next) + "#images"
 		v.Columns = append(v.Columns, h)
 	}
-	if n := notices[q.Get("notice")]; n != "" {
+	if n := repoNotices[q.Get("notice")]; n != "" {
 		p.Notice = n
 	}
 	p.Title, p.Nav, p.Data = d.Name, "repositories", v

@@ -169,7 +169,7 @@ func compose(ctx context.Context, env app.Env, stores *backend.Stores) (*Local, 
 			rules = l.Cache.Rules
 		}
 		handlers[route.Admin] = adminfn.Handler(env, stores, l.Retention, rules)
-		if handlers[route.Console], err = consolefn.Handler(env, stores); err != nil {
+		if handlers[route.Console], err = consolefn.Handler(env, stores, l.Retention); err != nil {
 			return nil, err
 		}
 	}

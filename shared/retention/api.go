@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -104,23 +105,24 @@ func (a *API) Routes(m *api.Mux) {
 	}
 }
 
-// tenancy is the tenancy a request acts in (?tenancy=, else the
-// caller's), which the caller must administer.
+// tenancy is the tenancy a request acts in (explicit, else ?tenancy=,
+// else the caller's), which the caller must administer.
 func (a *API) tenancy(r *http.Request, c authz.Actor, explicit string) (string, error) {
-	t := explicit
-	if t == "" {
-		t = r.URL.Query().Get("tenancy")
-	}
-	if t == "" {
-		t = c.Tenancy
-	}
+	return a.Tenancy(r.Context(), c, cmp.Or(explicit, r.URL.Query().Get("tenancy")))
+}
+
+// Tenancy returns the tenancy c manages retention in — t, or c's own
+// when t is "" — after checking that it exists and that c administers
+// it: what every retention method asks first.
+func (a *API) Tenancy(ctx context.Context, c authz.Actor, t string) (string, error) {
+	t = cmp.Or(t, c.Tenancy)
 	if err := auth.CheckTenancy(t); err != nil {
 		return "", invalid("%v", err)
 	}
 	if !c.Admin(t) {
 		return "", errcode.New(errcode.Denied, "%s may not manage retention in tenancy %s: that needs the %s group of %s", c.Principal, t, auth.AdminGroup, t)
 	}
-	if _, err := a.ids.GetTenancy(r.Context(), t); errors.Is(err, store.ErrNotFound) {
+	if _, err := a.ids.GetTenancy(ctx, t); errors.Is(err, store.ErrNotFound) {
 		return "", notFound("tenancy %q does not exist", t)
 	} else if err != nil {
 		return "", err
@@ -130,12 +132,12 @@ func (a *API) tenancy(r *http.Request, c authz.Actor, explicit string) (string, 
 
 // repo checks a repository name the caller must administer the tenancy
 // of, and returns the tenancy.
-func (a *API) repo(r *http.Request, c authz.Actor, name string) (string, error) {
+func (a *API) repo(ctx context.Context, c authz.Actor, name string) (string, error) {
 	if err := auth.CheckRepository(name); err != nil {
 		return "", errcode.New(errcode.NameInvalid, "%v", err)
 	}
 	t, _ := auth.SplitRepo(name)
-	return a.tenancy(r, c, t)
+	return a.Tenancy(ctx, c, t)
 }
 
 // checkPolicyName refuses a retention policy name the grammar does not

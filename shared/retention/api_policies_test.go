@@ -157,3 +157,55 @@ func TestDryRunSaysWhatAChangeWouldDelete(t *testing.T) {
 		t.Errorf("with the breaker at its default: %+v; want nothing deleted, 3 held back", a.Impact)
 	}
 }
+
+// A new override previewed with the repositories it is to govern counts
+// their images as moving from the global policy to it; saving it with
+// them assigns them, and a later write of other repositories moves
+// them (the ones left go back to the global policy).
+func TestOverrideWithRepositories(t *testing.T) {
+	e := newEnv(t)
+	api := newPolicyAPI(t, e)
+	e.image("dev/app", "old", t0, []string{"v1"})
+	e.image("dev/app", "older", t0, nil)
+	e.image("dev/svc", "svc", t0, []string{"v1"})
+	e.now = days(40)
+	const ci = "/api/retention/policies/ci"
+	body := `{"notPulledDays":30,"maxDeleteShare":1,"repositories":["dev/app","dev/app"]}`
+	status, raw, a := api.do("PUT", ci+"?dryRun=true", body)
+	if status != 200 || a.Impact == nil || a.Impact.Repositories != 1 || a.Impact.Images != 2 || a.Impact.Before != 0 || a.Impact.After != 2 || a.Impact.More != 2 {
+		t.Fatalf("preview of a new override over dev/app: %d %s; want 1 repository, 2 images, 2 more deleted", status, raw)
+	}
+	if !fields(a.Changes)["repositories"] && !strings.Contains(raw, `"field":"repositories"`) {
+		t.Errorf("changes %+v name no repositories", a.Changes)
+	}
+	if _, err := e.meta.GetAssignment(e.ctx(), "dev", "dev/app"); err == nil {
+		t.Fatal("the preview assigned dev/app")
+	}
+	status, raw, _ = api.do("PUT", ci, body, "If-Match", `"0"`)
+	if status != 201 || !strings.Contains(raw, `"repositories":["dev/app"]`) {
+		t.Fatalf("save: %d %s", status, raw)
+	}
+	if as, err := e.meta.GetAssignment(e.ctx(), "dev", "dev/app"); err != nil || as.Policy != "ci" {
+		t.Errorf("dev/app assignment %+v %v, want ci", as, err)
+	}
+	// Move the override from dev/app to dev/svc: only the repositories change.
+	status, raw, a = api.do("PATCH", ci, `{"repositories":["dev/svc"]}`)
+	if status != 200 || a.Version != 1 || !strings.Contains(raw, `"repositories":["dev/svc"]`) {
+		t.Fatalf("move: %d %s", status, raw)
+	}
+	if _, err := e.meta.GetAssignment(e.ctx(), "dev", "dev/app"); err == nil {
+		t.Error("dev/app is still under ci")
+	}
+	for _, bad := range []struct{ body, want string }{
+		{`{"repositories":["dev/nope"]}`, "not known"},
+		{`{"repositories":["other/app"]}`, "not in tenancy dev"},
+		{`{"repositories":"dev/app"}`, "must be a list"},
+	} {
+		if status, raw, _ := api.do("PATCH", ci, bad.body); status < 400 || !strings.Contains(raw, bad.want) {
+			t.Errorf("PATCH %s: %d %s, want %q", bad.body, status, raw, bad.want)
+		}
+	}
+	if status, raw, _ := api.do("PATCH", "/api/retention/policies/global", `{"repositories":["dev/app"]}`); status != 400 {
+		t.Errorf("repositories on the global policy: %d %s", status, raw)
+	}
+}

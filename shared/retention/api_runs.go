@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,8 +18,8 @@ import (
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// runView is a run with its repositories' outcomes.
-type runView struct {
+// RunView is a run with its repositories' outcomes.
+type RunView struct {
 	store.RetentionRun
 	Results []store.RunRepo `json:"results"`
 	// Done says every repository job has finished.
@@ -28,16 +29,15 @@ type runView struct {
 	Decisions []store.Decision `json:"decisions,omitempty"`
 }
 
-func (a *API) runView(r *http.Request, run store.RetentionRun, decisions bool) (runView, error) {
-	ctx := r.Context()
+func (a *API) runView(ctx context.Context, run store.RetentionRun, decisions bool) (RunView, error) {
 	rs, err := a.svc.st.Ret.ListRunRepos(ctx, run.Tenancy, run.ID)
 	if err != nil {
-		return runView{}, err
+		return RunView{}, err
 	}
 	if rs == nil {
 		rs = []store.RunRepo{}
 	}
-	v := runView{RetentionRun: run, Results: rs, Done: len(rs) >= run.Repositories}
+	v := RunView{RetentionRun: run, Results: rs, Done: len(rs) >= run.Repositories}
 	if decisions && v.Done {
 		if v.Decisions, err = a.svc.st.Ret.ListDecisions(ctx, run.Tenancy, run.ID, "", 1000); err != nil {
 			return v, err
@@ -48,23 +48,32 @@ func (a *API) runView(r *http.Request, run store.RetentionRun, decisions bool) (
 
 // POST /api/retention/runs/<id>/restore
 func (a *API) restoreRun(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
-	id := r.PathValue("run")
-	if err := checkRun(id); err != nil {
-		return err
-	}
-	t, err := a.tenancy(r, c, "")
+	n, err := a.RestoreRun(r.Context(), c, r.URL.Query().Get("tenancy"), r.PathValue("run"))
 	if err != nil {
 		return err
 	}
-	if _, err := a.svc.st.Ret.GetRun(r.Context(), t, id); err != nil {
-		return missing(err, "run %q does not exist in tenancy %s", id, t)
-	}
-	n, err := a.svc.RestoreRun(r.Context(), t, id)
-	if err != nil {
-		return err
-	}
-	a.record(r.Context(), c, t, "restore retention run", id, itoa(n)+" images")
 	return reply(w, http.StatusOK, map[string]any{"restored": n})
+}
+
+// RestoreRun puts back every image run id of tenancy t deleted that is
+// still in the recycle bin, and returns how many.
+func (a *API) RestoreRun(ctx context.Context, c authz.Actor, t, id string) (int, error) {
+	t, err := a.Tenancy(ctx, c, t)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkRun(id); err != nil {
+		return 0, err
+	}
+	if _, err := a.svc.st.Ret.GetRun(ctx, t, id); err != nil {
+		return 0, missing(err, "run %q does not exist in tenancy %s", id, t)
+	}
+	n, err := a.svc.RestoreRun(ctx, t, id)
+	if err != nil {
+		return 0, err
+	}
+	a.record(ctx, c, t, "restore retention run", id, itoa(n)+" images")
+	return n, nil
 }
 
 // POST /api/retention/runs: start a run.
@@ -81,7 +90,7 @@ func (a *API) startRun(w http.ResponseWriter, r *http.Request, c authz.Actor) er
 	}
 	t := b.Tenancy
 	if b.Repository != "" {
-		rt, err := a.repo(r, c, b.Repository)
+		rt, err := a.repo(r.Context(), c, b.Repository)
 		if err != nil {
 			return err
 		}
@@ -113,7 +122,7 @@ func (a *API) startRun(w http.ResponseWriter, r *http.Request, c authz.Actor) er
 	if !run.DryRun {
 		a.record(r.Context(), c, t, "retention run", run.ID, "confirm="+strconv.FormatBool(run.Confirm))
 	}
-	v, err := a.runView(r, run, true)
+	v, err := a.runView(r.Context(), run, true)
 	if err != nil {
 		return err
 	}
@@ -124,94 +133,121 @@ func (a *API) startRun(w http.ResponseWriter, r *http.Request, c authz.Actor) er
 	return reply(w, status, v)
 }
 
-// runsTenancy is the tenancy a runs request reads, after its cursors
-// and run id are checked.
-func (a *API) runsTenancy(r *http.Request, c authz.Actor) (string, error) {
-	t, err := a.tenancy(r, c, "")
-	if err != nil {
-		return "", err
-	}
-	if id := r.PathValue("run"); id != "" {
-		if err := checkRun(id); err != nil {
-			return "", err
-		}
-	}
-	q := r.URL.Query()
-	if b := q.Get("before"); b != "" && !validRunID(b) {
-		return "", invalid("before must be a run id (the \"next\" of the previous page), not %q", clip(b))
-	}
-	if after := q.Get("after"); after != "" {
-		if err := checkDecisionCursor(after); err != nil {
-			return "", err
-		}
-	}
-	return t, nil
-}
-
 // GET /api/retention/runs?before=&limit=
 func (a *API) listRuns(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
-	t, err := a.runsTenancy(r, c)
-	if err != nil {
-		return err
-	}
 	n, err := limit(r, 50, 500)
 	if err != nil {
 		return err
 	}
-	runs, err := a.svc.st.Ret.ListRuns(r.Context(), t, r.URL.Query().Get("before"), n)
+	runs, next, err := a.Runs(r.Context(), c, r.URL.Query().Get("tenancy"), r.URL.Query().Get("before"), n)
 	if err != nil {
 		return err
 	}
-	if runs == nil {
-		runs = []store.RetentionRun{}
-	}
 	res := map[string]any{"runs": runs}
-	if len(runs) == n {
-		res["next"] = runs[len(runs)-1].ID
+	if next != "" {
+		res["next"] = next
 	}
 	return reply(w, http.StatusOK, res)
 }
 
+// Runs lists up to n (1..500) runs of tenancy t, newest first, older
+// than run before ("": the newest); next, when set, is the before of
+// the following page.
+func (a *API) Runs(ctx context.Context, c authz.Actor, t, before string, n int) (runs []store.RetentionRun, next string, err error) {
+	if t, err = a.Tenancy(ctx, c, t); err != nil {
+		return nil, "", err
+	}
+	if before != "" && !validRunID(before) {
+		return nil, "", invalid("before must be a run id (the \"next\" of the previous page), not %q", clip(before))
+	}
+	if n < 1 || n > 500 {
+		return nil, "", invalid("limit must be a number from 1 to 500, not %d", n)
+	}
+	runs, err = a.svc.st.Ret.ListRuns(ctx, t, before, n)
+	if err != nil {
+		return nil, "", err
+	}
+	if runs == nil {
+		runs = []store.RetentionRun{}
+	}
+	if len(runs) == n {
+		next = runs[len(runs)-1].ID
+	}
+	return runs, next, nil
+}
+
 // GET /api/retention/runs/<id>
 func (a *API) getRun(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
-	t, err := a.runsTenancy(r, c)
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("run")
-	run, err := a.svc.st.Ret.GetRun(r.Context(), t, id)
-	if err != nil {
-		return missing(err, "run %q does not exist in tenancy %s", id, t)
-	}
-	v, err := a.runView(r, run, false)
+	v, err := a.Run(r.Context(), c, r.URL.Query().Get("tenancy"), r.PathValue("run"), false)
 	if err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, v)
 }
 
+// Run returns run id of tenancy t with its repositories' outcomes (and,
+// with decisions, its first 1000 decisions once it is done).
+func (a *API) Run(ctx context.Context, c authz.Actor, t, id string, decisions bool) (RunView, error) {
+	t, err := a.Tenancy(ctx, c, t)
+	if err != nil {
+		return RunView{}, err
+	}
+	if err := checkRun(id); err != nil {
+		return RunView{}, err
+	}
+	run, err := a.svc.st.Ret.GetRun(ctx, t, id)
+	if err != nil {
+		return RunView{}, missing(err, "run %q does not exist in tenancy %s", id, t)
+	}
+	return a.runView(ctx, run, decisions)
+}
+
 // GET /api/retention/runs/<id>/decisions?after=&limit=
 func (a *API) decisions(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
-	t, err := a.runsTenancy(r, c)
-	if err != nil {
-		return err
-	}
 	n, err := limit(r, 1000, 1000)
 	if err != nil {
 		return err
 	}
-	ds, err := a.svc.st.Ret.ListDecisions(r.Context(), t, r.PathValue("run"), r.URL.Query().Get("after"), n)
+	ds, next, err := a.Decisions(r.Context(), c, r.URL.Query().Get("tenancy"), r.PathValue("run"), r.URL.Query().Get("after"), n)
 	if err != nil {
 		return err
+	}
+	res := map[string]any{"decisions": ds}
+	if next != "" {
+		res["next"] = next
+	}
+	return reply(w, http.StatusOK, res)
+}
+
+// Decisions lists up to n (1..1000) decisions of run id of tenancy t
+// after the cursor given ("" for the start); next, when set, is the
+// after of the following page.
+func (a *API) Decisions(ctx context.Context, c authz.Actor, t, id, after string, n int) (ds []store.Decision, next string, err error) {
+	if t, err = a.Tenancy(ctx, c, t); err != nil {
+		return nil, "", err
+	}
+	if err := checkRun(id); err != nil {
+		return nil, "", err
+	}
+	if after != "" {
+		if err := checkDecisionCursor(after); err != nil {
+			return nil, "", err
+		}
+	}
+	if n < 1 || n > 1000 {
+		return nil, "", invalid("limit must be a number from 1 to 1000, not %d", n)
+	}
+	ds, err = a.svc.st.Ret.ListDecisions(ctx, t, id, after, n)
+	if err != nil {
+		return nil, "", err
 	}
 	if ds == nil {
 		ds = []store.Decision{}
 	}
-	res := map[string]any{"decisions": ds}
 	if len(ds) == n {
-		res["next"] = store.DecisionCursor(ds[len(ds)-1])
+		next = store.DecisionCursor(ds[len(ds)-1])
 	}
-	return reply(w, http.StatusOK, res)
+	return ds, next, nil
 }
 
 // checkDecisionCursor refuses an after= that store.DecisionCursor could

@@ -152,11 +152,11 @@ func removedPatterns(a, b store.RetentionPolicy) []string {
 }
 
 // applyFields sets the fields a write names on p, refusing unknown
-// ones and values of the wrong type. tenancy and name are the write's
-// own (read by the caller), not fields.
+// ones and values of the wrong type. tenancy, name and repositories
+// are the write's own (read by the caller), not fields.
 func applyFields(p *store.RetentionPolicy, body map[string]json.RawMessage) error {
 	for k, raw := range body {
-		if k == "tenancy" || k == "name" {
+		if k == "tenancy" || k == "name" || k == "repositories" {
 			continue
 		}
 		i := slices.IndexFunc(policyFields, func(f policyField) bool { return f.name == k })

@@ -53,14 +53,62 @@ const maxExamples = 10
 // over the repositories the policy governs. It reads every image of
 // those repositories once and writes nothing.
 func (s *Service) Preview(ctx context.Context, tenancy string, cur, next store.RetentionPolicy) (Impact, error) {
-	im := Impact{AsOf: s.Now()}
 	repos, err := s.governed(ctx, tenancy, cur.Name)
 	if err != nil {
-		return im, err
+		return Impact{AsOf: s.Now()}, err
 	}
+	moves := make([]move, len(repos))
+	for i, r := range repos {
+		moves[i] = move{repo: r, before: cur, after: next}
+	}
+	return s.preview(ctx, moves)
+}
+
+// PreviewAssigned is Preview for an override policy whose repositories
+// change too (repos: the ones it is to govern): a repository joining it
+// is judged under the policy that governs it now, then under next; one
+// leaving it under cur, then under the tenancy's global policy.
+func (s *Service) PreviewAssigned(ctx context.Context, tenancy string, cur, next store.RetentionPolicy, repos []string) (Impact, error) {
+	now, err := s.governed(ctx, tenancy, cur.Name)
+	if err != nil {
+		return Impact{AsOf: s.Now()}, err
+	}
+	global, err := s.st.Ret.GetRetentionPolicy(ctx, tenancy, store.GlobalPolicy)
+	if errors.Is(err, store.ErrNotFound) {
+		global = store.RetentionPolicy{Tenancy: tenancy, Name: store.GlobalPolicy}
+	} else if err != nil {
+		return Impact{AsOf: s.Now()}, err
+	}
+	var moves []move
+	for _, r := range now {
+		if !slices.Contains(repos, r) {
+			moves = append(moves, move{repo: r, before: cur, after: global})
+		}
+	}
+	for _, r := range repos {
+		before := cur
+		if !slices.Contains(now, r) {
+			if before, err = s.PolicyFor(ctx, tenancy, r); err != nil {
+				return Impact{AsOf: s.Now()}, err
+			}
+		}
+		moves = append(moves, move{repo: r, before: before, after: next})
+	}
+	return s.preview(ctx, moves)
+}
+
+// move is one repository's policy before and after a change.
+type move struct {
+	repo          string
+	before, after store.RetentionPolicy
+}
+
+func (s *Service) preview(ctx context.Context, moves []move) (Impact, error) {
+	im := Impact{AsOf: s.Now()}
 	cfg := s.cfg
 	cfg.Cooling = 0 // as the next run after the cooling period sees it
-	for _, repo := range repos {
+	for _, mv := range moves {
+		repo := mv.repo
 		data, err := s.load(ctx, repo)
 		if err != nil {
 			return im, err
@@ -72,10 +120,10 @@ func (s *Service) Preview(ctx context.Context, tenancy string, cur, next store.R
 		eval := func(p store.RetentionPolicy) Plan {
 			return Evaluate(Input{Policy: p, Images: data.images, Pins: pins, Now: im.AsOf, Config: cfg, DryRun: true})
 		}
-		before, after := eval(cur), eval(next)
+		before, after := eval(mv.before), eval(mv.after)
 		for _, img := range data.images {
-			_, _, was := Exempt(cur.ExemptTags, img.Tags)
-			_, _, is := Exempt(next.ExemptTags, img.Tags)
+			_, _, was := Exempt(mv.before.ExemptTags, img.Tags)
+			_, _, is := Exempt(mv.after.ExemptTags, img.Tags)
 			if was && !is {
 				im.Unexempted++
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/clock"
 	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/store"
@@ -377,4 +378,20 @@ func newRunID(t time.Time) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return t.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b)
+}
+
+// Open returns a Service over the stores, configured from the
+// environment (ConfigFromEnv: the BERTH_RETENTION_* and BERTH_GC_GRACE
+// settings) and reading the process's one clock. Every function that
+// serves retention builds it so, whether it runs jobs (shared/app's
+// retentionfn) or only reads and previews (the console).
+func Open(st Stores, getenv func(string) string, clk *clock.Clock, log *slog.Logger, opts ...Option) (*Service, error) {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.TestClock = clk.Test()
+	s := New(st, cfg, log, opts...)
+	s.Now = clk.Now
+	return s, nil
 }

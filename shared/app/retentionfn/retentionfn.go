@@ -21,17 +21,14 @@ import (
 // environment's clock. Jobs go to the Lambda function named by
 // dispatchTo ("" runs them in the caller, as berth serve does).
 func Service(ctx context.Context, env app.Env, stores *backend.Stores, dispatchTo string) (*retention.Service, error) {
-	rcfg, err := retention.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	rcfg.TestClock = env.Clock.Test()
 	var opts []retention.Option
 	if env.Metrics != nil {
 		opts = append(opts, retention.WithMetrics(env.Metrics))
 	}
-	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: stores.Meta, Blobs: stores.Blobs, Tenancies: stores.IDs, Usage: stores.Meta}, rcfg, env.Log, opts...)
-	svc.Now = env.Clock.Now
+	svc, err := retention.Open(retentionStores(stores), os.Getenv, env.Clock, env.Log, opts...)
+	if err != nil {
+		return nil, err
+	}
 	if dispatchTo != "" {
 		awsCfg, err := env.SDK(ctx)
 		if err != nil {
@@ -40,6 +37,11 @@ func Service(ctx context.Context, env app.Env, stores *backend.Stores, dispatchT
 		svc.Dispatch = NewLambdaDispatcher(awsCfg, dispatchTo)
 	}
 	return svc, nil
+}
+
+// stores are the retention service's stores among the opened ones.
+func retentionStores(stores *backend.Stores) retention.Stores {
+	return retention.Stores{Meta: stores.Meta, Ret: stores.Meta, Blobs: stores.Blobs, Tenancies: stores.IDs, Usage: stores.Meta}
 }
 
 // Event is what the retention function receives: EventBridge's

@@ -1,0 +1,4 @@
+package console
+
+// accessRoutes adds the Access pages.
+func (c *Console) accessRoutes() {}
