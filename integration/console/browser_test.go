@@ -191,6 +191,7 @@ func theme(scheme string) chromedp.Action[chromedp.Void] {
 // light theme and, as <name>-dark.png, the dark one.
 func (b *browserSession) screenshot(name string) {
 	b.t.Helper()
+	b.checkLabels(name)
 	dir := artifacts(b.t)
 	for _, scheme := range []string{"light", "dark"} {
 		b.run("switch to the "+scheme+" theme", theme(scheme), chromedp.Sleep(150*time.Millisecond))
@@ -204,4 +205,19 @@ func (b *browserSession) screenshot(name string) {
 		}
 	}
 	b.run("back to the light theme", theme("light"))
+}
+
+// unlabelled lists the form controls of a page that have no accessible
+// name: no <label for>, no wrapping <label>, no aria-label(ledby).
+const unlabelled = `Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea")).filter(el =>
+	!(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby")
+).map(el => el.outerHTML.slice(0, 120))`
+
+// checkLabels fails the test for every control of the page without a
+// label (what a screen reader would announce as nothing).
+func (b *browserSession) checkLabels(page string) {
+	b.t.Helper()
+	for _, el := range get(b, "find unlabelled controls", chromedp.Evaluate[[]string](unlabelled)) {
+		b.t.Errorf("%s: a control without a label: %s", page, el)
+	}
 }

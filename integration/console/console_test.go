@@ -252,13 +252,28 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("clipboard %q, want %q", clip, want)
 	}
 
+	r.push("dev/tools/cli:1", "dev/admin")
 	r.open(admin, "/console/repositories")
-	if n := admin.count("#repo-table tbody tr"); n != 1 {
-		t.Errorf("repositories listed: %d, want 1", n)
+	if n := admin.count("#repo-table tbody tr"); n != 2 {
+		t.Errorf("repositories listed: %d, want 2", n)
 	}
 	admin.screenshot("repositories")
+	// The filter narrows the list as one types (htmx), without a submit.
+	admin.run("filter by name",
+		chromedp.SendKeys(chromedp.CSS("#repo-filter"), "too"),
+		chromedp.WaitNotPresent(chromedp.CSS(`#repo-table a[href$="/dev/web"]`)))
+	if n := admin.count("#repo-table tbody tr"); n != 1 || !strings.Contains(admin.text("#repo-table tbody"), "tools/cli") {
+		t.Errorf("filtered by \"too\": %d rows (%s), want tools/cli alone", n, admin.text("#repo-table tbody"))
+	}
 	r.open(admin, "/console/connect")
 	admin.screenshot("connect")
+	// The other pages, as far as this build has them.
+	for _, page := range []string{"retention", "access"} {
+		r.open(admin, "/console/"+page)
+		if admin.text("main h1") != "Not found" {
+			admin.screenshot(page)
+		}
+	}
 
 	// A read-only user sees the repository and no control that writes.
 	reader := newBrowser(t)
