@@ -1,5 +1,5 @@
 # Berth — see README.md. Targets are the contract in docs/architecture.md §7.
-FUNCTIONS := base manifests blobs uploads tags referrers catalog token admin console authorizer retention events
+FUNCTIONS := base manifests blobs uploads tags referrers catalog token admin console authorizer retention events fill
 GO        ?= go
 export BERTH_ADDR ?= 127.0.0.1:5000
 export BERTH_DATA ?= .berth
@@ -9,7 +9,7 @@ export BERTH_DATA ?= .berth
 # RACE_PKGS are the packages with concurrency (goroutines, shared caches,
 # the race suite): `make test` runs them under the race detector.
 RACE_PKGS := ./cmd/berth/ ./shared/authz/ ./shared/backend/ ./shared/gateway/ ./shared/proxy/ ./shared/push/ \
-	./shared/registry/ ./shared/retention/ ./shared/store/... ./shared/oidc/ ./integration/race/
+	./shared/registry/ ./shared/retention/ ./shared/store/... ./shared/oidc/ ./shared/pullthrough/ ./integration/pullthrough/ ./integration/race/
 # RACE_ITERATIONS is how many rounds of each pair the race suite fires in
 # `make test` (under the race detector); run alone it fires 200
 # (BERTH_RACE_ITERATIONS, docs/storage.md "Testing the races").

@@ -91,7 +91,8 @@ func TestConfigRejectsWhatCannotDeploy(t *testing.T) {
 		{"bin in days", func(c *Config) { c.RetentionBin = "7d" }, "retentionBin"},
 		{"zero delete share", func(c *Config) { c.RetentionMaxShare = 0 }, "retentionMaxShare"},
 		{"zero delete count", func(c *Config) { c.RetentionMaxCount = 0 }, "retentionMaxCount"},
-		{"grace within a request", func(c *Config) { c.GCGrace = "29s" }, "uploads function's timeout"},
+		{"grace within a request", func(c *Config) { c.GCGrace = "29s" }, "function's timeout of 29s"},
+		{"grace within a fill", func(c *Config) { c.GCGrace = "10m" }, "fill function's timeout of 15m0s"},
 		{"webhook without its secret", func(c *Config) { c.WebhookURL = "https://h.example.com/x" }, "go together"},
 		{"webhook over http", func(c *Config) {
 			c.WebhookURL, c.WebhookSecretArn = "http://h.example.com/x", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x"
@@ -122,7 +123,7 @@ func TestStackRefusesMissingZipsAndUnknownRouteFunctions(t *testing.T) {
 		want   string
 	}{
 		{"registry function zip missing", []string{route.Base}, nil, "make build"},
-		{"route to a function the stack lacks", route.RegistryFunctions,
+		{"route to a function the stack lacks", coreFunctions(),
 			[]route.Route{{Method: "GET", Path: "/nope", Function: "nope"}}, `no function "nope"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

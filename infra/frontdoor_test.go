@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/berth-registry/berth/shared/route"
 )
 
 // Two front-door stacks, synthesized once: "west" in eu-west-1 with a
@@ -33,7 +32,7 @@ func frontDoorStacks(t *testing.T) frontStacks {
 	t.Helper()
 	frontOnce.Do(func() {
 		cfg := DefaultConfig()
-		cfg.DistDir = placeholderDist(t, route.RegistryFunctions...)
+		cfg.DistDir = placeholderDist(t, coreFunctions()...)
 		cfg.FrontDoor, cfg.Region = FrontDoorCloudFront, "eu-west-1"
 		cfg.DomainName, cfg.CertificateArn = testDomain, edgeCert
 		if front.westStack, front.west, frontErr = synthesize(t, cfg); frontErr != nil {
@@ -224,7 +223,7 @@ func TestDefaultFrontDoorIsTheAPIAlone(t *testing.T) {
 func TestFrontDoorNeedsARegionAndAUsEast1Certificate(t *testing.T) {
 	t.Setenv("CDK_DEFAULT_REGION", "")
 	cfg := DefaultConfig()
-	cfg.DistDir = placeholderDist(t, route.RegistryFunctions...)
+	cfg.DistDir = placeholderDist(t, coreFunctions()...)
 	cfg.FrontDoor = FrontDoorCloudFront
 	_, err := NewStack(awscdk.NewApp(nil), "berth-noregion", &StackProps{Config: cfg})
 	if err == nil || !strings.Contains(err.Error(), "-c region=") {

@@ -8,10 +8,12 @@ import (
 	"github.com/berth-registry/berth/shared/route"
 )
 
-// Functions of later issues that the route table does not name.
+// Functions the route table does not name: later issues' and the
+// pull-through cache's fill function, which the blobs functions invoke.
 const (
 	fnRetention = "retention"
 	fnEvents    = "events"
+	fnFill      = "fill"
 )
 
 // function is one Lambda function of the stack. Adding a function is one
@@ -39,12 +41,14 @@ type function struct {
 type target int
 
 const (
-	onTable   target = iota // the DynamoDB table (and its indexes)
-	onObjects               // keys under a prefix of the S3 bucket
-	onKey                   // the token-signing KMS key
-	onSelf                  // the function itself (lambda:InvokeFunction)
-	onStream                // the table's change stream
-	onBus                   // the event bus
+	onTable    target = iota // the DynamoDB table (and its indexes)
+	onObjects                // keys under a prefix of the S3 bucket
+	onKey                    // the token-signing KMS key
+	onSelf                   // the function itself (lambda:InvokeFunction)
+	onStream                 // the table's change stream
+	onBus                    // the event bus
+	onCacheKey               // the KMS key that seals pull-through credentials
+	onFill                   // the fill function (lambda:InvokeFunction)
 )
 
 // grant is actions on one target; Prefix is the S3 key prefix for
@@ -68,6 +72,12 @@ func selfGrant(actions ...string) grant { return grant{On: onSelf, Actions: acti
 func streamGrant(actions ...string) grant { return grant{On: onStream, Actions: actions} }
 
 func busGrant(actions ...string) grant { return grant{On: onBus, Actions: actions} }
+
+func cacheKeyGrant(actions ...string) grant { return grant{On: onCacheKey, Actions: actions} }
+
+// invokeFill lets a function hand pull-through fills to the fill
+// function (BERTH_FILL_FUNCTION).
+var invokeFill = grant{On: onFill, Actions: []string{"lambda:InvokeFunction"}}
 
 // Bucket layout (shared/registry): committed blobs (each where its
 // upload put it, blobs/<upload id>), large manifests, and temporary
@@ -117,19 +127,31 @@ var registryGrants = map[string][]grant{
 	// large) and counts the pull (UpdateItem); PUT checks references,
 	// creates the repository (policy lookup), stores manifest and tags,
 	// re-touches the blob links (UpdateItem), takes the manifest back if
-	// one is gone, and audits; DELETE removes tags and manifests.
+	// one is gone, and audits; DELETE removes tags and manifests. In a
+	// pull-through cache (shared/pullthrough) a miss reads the tenancy's
+	// rules (Query), claims the fill (PutItem, DeleteItem), opens the
+	// rule's sealed credentials (kms:Decrypt) and stores the manifest as
+	// a push would.
 	route.Manifests: {
 		tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete),
 		objectGrant(manifestsPrefix, s3Get, s3Put),
+		cacheKeyGrant("kms:Decrypt"),
 	},
 	// GET reads the link and presigns the blob; a digest that is no
 	// blob may be a manifest fetched through the blobs endpoint (GetItem,
 	// plus Query when its record overflows; its body from manifests/).
-	// HEAD touches the link (UpdateItem); DELETE unlinks.
+	// HEAD touches the link (UpdateItem); DELETE unlinks. In a
+	// pull-through cache a miss claims the fill (PutItem, DeleteItem),
+	// opens the rule's credentials (kms:Decrypt), and either fills a
+	// small blob itself (one PutObject under blobs/, the blob record and
+	// link; a duplicate object deleted) or hands the fill to the fill
+	// function.
 	route.Blobs: {
-		tableGrant(ddbGet, ddbQuery, ddbUpdate, ddbDelete),
-		objectGrant(blobsPrefix, s3Get),
+		tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete),
+		objectGrant(blobsPrefix, s3Get, s3Put, s3Del),
 		objectGrant(manifestsPrefix, s3Get),
+		cacheKeyGrant("kms:Decrypt"),
+		invokeFill,
 	},
 	// Sessions are PutItem (compare-and-set) and DeleteItem; a mount
 	// touches the source link and a commit of a known digest the blob
@@ -161,9 +183,10 @@ var retentionTable = tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete, 
 // more memory for CPU: they hash and base64-decode up to 10 MB a request.
 func functionTable() []function {
 	return []function{
-		{Name: route.Base, Memory: 256, Timeout: 10 * time.Second, Grants: baseGrants()},
+		// Base and blobs may wait for a pull-through fill (up to 20 s).
+		{Name: route.Base, Memory: 256, Timeout: 29 * time.Second, Grants: baseGrants()},
 		{Name: route.Manifests, Memory: 256, Timeout: 15 * time.Second, Grants: registryGrants[route.Manifests]},
-		{Name: route.Blobs, Memory: 256, Timeout: 10 * time.Second, Grants: registryGrants[route.Blobs]},
+		{Name: route.Blobs, Memory: 256, Timeout: 29 * time.Second, Grants: registryGrants[route.Blobs]},
 		{Name: route.Uploads, Memory: 1024, Timeout: 29 * time.Second, Grants: registryGrants[route.Uploads]},
 		{Name: route.Tags, Memory: 256, Timeout: 10 * time.Second, Grants: registryGrants[route.Tags]},
 		{Name: route.Referrers, Memory: 256, Timeout: 10 * time.Second, Grants: registryGrants[route.Referrers]},
@@ -180,7 +203,9 @@ func functionTable() []function {
 		{Name: route.Token, Memory: 256, Timeout: 10 * time.Second, Later: true,
 			Grants: []grant{tableGrant(ddbGet, ddbPut, ddbQuery), keyGrant("kms:GetPublicKey", "kms:Sign")}},
 		// The admin API (shared/admin) works on metadata and never
-		// touches the key. It reads blob objects for blob verification
+		// touches the key but to seal pull-through cache rules' upstream
+		// credentials (kms:Encrypt; it never opens them). It reads blob
+		// objects for blob verification
 		// (shared/scrub, POST /api/blobs/verify, re-hashing them) and
 		// for image details (GET /api/images/<name>@<digest>), which
 		// read the config blob (layer history, labels) and a large
@@ -190,7 +215,7 @@ func functionTable() []function {
 		// invocation (no dispatcher: shared/app Function) and starts a
 		// garbage collection, which deletes blob objects.
 		{Name: route.Admin, Memory: 512, Timeout: 29 * time.Second, Later: true, Retention: true, Tenancy: true,
-			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Get, s3Del), objectGrant(manifestsPrefix, s3Get)}},
+			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Get, s3Del), objectGrant(manifestsPrefix, s3Get), cacheKeyGrant("kms:Encrypt")}},
 		// The console (shared/console) calls the admin API's services in
 		// process: it reads what the admin API reads (image details read
 		// config blobs and large manifests' bodies), and writes what its
@@ -224,6 +249,18 @@ func functionTable() []function {
 				streamGrant("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"),
 				busGrant("events:PutEvents"),
 			}},
+		// The pull-through cache's asynchronous fills (functions/fill):
+		// under its claim (GetItem, PutItem, DeleteItem) it streams one
+		// blob from the upstream into a multipart upload under blobs/
+		// (aborted, or the object deleted, when the digest is wrong),
+		// then records and links it as a commit does (PutItem, UpdateItem
+		// to touch a reused record; an existing record's object is
+		// checked, GetObject, before it is trusted) and audits. It reads the rule (Query)
+		// and opens its credentials (kms:Decrypt). Memory buys network
+		// throughput; Lambda's longest timeout bounds a multi-GB layer.
+		{Name: fnFill, Memory: 1024, Timeout: 15 * time.Minute,
+			Grants: []grant{tableGrant(ddbGet, ddbQuery, ddbPut, ddbUpdate, ddbDelete),
+				objectGrant(blobsPrefix, s3Get, s3Put, s3Del, s3Abort), cacheKeyGrant("kms:Decrypt")}},
 	}
 }
 
@@ -275,27 +312,33 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 // splitSelf separates f's grants on itself, which name the function's
-// own ARN, from the others.
+// own ARN, from the others (grants on the fill function are made once
+// every function exists: Stack.handFillsTo).
 func (f function) splitSelf() (others, self []grant) {
 	for _, g := range f.Grants {
-		if g.On == onSelf {
+		switch g.On {
+		case onSelf:
 			self = append(self, g)
-		} else {
+		case onFill:
+		default:
 			others = append(others, g)
 		}
 	}
 	return others, self
 }
 
-// usesKey reports whether f reads or signs with the token-signing key.
-func (f function) usesKey() bool {
+// has reports whether f holds a grant on target.
+func (f function) has(on target) bool {
 	for _, g := range f.Grants {
-		if g.On == onKey {
+		if g.On == on {
 			return true
 		}
 	}
 	return false
 }
+
+// usesKey reports whether f reads or signs with the token-signing key.
+func (f function) usesKey() bool { return f.has(onKey) }
 
 // logicalName is f's name as a construct id ("uploads" → "Uploads").
 func (f function) logicalName() string {

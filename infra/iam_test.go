@@ -15,9 +15,15 @@ import (
 // Retention (and the admin function, which serves the retention API)
 // deletes collected blobs' objects and lists nothing; the retention
 // function invokes itself to fan out.
+//
+// The pull-through cache: the functions that fill from upstreams
+// (manifests, blobs, fill) open sealed credentials (kms:Decrypt), the
+// admin function seals them (kms:Encrypt), and blobs fills small blobs
+// itself and hands the rest to the fill function.
 var wantAccess = map[string][]string{
-	route.Manifests: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"), s3("manifests/*", "GetObject", "PutObject")},
-	route.Blobs:     {ddb("GetItem", "Query", "UpdateItem", "DeleteItem"), s3("blobs/*", "GetObject"), s3("manifests/*", "GetObject")},
+	route.Manifests: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"), s3("manifests/*", "GetObject", "PutObject"), openCredentials},
+	route.Blobs: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"), s3("blobs/*", "GetObject", "PutObject", "DeleteObject"),
+		s3("manifests/*", "GetObject"), openCredentials, "lambda:InvokeFunction fn:fill"},
 	route.Uploads: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"),
 		s3("uploads/*", "PutObject", "GetObject", "DeleteObject"),
 		s3("blobs/*", "PutObject", "GetObject", "DeleteObject", "AbortMultipartUpload")},
@@ -29,7 +35,7 @@ var wantAccess = map[string][]string{
 	// admin hands runs started through the API to the retention
 	// function, and reads config blobs and large manifests for image
 	// details.
-	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), s3("manifests/*", "GetObject"), "lambda:InvokeFunction fn:retention"},
+	route.Admin: {retentionDDB, s3("blobs/*", "GetObject", "DeleteObject"), s3("manifests/*", "GetObject"), "lambda:InvokeFunction fn:retention", "kms:Encrypt cachekey"},
 	// The console reads and writes what the admin API's repository and
 	// image services do, and touches no key.
 	route.Console: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"), s3("blobs/*", "GetObject"), s3("manifests/*", "GetObject")},
@@ -40,7 +46,11 @@ var wantAccess = map[string][]string{
 	fnEvents: {access("dynamodb", "table", []string{"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}),
 		"events:PutEvents bus",
 		access("sqs", "queue:EventsDeadLetters", []string{"SendMessage", "GetQueueAttributes", "GetQueueUrl"})},
+	fnFill: {ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"),
+		s3("blobs/*", "GetObject", "PutObject", "DeleteObject", "AbortMultipartUpload"), openCredentials},
 }
+
+const openCredentials = "kms:Decrypt cachekey"
 
 var retentionDDB = ddb("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 

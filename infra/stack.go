@@ -42,6 +42,9 @@ type Stack struct {
 	Bucket awss3.Bucket
 	// Key signs registry tokens (nil if no deployed function uses it).
 	Key awskms.Key
+	// CacheKey seals pull-through cache rules' upstream credentials (nil
+	// if no deployed function uses it).
+	CacheKey awskms.Key
 	// Functions are the deployed functions by name.
 	Functions map[string]awslambda.Function
 	API       awsapigatewayv2.HttpApi
@@ -91,6 +94,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	s.bucket()
 	s.signingKey()
 	s.eventBus()
+	s.cacheKey()
 	s.functions()
 	if err := s.api(); err != nil {
 		return nil, err
@@ -202,6 +206,25 @@ func (s *Stack) signingKey() {
 	}
 }
 
+// cacheKey is the key that seals pull-through cache rules' upstream
+// credentials (shared/pullthrough): a symmetric KMS key, each secret
+// encrypted bound to its rule (encryption context), sealed by the admin
+// function (kms:Encrypt) and opened only by the functions that fetch
+// from upstreams (kms:Decrypt), every use in CloudTrail. Retained with
+// the table that holds the ciphertexts, and rotated yearly.
+func (s *Stack) cacheKey() {
+	for _, f := range s.fns {
+		if f.has(onCacheKey) {
+			s.CacheKey = awskms.NewKey(s.Stack, jsii.String("CacheCredentialsKey"), &awskms.KeyProps{
+				Description:       jsii.String("Berth pull-through cache upstream credentials"),
+				EnableKeyRotation: jsii.Bool(true),
+				RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+			})
+			return
+		}
+	}
+}
+
 // functions creates one Lambda per deployed function: arm64,
 // provided.al2023, the zip from dist/, its own log group and a role
 // holding exactly its grants. Grants on the function itself go into a
@@ -256,6 +279,32 @@ func (s *Stack) functions() {
 		}
 	}
 	s.handRunsToRetention()
+	s.handFillsTo()
+}
+
+// handFillsTo lets the functions that serve blob GETs hand pull-through
+// fills to the fill function (BERTH_FILL_FUNCTION, read by shared/app):
+// lambda:InvokeFunction on that one function, in a policy of its own
+// per caller (made once every function exists).
+func (s *Stack) handFillsTo() {
+	fill, ok := s.Functions[fnFill]
+	if !ok {
+		return
+	}
+	for _, f := range s.fns {
+		if !f.has(onFill) {
+			continue
+		}
+		fn := s.Functions[f.Name]
+		fn.AddEnvironment(jsii.String("BERTH_FILL_FUNCTION"), fill.FunctionName(), nil)
+		awsiam.NewPolicy(s.Stack, jsii.String(f.logicalName()+"InvokesFillPolicy"), &awsiam.PolicyProps{
+			Roles: &[]awsiam.IRole{fn.Role()},
+			Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings(invokeFill.Actions...),
+				Resources: &[]*string{fill.FunctionArn()},
+			})},
+		})
+	}
 }
 
 // handRunsToRetention lets the admin function hand retention runs started
@@ -298,6 +347,9 @@ func (s *Stack) environment(f function) *map[string]*string {
 	}
 	if f.usesKey() {
 		env["BERTH_SIGNING_KEY_ID"] = s.Key.KeyArn()
+	}
+	if f.has(onCacheKey) {
+		env["BERTH_CACHE_KEY_ID"] = s.CacheKey.KeyArn()
 	}
 	if f.Tenancy {
 		env["BERTH_TENANCY"] = jsii.String(s.cfg.Tenancy)
@@ -350,6 +402,8 @@ func (s *Stack) resources(g grant, self *string) []*string {
 		return []*string{s.Table.TableStreamArn()}
 	case onBus:
 		return []*string{s.Bus.EventBusArn()}
+	case onCacheKey:
+		return []*string{s.CacheKey.KeyArn()}
 	default:
 		return []*string{s.Key.KeyArn()}
 	}

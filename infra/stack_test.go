@@ -120,7 +120,7 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 		// tenancy and cooling are the stack's settings.
 		tenancy, cooling string
 	}{
-		{"core", core, route.RegistryFunctions, map[string]float64{route.Uploads: 1024}, "dev", "6h"},
+		{"core", core, coreFunctions(), map[string]float64{route.Uploads: 1024}, "dev", "6h"},
 		{"full", full, allFunctionNames(), map[string]float64{route.Uploads: 2048, fnRetention: 1024}, fullTenancy, fullCooling},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,11 +138,12 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 					t.Errorf("%s: memory %v, want %v", name, p["MemorySize"], mb)
 				}
 				timeout, _ := p["Timeout"].(float64)
-				if name != fnRetention && name != fnEvents && (timeout <= 0 || timeout > 29) {
+				long := name == fnRetention || name == fnFill
+				if !long && name != fnEvents && (timeout <= 0 || timeout > 29) {
 					t.Errorf("%s: timeout %v s, want within the API's 30 s integration limit", name, timeout)
 				}
-				if name == fnRetention && timeout != 900 {
-					t.Errorf("retention: timeout %v s, want Lambda's 15 minutes", timeout)
+				if long && timeout != 900 {
+					t.Errorf("%s: timeout %v s, want Lambda's 15 minutes", name, timeout)
 				}
 				want := map[string]string{
 					"BERTH_BACKEND": "aws", "BERTH_TABLE": "table", "BERTH_BUCKET": "bucket",
@@ -154,6 +155,16 @@ func TestFunctionsAreArm64Al2023WithTheEnvironmentContract(t *testing.T) {
 				}
 				if name == route.Token || name == route.Authorizer {
 					want["BERTH_SIGNING_KEY_ID"] = "key"
+				}
+				// The pull-through cache: who seals or opens upstream
+				// credentials gets the key; who serves blob GETs, the
+				// fill function.
+				switch name {
+				case route.Manifests, route.Admin, fnFill:
+					want["BERTH_CACHE_KEY_ID"] = "cachekey"
+				case route.Blobs, route.Base:
+					want["BERTH_CACHE_KEY_ID"] = "cachekey"
+					want["BERTH_FILL_FUNCTION"] = "fn:fill"
 				}
 				// The admin function serves the retention API, which
 				// runs retention and decides by the bootstrap tenancy who
@@ -297,20 +308,53 @@ func TestBucketIsPrivateEncryptedTLSOnlyWithLifecycleAndRetained(t *testing.T) {
 	}
 }
 
-// The key exists once a function that signs or verifies (token,
+// The signing key exists once a function that signs or verifies (token,
 // authorizer) is deployed, and only then.
 func TestSigningKeyIsAsymmetricP256AndOnlyWithTokenOrAuthorizer(t *testing.T) {
 	core, full := stacks(t)
-	if ids := core.ofType("AWS::KMS::Key"); len(ids) != 0 {
-		t.Errorf("key %v with only the registry functions, which never use it", ids)
+	if keys := keysLabelled(core, "key"); len(keys) != 0 {
+		t.Errorf("signing key %v with only the registry functions, which never use it", keys)
 	}
 	if _, ok := core.Outputs["SigningKeyArn"]; ok {
 		t.Error("SigningKeyArn output without a key")
 	}
-	_, k := full.one(t, "AWS::KMS::Key")
-	if k.Properties["KeySpec"] != "ECC_NIST_P256" || k.Properties["KeyUsage"] != "SIGN_VERIFY" {
+	keys := keysLabelled(full, "key")
+	if len(keys) != 1 {
+		t.Fatalf("signing keys %v, want one", keys)
+	}
+	if k := keys[0]; k.Properties["KeySpec"] != "ECC_NIST_P256" || k.Properties["KeyUsage"] != "SIGN_VERIFY" {
 		t.Errorf("key %v/%v, want ECC_NIST_P256/SIGN_VERIFY", k.Properties["KeySpec"], k.Properties["KeyUsage"])
 	}
+}
+
+// The pull-through cache's key is one symmetric key, rotated and kept
+// with the table whose ciphertexts it opens, in every stack (the
+// registry functions fill from upstreams).
+func TestCacheKeyIsSymmetricRotatedAndRetained(t *testing.T) {
+	core, full := stacks(t)
+	for name, tp := range map[string]*tpl{"core": core, "full": full} {
+		keys := keysLabelled(tp, "cachekey")
+		if len(keys) != 1 {
+			t.Fatalf("%s: cache keys %v, want one", name, keys)
+		}
+		k := keys[0]
+		if k.Properties["EnableKeyRotation"] != true || k.DeletionPolicy != "Retain" || k.Properties["KeyUsage"] != nil {
+			t.Errorf("%s: cache key rotation %v, deletion %q, usage %v; want rotated, retained, ENCRYPT_DECRYPT (the default)",
+				name, k.Properties["EnableKeyRotation"], k.DeletionPolicy, k.Properties["KeyUsage"])
+		}
+	}
+}
+
+// keysLabelled returns the KMS keys of tp that labels() names label.
+func keysLabelled(tp *tpl, label string) []resource {
+	labels := tp.labels()
+	var out []resource
+	for _, id := range tp.ofType("AWS::KMS::Key") {
+		if labels[id] == label {
+			out = append(out, tp.Resources[id])
+		}
+	}
+	return out
 }
 
 func TestStageServesAtRootWithThrottling(t *testing.T) {

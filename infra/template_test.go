@@ -88,6 +88,12 @@ func placeholderDist(t *testing.T, names ...string) string {
 	return dir
 }
 
+// coreFunctions are the functions every stack deploys: the registry's
+// and the pull-through cache's fill function.
+func coreFunctions() []string {
+	return append(slices.Clone(route.RegistryFunctions), fnFill)
+}
+
 func allFunctionNames() []string {
 	var out []string
 	for _, f := range functionTable() {
@@ -138,7 +144,7 @@ func stacks(t *testing.T) (core, full *tpl) {
 	t.Helper()
 	synthOnce.Do(func() {
 		cfg := DefaultConfig()
-		cfg.DistDir = placeholderDist(t, route.RegistryFunctions...)
+		cfg.DistDir = placeholderDist(t, coreFunctions()...)
 		if coreStack, coreTpl, synthErr = synthesize(t, cfg); synthErr != nil {
 			return
 		}
@@ -216,7 +222,12 @@ func (t *tpl) labels() map[string]string {
 		case "AWS::S3::Bucket":
 			l[id] = "bucket"
 		case "AWS::KMS::Key":
+			// The token-signing key, and the symmetric one that seals
+			// pull-through credentials.
 			l[id] = "key"
+			if r.Properties["KeySpec"] == nil {
+				l[id] = "cachekey"
+			}
 		case "AWS::Events::EventBus":
 			l[id] = "bus"
 		case "AWS::SQS::Queue":

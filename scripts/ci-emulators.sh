@@ -14,6 +14,9 @@
 #   BERTH_TEST_S3_SECRET_KEY
 #   BERTH_TEST_KMS_ENDPOINT       local-kms (KMS API) on 127.0.0.1
 #   BERTH_RIE                     the Lambda Runtime Interface Emulator
+#   BERTH_DISTRIBUTION_REGISTRY   the distribution registry (registry:3),
+#                                 an upstream the pull-through cache's
+#                                 tests start with a configuration of their own
 #   BERTH_EMULATORS_PID           the servers' process ids (for --stop)
 #
 # Everything is installed under ${BERTH_TOOLS:-$HOME/.cache/berth-tools},
@@ -27,6 +30,9 @@
 #   github.com/nsmithuk/local-kms); seconds.
 # - aws-lambda-rie: `go install .../cmd/aws-lambda-rie@<pseudo-version>`;
 #   seconds. Not started here: Lambda mode runs one per function instance.
+# - the distribution registry: `go install
+#   github.com/distribution/distribution/v3/cmd/registry@<version>`; about
+#   3 minutes on 2 cores the first time. Not started here either.
 # The tests look for MinIO, local-kms and aws-lambda-rie there too.
 # Servers listen on free 127.0.0.1 ports with data in memory or in a
 # temporary directory; logs next to ENVFILE. gofakes3 needs nothing here:
@@ -42,6 +48,8 @@ readonly MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 readonly MINIO_BIN="$TOOLS_DIR/minio/$MINIO_VERSION/minio"
 readonly RIE_VERSION="v0.0.0-20261030222936-bef5c4ba774d"
 readonly RIE_BIN="$TOOLS_DIR/rie/$RIE_VERSION/aws-lambda-rie"
+readonly DISTRIBUTION_VERSION="v3.1.2"
+readonly DISTRIBUTION_BIN="$TOOLS_DIR/distribution/$DISTRIBUTION_VERSION/registry"
 # MinIO's root credentials (it refuses a secret under 8 characters).
 readonly S3_ACCESS_KEY="berthtest" S3_SECRET_KEY="berthtest-secret"
 
@@ -77,7 +85,7 @@ if [[ -f "$envfile" ]]; then
 	if [[ -n "${BERTH_TEST_DYNAMODB_ENDPOINT:-}" ]] && answers "${BERTH_TEST_DYNAMODB_ENDPOINT#http://}" &&
 		[[ -n "${BERTH_TEST_S3_ENDPOINT:-}" ]] && answers "${BERTH_TEST_S3_ENDPOINT#http://}" &&
 		[[ -n "${BERTH_TEST_KMS_ENDPOINT:-}" ]] && answers "${BERTH_TEST_KMS_ENDPOINT#http://}" &&
-		[[ -x "${BERTH_RIE:-}" ]]; then
+		[[ -x "${BERTH_RIE:-}" ]] && [[ -x "${BERTH_DISTRIBUTION_REGISTRY:-}" ]]; then
 		log "reusing the emulators of $envfile"
 		exit 0
 	fi
@@ -110,6 +118,7 @@ go_install() {
 
 [[ -x "$RIE_BIN" ]] || go_install "$RIE_VERSION" github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie "$(dirname "$RIE_BIN")"
 [[ -x "$MINIO_BIN" ]] || go_install "$MINIO_VERSION" github.com/minio/minio "$(dirname "$MINIO_BIN")"
+[[ -x "$DISTRIBUTION_BIN" ]] || go_install "$DISTRIBUTION_VERSION" github.com/distribution/distribution/v3/cmd/registry "$(dirname "$DISTRIBUTION_BIN")"
 
 # local-kms: built from scripts/localkms, cached by its sources' hash.
 kms_src="$(cd "$(dirname "$0")/localkms" && pwd)"
@@ -196,6 +205,7 @@ export BERTH_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY
 export BERTH_TEST_S3_SECRET_KEY=$S3_SECRET_KEY
 export BERTH_TEST_KMS_ENDPOINT=$kms_url
 export BERTH_RIE=$RIE_BIN
+export BERTH_DISTRIBUTION_REGISTRY=$DISTRIBUTION_BIN
 export BERTH_EMULATORS_PID="$dynalite_pid $minio_pid $kms_pid"
 EOF
 log "env in $envfile"

@@ -82,6 +82,7 @@ var groups = []group{
 	retentionGroup,
 	blobsGroup,
 	usageGroup,
+	cacheRulesGroup,
 }
 
 // topCommand is a command without verbs, with the arguments usage
@@ -130,8 +131,8 @@ func usage() string {
 	}
 	b.WriteString("\nRun \"berth <command> --help\" for a command's verbs and flags. The admin\n" +
 		"commands and the model behind them are described in docs/auth.md,\n" +
-		"retention in docs/retention.md, configuration (for serve and bootstrap) in\n" +
-		"docs/configuration.md.\n")
+		"retention in docs/retention.md, pull-through caches in docs/pull-through.md,\n" +
+		"configuration (for serve and bootstrap) in docs/configuration.md.\n")
 	return b.String()
 }
 

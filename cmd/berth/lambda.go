@@ -81,6 +81,10 @@ func lambdaOptions(cfg config.Config) (lambdamode.Options, error) {
 		Logs:      os.Stderr,
 	}
 	o.Endpoints.S3 = lambdamode.S3ForClients(o.Endpoints.S3, cfg.Addr)
+	if cfg.CacheInsecure {
+		// A pull-through upstream on this machine (docs/pull-through.md).
+		o.ExtraEnv = map[string]string{"BERTH_CACHE_INSECURE": "1"}
+	}
 	switch {
 	case o.RIE == "":
 		return o, errors.New("aws-lambda-rie not found (BERTH_RIE, PATH or the tools directory): " + lambdamode.InstallHint)

@@ -11,6 +11,6 @@ import (
 )
 
 func main() {
-	h, err := registryfn.New(context.Background(), route.Base)
+	h, err := registryfn.New(context.Background(), route.Base, nil)
 	app.Start(route.Base, h, err)
 }

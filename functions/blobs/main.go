@@ -6,11 +6,12 @@ import (
 	"context"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/fillfn"
 	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/route"
 )
 
 func main() {
-	h, err := registryfn.New(context.Background(), route.Blobs)
+	h, err := registryfn.New(context.Background(), route.Blobs, fillfn.Open)
 	app.Start(route.Blobs, h, err)
 }

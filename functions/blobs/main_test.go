@@ -58,6 +58,7 @@ func TestEvents(t *testing.T) {
 }
 
 // TestLinksOnlyWhatItServes: the bootstrap links the registry and the
-// Lambda adapter, and no admin API, retention, local gateway, embedded
-// store, KMS or SDK credential chain (docs/lambda-mode.md).
-func TestLinksOnlyWhatItServes(t *testing.T) { linktest.CheckRegistry(t) }
+// Lambda adapter, KMS only to open pull-through cache credentials (never
+// the signing key's wiring), and no admin API, retention, local gateway,
+// embedded store or SDK credential chain (docs/lambda-mode.md).
+func TestLinksOnlyWhatItServes(t *testing.T) { linktest.CheckFilling(t) }

@@ -11,6 +11,6 @@ import (
 )
 
 func main() {
-	h, err := registryfn.New(context.Background(), route.Catalog)
+	h, err := registryfn.New(context.Background(), route.Catalog, nil)
 	app.Start(route.Catalog, h, err)
 }

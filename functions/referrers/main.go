@@ -11,6 +11,6 @@ import (
 )
 
 func main() {
-	h, err := registryfn.New(context.Background(), route.Referrers)
+	h, err := registryfn.New(context.Background(), route.Referrers, nil)
 	app.Start(route.Referrers, h, err)
 }

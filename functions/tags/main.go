@@ -11,6 +11,6 @@ import (
 )
 
 func main() {
-	h, err := registryfn.New(context.Background(), route.Tags)
+	h, err := registryfn.New(context.Background(), route.Tags, nil)
 	app.Start(route.Tags, h, err)
 }

@@ -11,6 +11,6 @@ import (
 )
 
 func main() {
-	h, err := registryfn.New(context.Background(), route.Uploads)
+	h, err := registryfn.New(context.Background(), route.Uploads, nil)
 	app.Start(route.Uploads, h, err)
 }

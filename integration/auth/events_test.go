@@ -41,7 +41,7 @@ func catchAllServesOnlyWhatTheAuthorizerDecided(t *testing.T, backend string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := registryfn.Registry(env, r.local.Stores, nil)
+	reg := registryfn.Registry(env, r.local.Stores, nil, nil)
 	base := lambdahttp.Handler(registryfn.Handler(env, reg, route.Base), quiet)
 	authorize := lambdahttp.Authorizer(a.Authorizer, quiet)
 

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/pullthrough"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -72,6 +73,9 @@ type Config struct {
 	// Usage, when set, gives repositories and tenancies their stored
 	// bytes and tenancies their quotas (docs/usage.md).
 	Usage store.UsageStore
+	// CacheRules, when set, serves the tenancies' pull-through cache
+	// rules; nil where the store keeps none.
+	CacheRules *pullthrough.Rules
 }
 
 // API serves the admin API.
@@ -123,6 +127,9 @@ type call struct {
 	tenancy, user, group string
 	policy, token, rule  string
 	repo, digest         string
+	// cacheRule is a pull-through cache rule's prefix (a repository
+	// name).
+	cacheRule string
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
@@ -161,6 +168,11 @@ func (a *API) Routes(m *api.Mux) {
 		"GET /api/tenancies/{tenancy}/quota":                          a.getUsage,
 		"PUT /api/tenancies/{tenancy}/quota":                          a.putQuota,
 		"DELETE /api/tenancies/{tenancy}/quota":                       a.deleteQuota,
+		"GET /api/tenancies/{tenancy}/cache-rules":                    a.listCacheRules,
+		"POST /api/tenancies/{tenancy}/cache-rules":                   a.createCacheRule,
+		"GET /api/tenancies/{tenancy}/cache-rules/{prefix...}":        a.getCacheRule,
+		"PATCH /api/tenancies/{tenancy}/cache-rules/{prefix...}":      a.updateCacheRule,
+		"DELETE /api/tenancies/{tenancy}/cache-rules/{prefix...}":     a.deleteCacheRule,
 		"GET /api/repositories":                                       a.listRepositories,
 		"POST /api/repositories":                                      a.createRepository,
 		"GET /api/repositories/{repo...}":                             a.getRepository,
@@ -181,7 +193,7 @@ func (a *API) handle(h handlerFunc) api.HandlerFunc {
 		c := &call{
 			tenancy: r.PathValue("tenancy"), user: r.PathValue("user"), group: r.PathValue("group"),
 			policy: r.PathValue("policy"), token: r.PathValue("token"), rule: r.PathValue("rule"),
-			repo: r.PathValue("repo"),
+			repo: r.PathValue("repo"), cacheRule: r.PathValue("prefix"),
 		}
 		if image := r.PathValue("image"); image != "" {
 			i := strings.LastIndex(image, "@")
@@ -218,7 +230,7 @@ func (c *call) check() error {
 		check func(string) error
 	}{
 		{c.tenancy, checkTenancyName}, {c.user, checkUserName}, {c.group, checkGroupName},
-		{c.policy, checkPolicyName}, {c.repo, checkRepoName}, {c.rule, checkRuleName},
+		{c.policy, checkPolicyName}, {c.repo, checkRepoName}, {c.rule, checkRuleName}, {c.cacheRule, checkRepoName},
 	} {
 		if n.v == "" {
 			continue
@@ -265,7 +277,7 @@ func (a *API) tenancyExists(ctx context.Context, t string) error {
 // record appends an audit event to a tenancy's trail; a failure is
 // logged, not answered (the change itself was made).
 func (a *API) record(ctx context.Context, who authz.Actor, tenancy, action, target, detail string) {
-	e := authz.NewAuditEvent(who.Principal, action, target, detail)
+	e := authz.NewAuditEvent(a.now(), who.Principal, action, target, detail)
 	e.Tenancy = tenancy
 	if err := a.ids.AppendAudit(ctx, e); err != nil {
 		a.log.WarnContext(ctx, "audit write failed", "action", action, "target", target, "error", err.Error())

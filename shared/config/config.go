@@ -55,6 +55,18 @@ type Config struct {
 	// (generated, kept in Data and printed when unset).
 	Tenancy    string
 	AdminToken string
+	// CacheKeyID names the symmetric KMS key that seals pull-through
+	// cache rules' upstream credentials (BERTH_CACHE_KEY_ID, as the CDK
+	// stack sets it); unset, a key file in Data seals them.
+	CacheKeyID string
+	// FillFunction is the Lambda function that fills pull-through
+	// caches asynchronously (BERTH_FILL_FUNCTION, as the CDK stack sets
+	// it on the blobs functions); unset, fills run in this process.
+	FillFunction string
+	// CacheInsecure allows pull-through upstreams over http and on
+	// loopback, private and link-local addresses
+	// (BERTH_CACHE_INSECURE=1): for tests and local development only.
+	CacheInsecure bool
 	// TestClock gives the process a clock that stands still until
 	// POST /api/retention/clock moves it (BERTH_TEST_CLOCK=1), for
 	// end-to-end tests: every recorded time comes from it
@@ -124,11 +136,16 @@ func FromEnv() (Config, error) {
 	c.AdminToken = os.Getenv("BERTH_ADMIN_TOKEN")
 	c.SigningKey = os.Getenv("BERTH_SIGNING_KEY")
 	c.SigningKeyID = os.Getenv("BERTH_SIGNING_KEY_ID")
+	c.CacheKeyID = os.Getenv("BERTH_CACHE_KEY_ID")
+	c.FillFunction = os.Getenv("BERTH_FILL_FUNCTION")
 	var err error
 	if c.TestClock, err = flag("BERTH_TEST_CLOCK", "a test clock"); err != nil {
 		return c, err
 	}
 	if c.OIDCLoopback, err = flag("BERTH_OIDC_LOOPBACK", "trust loopback http issuers, for tests"); err != nil {
+		return c, err
+	}
+	if c.CacheInsecure, err = flag("BERTH_CACHE_INSECURE", "pull-through upstreams on loopback and private addresses, for tests and local development"); err != nil {
 		return c, err
 	}
 	switch a := env("BERTH_AUTH", "on"); a {

@@ -7,7 +7,9 @@
 // else started from the installed binary once per test binary (it ends
 // with the binary); without either the test skips, or fails when CI=true.
 // (dynalite, the DynamoDB emulator, has its own package:
-// shared/store/dynamo/dynalite.)
+// shared/store/dynamo/dynalite.) The distribution registry (CNCF's
+// registry:3), an upstream for the pull-through cache's tests, is
+// installed there too; each test starts its own (Distribution).
 package emulator
 
 import (
@@ -34,10 +36,12 @@ const (
 	EnvS3SecretKey = "BERTH_TEST_S3_SECRET_KEY"
 	EnvKMSEndpoint = "BERTH_TEST_KMS_ENDPOINT"
 	EnvRIE         = "BERTH_RIE"
+	// EnvDistribution is the distribution registry's executable.
+	EnvDistribution = "BERTH_DISTRIBUTION_REGISTRY"
 )
 
 // install is how to get every tool this package finds.
-const install = "run scripts/ci-emulators.sh (it installs MinIO, local-kms and aws-lambda-rie under ${BERTH_TOOLS:-~/.cache/berth-tools}; MinIO's first build takes ~7 minutes) and source the env file it writes"
+const install = "run scripts/ci-emulators.sh (it installs MinIO, local-kms, aws-lambda-rie and the distribution registry under ${BERTH_TOOLS:-~/.cache/berth-tools}; MinIO's first build takes ~7 minutes, the registry's ~3) and source the env file it writes"
 
 // S3 is a running MinIO and the credentials it takes.
 type S3 struct {
@@ -146,6 +150,22 @@ func RIE(t testing.TB) string {
 	}
 	if p == "" {
 		missing(t, "aws-lambda-rie")
+	}
+	return p
+}
+
+// Distribution returns the distribution registry's executable
+// (github.com/distribution/distribution/v3/cmd/registry):
+// $BERTH_DISTRIBUTION_REGISTRY, else the installed one. A test runs it
+// with a configuration of its own.
+func Distribution(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv(EnvDistribution)
+	if p == "" {
+		p = find("distribution", "registry")
+	}
+	if p == "" {
+		missing(t, "distribution registry ("+EnvDistribution+" unset, none installed)")
 	}
 	return p
 }

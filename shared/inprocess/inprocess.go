@@ -23,7 +23,9 @@ import (
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/app/adminfn"
 	"github.com/berth-registry/berth/shared/app/authfn"
+	"github.com/berth-registry/berth/shared/app/cachefn"
 	"github.com/berth-registry/berth/shared/app/consolefn"
+	"github.com/berth-registry/berth/shared/app/fillfn"
 	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/app/retentionfn"
 	"github.com/berth-registry/berth/shared/backend"
@@ -32,6 +34,7 @@ import (
 	"github.com/berth-registry/berth/shared/gateway"
 	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/metrics"
+	"github.com/berth-registry/berth/shared/pullthrough"
 	"github.com/berth-registry/berth/shared/registry"
 	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/route"
@@ -56,6 +59,10 @@ type Local struct {
 	Clock *clock.Clock
 	// stopWebhook ends the webhook sender (BERTH_WEBHOOK_URL), and
 	// webhookDone is closed when it has.
+	// Cache is the pull-through cache (nil when the store keeps no
+	// cache state); its fills run in this process unless
+	// BERTH_FILL_FUNCTION names a fill function.
+	Cache       *cachefn.Cache
 	stopWebhook context.CancelFunc
 	webhookDone chan struct{}
 }
@@ -142,6 +149,9 @@ func compose(ctx context.Context, env app.Env, stores *backend.Stores) (*Local, 
 	if l.Retention, err = retentionfn.Service(ctx, env, stores, ""); err != nil {
 		return nil, err
 	}
+	if l.Cache, err = cache(ctx, env, stores); err != nil {
+		return nil, err
+	}
 	handlers := map[string]http.Handler{}
 	var a *authfn.Auth
 	if cfg.Auth {
@@ -154,7 +164,11 @@ func compose(ctx context.Context, env app.Env, stores *backend.Stores) (*Local, 
 			return nil, err
 		}
 		handlers[route.Token] = metrics.Handler(env.Metrics, route.Token, a.Tokens)
-		handlers[route.Admin] = adminfn.Handler(env, stores, l.Retention)
+		var rules *pullthrough.Rules
+		if l.Cache != nil {
+			rules = l.Cache.Rules
+		}
+		handlers[route.Admin] = adminfn.Handler(env, stores, l.Retention, rules)
 		if handlers[route.Console], err = consolefn.Handler(env, stores, l.Retention); err != nil {
 			return nil, err
 		}
@@ -163,7 +177,7 @@ func compose(ctx context.Context, env app.Env, stores *backend.Stores) (*Local, 
 	if a != nil {
 		policy = a.Authorizer
 	}
-	reg := registryfn.Registry(env, stores, policy)
+	reg := registryfn.Registry(env, stores, policy, l.Cache.Upstream())
 	for _, f := range route.RegistryFunctions {
 		handlers[f] = registryfn.Handler(env, reg, f)
 	}
@@ -208,9 +222,44 @@ func (l *Local) startWebhook(cfg config.Config, log *slog.Logger) error {
 
 // Close stops the webhook sender and releases the stores.
 func (l *Local) Close() error {
+	if l.Cache != nil {
+		l.Cache.Fills.Close()
+	}
 	if l.stopWebhook != nil {
 		l.stopWebhook()
 		<-l.webhookDone
 	}
 	return l.Stores.Close()
+}
+
+// cache builds berth serve's pull-through cache: credentials sealed with
+// the KMS key BERTH_CACHE_KEY_ID names, else with a key file in the data
+// directory (created on first use, on either backend; where the
+// directory cannot hold one, rules with credentials are refused); fills
+// too long for a request run in this process's goroutines unless
+// BERTH_FILL_FUNCTION names a fill function (Lambda mode).
+func cache(ctx context.Context, env app.Env, stores *backend.Stores) (*cachefn.Cache, error) {
+	cfg := env.Config
+	var sealer pullthrough.Sealer
+	if cfg.CacheKeyID != "" {
+		s, err := fillfn.Sealer(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		sealer = s
+	} else if s, err := local.OpenSealer(filepath.Join(cfg.Data, "cache-credentials.key")); err == nil {
+		sealer = s
+	} else if cfg.Backend == "embedded" {
+		return nil, err
+	} else {
+		env.Log.Warn("no key to seal pull-through cache credentials with (set BERTH_CACHE_KEY_ID): rules with credentials are refused", "error", err.Error())
+	}
+	var d pullthrough.Dispatcher // nil: fills run here
+	if cfg.FillFunction != "" {
+		var err error
+		if d, err = fillfn.Dispatcher(ctx, env); err != nil {
+			return nil, err
+		}
+	}
+	return cachefn.New(env, stores, sealer, d), nil
 }

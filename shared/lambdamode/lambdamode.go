@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -110,12 +109,16 @@ func Start(ctx context.Context, o Options) (*Runner, error) {
 		}
 		o.Log.Info("lambda mode: stack synthesized", "template", tpl, "seconds", time.Since(start).Seconds())
 	}
-	var keyOnce sync.Once
-	var keyARN string
-	var keyErr error
-	fns, err := ReadTemplate(tpl, Locals{Table: o.Table, Bucket: o.Bucket, KeyARN: func() (string, error) {
-		keyOnce.Do(func() { keyARN, keyErr = createSigningKey(ctx, o) })
-		return keyARN, keyErr
+	keys := map[string]string{} // by spec: each key is made once
+	fns, err := ReadTemplate(tpl, Locals{Table: o.Table, Bucket: o.Bucket, KeyARN: func(spec string) (string, error) {
+		if arn, ok := keys[spec]; ok {
+			return arn, nil
+		}
+		arn, err := createKey(ctx, o, spec)
+		if err == nil {
+			keys[spec] = arn
+		}
+		return arn, err
 	}})
 	if err != nil {
 		return nil, err
@@ -196,18 +199,28 @@ func environment(fn Function, o Options, lambdaURL string) ([]string, error) {
 	return env, nil
 }
 
-// createSigningKey creates the token-signing key in the KMS emulator:
-// an ECC_NIST_P256 signing key, as the stack creates it.
-func createSigningKey(ctx context.Context, o Options) (string, error) {
+// createKey creates a key of the stack's in the KMS emulator, as the
+// stack creates it: the token-signing key (spec ECC_NIST_P256, for
+// signing), or the symmetric key that seals pull-through credentials
+// (no spec).
+func createKey(ctx context.Context, o Options, spec string) (string, error) {
 	if o.Endpoints.KMS == "" {
-		return "", errors.New("the stack signs tokens with a KMS key, and no KMS emulator is set (AWS_ENDPOINT_URL_KMS; " + InstallHint + ")")
+		return "", errors.New("the stack has a KMS key, and no KMS emulator is set (AWS_ENDPOINT_URL_KMS; " + InstallHint + ")")
 	}
 	c := kms.New(kms.Options{Region: o.Region, BaseEndpoint: aws.String(o.Endpoints.KMS),
 		Credentials: credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, "")})
-	out, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify,
-		Description: aws.String("Berth Lambda mode: registry token signing")})
+	in := &kms.CreateKeyInput{Description: aws.String("Berth Lambda mode: pull-through cache credentials")}
+	switch spec {
+	case "":
+	case string(types.KeySpecEccNistP256):
+		in = &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify,
+			Description: aws.String("Berth Lambda mode: registry token signing")}
+	default:
+		return "", fmt.Errorf("the stack has a KMS key of spec %s, which Lambda mode does not make", spec)
+	}
+	out, err := c.CreateKey(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("creating the signing key in the KMS emulator at %s: %w", o.Endpoints.KMS, err)
+		return "", fmt.Errorf("creating a key in the KMS emulator at %s: %w", o.Endpoints.KMS, err)
 	}
 	return aws.ToString(out.KeyMetadata.Arn), nil
 }

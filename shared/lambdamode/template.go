@@ -25,9 +25,11 @@ type Function struct {
 type Locals struct {
 	// Table and Bucket replace Ref to the DynamoDB table and S3 bucket.
 	Table, Bucket string
-	// KeyARN replaces the token-signing KMS key's Arn (and Ref); it is
-	// asked for only when some function's environment names the key.
-	KeyARN func() (string, error)
+	// KeyARN replaces a KMS key's Arn (and Ref) by the key's spec (its
+	// KeySpec: "ECC_NIST_P256" for the token-signing key, "" for the
+	// symmetric one that seals pull-through credentials); it is asked
+	// for only when some function's environment names the key.
+	KeyARN func(spec string) (string, error)
 	// EventBus replaces Ref to the EventBridge bus (the events
 	// function's; Lambda mode has no stream to invoke it with);
 	// "berth-local" when empty.
@@ -140,7 +142,9 @@ func (t template) resolve(raw json.RawMessage, functions map[string]string, loca
 	case r.Type == "AWS::S3::Bucket" && attr == "":
 		return locals.Bucket, nil
 	case r.Type == "AWS::KMS::Key" && (attr == "" || attr == "Arn") && locals.KeyARN != nil:
-		return locals.KeyARN()
+		var key struct{ KeySpec string }
+		_ = json.Unmarshal(r.Properties, &key)
+		return locals.KeyARN(key.KeySpec)
 	case r.Type == "AWS::Events::EventBus" && attr == "":
 		if locals.EventBus == "" {
 			return "berth-local", nil

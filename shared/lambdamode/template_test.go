@@ -15,14 +15,16 @@ import (
 const stack = `{"Resources": {
   "MetadataTable30E05F1F": {"Type": "AWS::DynamoDB::Table", "Properties": {}},
   "BlobBucketC9B7BD92": {"Type": "AWS::S3::Bucket", "Properties": {}},
-  "TokenSigningKeyBF1D9E0A": {"Type": "AWS::KMS::Key", "Properties": {}},
+  "TokenSigningKeyBF1D9E0A": {"Type": "AWS::KMS::Key", "Properties": {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}},
+  "CacheCredentialsKey6E5C3B1A": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": true}},
   "TokenFunction0E51A6ED": {"Type": "AWS::Lambda::Function", "Properties": {
     "Description": "Berth token", "Handler": "bootstrap", "MemorySize": 256, "Timeout": 10,
     "Environment": {"Variables": {"BERTH_BACKEND": "aws", "BERTH_TABLE": {"Ref": "MetadataTable30E05F1F"},
       "BERTH_BUCKET": {"Ref": "BlobBucketC9B7BD92"}, "BERTH_SIGNING_KEY_ID": {"Fn::GetAtt": ["TokenSigningKeyBF1D9E0A", "Arn"]}}}}},
   "AdminFunction09BA95C5": {"Type": "AWS::Lambda::Function", "Properties": {
     "Description": "Berth admin", "Handler": "bootstrap", "MemorySize": 512, "Timeout": 29,
-    "Environment": {"Variables": {"BERTH_RETENTION_FUNCTION": {"Ref": "RetentionFunctionD325E3AB"}}}}},
+    "Environment": {"Variables": {"BERTH_RETENTION_FUNCTION": {"Ref": "RetentionFunctionD325E3AB"},
+      "BERTH_CACHE_KEY_ID": {"Fn::GetAtt": ["CacheCredentialsKey6E5C3B1A", "Arn"]}}}}},
   "RetentionFunctionD325E3AB": {"Type": "AWS::Lambda::Function", "Properties": {
     "Description": "Berth retention", "Handler": "bootstrap", "MemorySize": 1024, "Timeout": 900}},
   "EdgeFunction": {"Type": "AWS::Lambda::Function", "Properties": {"Description": "restores WWW-Authenticate", "Handler": "index.handler"}}
@@ -38,9 +40,12 @@ func writeTemplate(t *testing.T, body string) string {
 }
 
 func TestReadTemplateResolvesTheStacksReferences(t *testing.T) {
-	asked := 0
-	fns, err := ReadTemplate(writeTemplate(t, stack), Locals{Table: "berth", Bucket: "berth-blobs", KeyARN: func() (string, error) {
-		asked++
+	asked := map[string]int{}
+	fns, err := ReadTemplate(writeTemplate(t, stack), Locals{Table: "berth", Bucket: "berth-blobs", KeyARN: func(spec string) (string, error) {
+		asked[spec]++
+		if spec == "" {
+			return "arn:aws:kms:us-east-1:111122223333:key/cache", nil
+		}
 		return "arn:aws:kms:us-east-1:111122223333:key/local", nil
 	}})
 	if err != nil {
@@ -68,8 +73,11 @@ func TestReadTemplateResolvesTheStacksReferences(t *testing.T) {
 	if got := byName["admin"].Env["BERTH_RETENTION_FUNCTION"]; got != "retention" {
 		t.Errorf("admin's BERTH_RETENTION_FUNCTION = %q, want the function's name, retention", got)
 	}
-	if asked != 1 {
-		t.Errorf("the key was asked for %d times, want once", asked)
+	if got := byName["admin"].Env["BERTH_CACHE_KEY_ID"]; got != "arn:aws:kms:us-east-1:111122223333:key/cache" {
+		t.Errorf("admin's BERTH_CACHE_KEY_ID = %q, want the symmetric key's", got)
+	}
+	if asked["ECC_NIST_P256"] != 1 || asked[""] != 1 {
+		t.Errorf("the keys were asked for %v, want each once", asked)
 	}
 }
 
@@ -79,12 +87,12 @@ func TestReadTemplateRefusesWhatItCannotResolve(t *testing.T) {
 		"an attribute of the table":  strings.Replace(stack, `{"Ref": "MetadataTable30E05F1F"}`, `{"Fn::GetAtt": ["MetadataTable30E05F1F", "StreamArn"]}`, 1),
 		"a Fn::Join":                 strings.Replace(stack, `"BERTH_BACKEND": "aws"`, `"BERTH_BACKEND": {"Fn::Join": ["", ["a", "ws"]]}`, 1),
 	} {
-		if _, err := ReadTemplate(writeTemplate(t, body), Locals{Table: "t", Bucket: "b", KeyARN: func() (string, error) { return "k", nil }}); err == nil {
+		if _, err := ReadTemplate(writeTemplate(t, body), Locals{Table: "t", Bucket: "b", KeyARN: func(string) (string, error) { return "k", nil }}); err == nil {
 			t.Errorf("%s: no error", what)
 		}
 	}
 	keyErr := errors.New("no KMS emulator")
-	if _, err := ReadTemplate(writeTemplate(t, stack), Locals{Table: "t", Bucket: "b", KeyARN: func() (string, error) { return "", keyErr }}); !errors.Is(err, keyErr) {
+	if _, err := ReadTemplate(writeTemplate(t, stack), Locals{Table: "t", Bucket: "b", KeyARN: func(string) (string, error) { return "", keyErr }}); !errors.Is(err, keyErr) {
 		t.Errorf("a key that cannot be made: %v, want its error", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/berth-registry/berth/shared/netguard"
 )
 
 // maxDocument bounds a discovery document or JWK set (real ones are a
@@ -190,54 +192,13 @@ func isLoopbackHost(h string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// blocked are ranges no fetch may reach besides the private,
-// loopback, link-local and multicast ones netip names: shared address
-// space (carrier NAT), IETF protocol assignments, benchmarking, the
-// reserved 240/4, and IPv6 prefixes that embed an IPv4 address.
-var blocked = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),
-	netip.MustParsePrefix("64:ff9b:1::/48"),
-	netip.MustParsePrefix("2002::/16"),
-}
-
-// PublicAddress reports whether a fetch may connect to a: a public
-// unicast address, or loopback when allowed. The instance metadata
-// service (169.254.169.254, fd00:ec2::254), the Lambda runtime API
-// (127.0.0.1:9001) and private networks are refused.
-func PublicAddress(a netip.Addr, loopback bool) bool {
-	a = a.Unmap()
-	if a.IsLoopback() {
-		return loopback
-	}
-	if !a.IsGlobalUnicast() || a.IsPrivate() {
-		return false
-	}
-	for _, p := range blocked {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
+// PublicAddress reports whether a fetch may connect to a (see
+// netguard.Public).
+func PublicAddress(a netip.Addr, loopback bool) bool { return netguard.Public(a, loopback) }
 
 // dialGuard checks the address each connection is made to, after name
 // resolution, so a name that resolves (or rebinds) to an internal
-// address is refused too.
+// address is refused too: issuers must be on public addresses.
 func dialGuard(loopback bool) func(network, address string, _ syscall.RawConn) error {
-	return func(network, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
-		}
-		a, err := netip.ParseAddr(host)
-		if err != nil || !PublicAddress(a, loopback) {
-			return fmt.Errorf("connecting to %s is not allowed: issuers must be on public addresses", host)
-		}
-		return nil
-	}
+	return netguard.Control(loopback)
 }

@@ -50,7 +50,7 @@ func (reg *Registry) repository(ctx context.Context, name string) (store.Reposit
 // record appends an audit event for the request's principal.
 func (reg *Registry) record(ctx context.Context, action, target, detail string) {
 	p, _ := principal(ctx)
-	e := authz.NewAuditEvent(p, action, target, detail)
+	e := authz.NewAuditEvent(reg.now(), p, action, target, detail)
 	if t, _ := auth.SplitRepo(target); t != "" {
 		e.Tenancy = t
 	}
@@ -83,4 +83,12 @@ func (reg *Registry) event(ctx context.Context, now time.Time, typ, repo string,
 func (reg *Registry) pushedEvent(ctx context.Context, now time.Time, m store.Manifest, tags []string) events.Event {
 	return reg.event(ctx, now, events.ManifestPushed, m.Repo, events.ManifestPushedData{Digest: m.Digest,
 		MediaType: m.MediaType, Size: m.Size, ArtifactType: m.ArtifactType, Subject: m.Subject, Tags: tags})
+}
+
+// guard refuses a push into a pull-through cache's repository.
+func (reg *Registry) guard(ctx context.Context, name string) error {
+	if reg.up == nil {
+		return nil
+	}
+	return reg.up.Guard(ctx, name)
 }

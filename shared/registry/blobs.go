@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/route"
@@ -46,9 +48,10 @@ func (reg *Registry) blobsHandler(w http.ResponseWriter, r *http.Request, m rout
 		if man, merr := reg.meta.GetManifest(ctx, name, d); merr == nil {
 			return reg.serveManifestAsBlob(w, r, man)
 		}
-		return errcode.New(errcode.BlobUnknown, "blob %s is not in repository %q", d, name)
-	}
-	if err != nil {
+		if b, err = reg.fromUpstream(w, r, name, d); b.Key == "" {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	h := w.Header()
@@ -69,6 +72,39 @@ func (reg *Registry) blobsHandler(w http.ResponseWriter, r *http.Request, m rout
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusTemporaryRedirect)
 	return nil
+}
+
+// fromUpstream serves blob d missing from repository name from a
+// pull-through cache's upstream: a redirect to the upstream's own URL
+// (answered here), or the blob filled within the request, returned to
+// be served as any other. A blob no rule covers is BLOB_UNKNOWN.
+func (reg *Registry) fromUpstream(w http.ResponseWriter, r *http.Request, name string, d digest.Digest) (store.Blob, error) {
+	unknown := errcode.New(errcode.BlobUnknown, "blob %s is not in repository %q", d, name)
+	if reg.up == nil {
+		return store.Blob{}, unknown
+	}
+	head := r.Method == http.MethodHead
+	src, ok, err := reg.up.Blob(r.Context(), name, d, head)
+	switch {
+	case !ok:
+		return store.Blob{}, unknown
+	case err != nil:
+		return store.Blob{}, err
+	case src.Stored:
+		return reg.meta.GetLink(r.Context(), name, d)
+	}
+	h := w.Header()
+	h.Set("Docker-Content-Digest", d.String())
+	if src.Location != "" {
+		h.Set("Location", src.Location)
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return store.Blob{}, nil
+	}
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(src.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	return store.Blob{}, nil
 }
 
 func (reg *Registry) serveManifestAsBlob(w http.ResponseWriter, r *http.Request, man store.Manifest) error {

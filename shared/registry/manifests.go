@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/content"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/oci"
@@ -36,18 +37,21 @@ func (reg *Registry) manifests(w http.ResponseWriter, r *http.Request, m route.M
 	return errcode.New(errcode.Unsupported, "method %s not allowed on manifests", r.Method)
 }
 
-// resolve turns a tag or digest into a stored manifest.
-func (reg *Registry) resolve(ctx context.Context, name, ref string) (store.Manifest, error) {
+// resolve turns a tag or digest into a stored manifest; tag is the tag
+// record when it was read already (nil: read it, when ref is a tag).
+func (reg *Registry) resolve(ctx context.Context, name, ref string, tag *store.Tag) (store.Manifest, error) {
 	var d digest.Digest
-	if oci.IsDigest(ref) {
+	switch {
+	case oci.IsDigest(ref):
 		var err error
 		if d, err = oci.ParseDigest(ref); err != nil {
 			return store.Manifest{}, errcode.New(errcode.DigestInvalid, "%v", err)
 		}
-	} else {
-		if !oci.ValidTag(ref) {
-			return store.Manifest{}, errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", ref)
-		}
+	case !oci.ValidTag(ref):
+		return store.Manifest{}, errcode.New(errcode.TagInvalid, "tag %q does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", ref)
+	case tag != nil:
+		d = tag.Digest
+	default:
 		t, err := reg.meta.GetTag(ctx, name, ref)
 		if errors.Is(err, store.ErrNotFound) {
 			return store.Manifest{}, errcode.New(errcode.ManifestUnknown, "manifest tagged %q is not in repository %q", ref, name)
@@ -72,20 +76,45 @@ func (reg *Registry) manifestBody(ctx context.Context, man store.Manifest) ([]by
 }
 
 func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
-	if r.Method == http.MethodHead && !oci.IsDigest(ref) && oci.ValidTag(ref) {
-		// The tag repeats what a HEAD answers: one read.
-		t, err := reg.meta.GetTag(r.Context(), name, ref)
-		if err == nil && t.MediaType != "" {
+	ctx := r.Context()
+	var tag *store.Tag
+	if !oci.IsDigest(ref) && oci.ValidTag(ref) {
+		t, err := reg.meta.GetTag(ctx, name, ref)
+		switch {
+		case err == nil:
+			tag = &t
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if tag != nil && !tag.Checked.IsZero() && reg.up != nil {
+			// A pull-through cache's tag: re-checked upstream when due.
+			t, warning, err := reg.up.Refresh(ctx, *tag)
+			if err != nil {
+				return err
+			}
+			if warning != "" {
+				w.Header().Add("Warning", warning)
+			}
+			tag = &t
+		}
+		if r.Method == http.MethodHead && tag != nil && tag.MediaType != "" {
+			// The tag repeats what a HEAD answers: one read.
 			h := w.Header()
-			h.Set("Docker-Content-Digest", t.Digest.String())
-			h.Set("Etag", `"`+t.Digest.String()+`"`)
-			h.Set("Content-Type", t.MediaType)
-			h.Set("Content-Length", strconv.FormatInt(t.Size, 10))
+			h.Set("Docker-Content-Digest", tag.Digest.String())
+			h.Set("Etag", `"`+tag.Digest.String()+`"`)
+			h.Set("Content-Type", tag.MediaType)
+			h.Set("Content-Length", strconv.FormatInt(tag.Size, 10))
 			w.WriteHeader(http.StatusOK)
 			return nil
 		}
 	}
-	man, err := reg.resolve(r.Context(), name, ref)
+	man, err := reg.resolve(ctx, name, ref, tag)
+	var e *errcode.Error
+	if errors.As(err, &e) && e.Code == errcode.ManifestUnknown && reg.up != nil {
+		if m, ok, uerr := reg.up.Manifest(ctx, name, ref); ok {
+			man, err = m, uerr
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -98,7 +127,7 @@ func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, r
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	body, err := reg.manifestBody(r.Context(), man)
+	body, err := reg.manifestBody(ctx, man)
 	if err != nil {
 		return fmt.Errorf("read manifest %s body: %w", man.Digest, err)
 	}
@@ -109,6 +138,9 @@ func (reg *Registry) getManifest(w http.ResponseWriter, r *http.Request, name, r
 
 func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, ref string) error {
 	ctx := r.Context()
+	if err := reg.guard(ctx, name); err != nil {
+		return err
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, oci.MaxManifestSize+1))
 	if err != nil {
 		return errcode.New(errcode.ManifestInvalid, "reading manifest: %v", err)
@@ -149,31 +181,12 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 		return err
 	}
 	now := reg.now().UTC()
-	man := store.Manifest{
-		Repo: name, Digest: d, MediaType: mediaType, Size: int64(len(body)),
-		ArtifactType: parsed.EffectiveArtifactType(), Annotations: parsed.Annotations,
-		Created: now, Pushed: now, ImageSize: parsed.ImageSize(),
-	}
+	man := content.Manifest(name, d, mediaType, body, parsed, now)
 	if p, ok := principal(ctx); ok && !p.Anonymous() {
 		man.PushedBy = p.String()
 	}
-	if parsed.Subject != nil {
-		man.Subject = parsed.Subject.Digest
-	}
-	seen := map[digest.Digest]bool{}
-	for _, ref := range parsed.References() {
-		if !seen[ref.Digest] {
-			seen[ref.Digest] = true
-			man.Refs = append(man.Refs, ref.Digest)
-		}
-	}
-	if len(body) > reg.cfg.InlineManifestMax {
-		man.BodyKey = "manifests/" + d.Algorithm().String() + "/" + d.Encoded()
-		if err := reg.blobs.Put(ctx, man.BodyKey, body); err != nil {
-			return fmt.Errorf("store manifest body: %w", err)
-		}
-	} else {
-		man.Body = body
+	if err := content.Keep(ctx, reg.blobs, &man, body, reg.cfg.InlineManifestMax); err != nil {
+		return err
 	}
 	repo, err := reg.repository(ctx, name)
 	if err != nil {

@@ -91,6 +91,8 @@ type Registry struct {
 	pulls PullRecorder
 	// quota refuses pushes past a tenancy's quota (WithQuota).
 	quota Quota
+	// up, when set, fills pull-through cached repositories.
+	up Upstream
 }
 
 // Quota refuses a push that would take a tenancy past its storage
@@ -109,6 +111,45 @@ func WithQuota(q Quota) Option { return func(reg *Registry) { reg.quota = q } }
 func (reg *Registry) admit(ctx context.Context, repo string, size int64) error {
 	return reg.quota.Admit(ctx, repo, size)
 }
+
+// Upstream is a pull-through cache (shared/pullthrough): it fills the
+// repositories its rules cover from their upstream registries and keeps
+// them read-only to pushes. Each method's ok is false when no rule
+// covers the repository (then the registry answers as it would without
+// one).
+type Upstream interface {
+	// Guard returns a DENIED error for a push into a repository a rule
+	// covers, nil otherwise.
+	Guard(ctx context.Context, repo string) error
+	// Manifest fetches manifest ref (a tag or digest), missing from
+	// repo, from the upstream and stores it as a push would.
+	Manifest(ctx context.Context, repo, ref string) (man store.Manifest, ok bool, err error)
+	// Refresh re-checks a cached tag (t.Checked set) once its rule's
+	// refresh interval has passed, moving it when the upstream's moved.
+	// It returns the tag to serve and, when the upstream could not be
+	// asked, a Warning header value saying the copy may be stale.
+	Refresh(ctx context.Context, t store.Tag) (store.Tag, string, error)
+	// Blob answers a GET (head false) or HEAD of blob d missing from
+	// repo.
+	Blob(ctx context.Context, repo string, d digest.Digest, head bool) (src BlobSource, ok bool, err error)
+}
+
+// BlobSource is how a blob a cached repository lacks is served.
+type BlobSource struct {
+	// Location, when set, is the upstream's own URL for the bytes (its
+	// signed storage URL): the client is redirected there while the
+	// cache fills asynchronously.
+	Location string
+	// Size is the blob's size, for a HEAD answered from the upstream.
+	Size int64
+	// Stored says the blob is in the repository now: serve it as any
+	// other.
+	Stored bool
+}
+
+// WithUpstream makes the registry a pull-through cache where u's rules
+// say (docs/pull-through.md).
+func WithUpstream(u Upstream) Option { return func(reg *Registry) { reg.up = u } }
 
 // Policy evaluates a principal's access to a repository.
 type Policy interface {

@@ -76,40 +76,6 @@ func (reg *Registry) link(ctx context.Context, repo string, d digest.Digest) (st
 	return reg.meta.TouchLink(ctx, repo, d)
 }
 
-// existingBlob returns the record a commit links to when the digest is
-// recorded already, and whether that record is the commit's own (so its
-// object stays). The record is marked in use; a
-// record the collector condemned is replaced by the commit's, and one it
-// deleted meanwhile is recorded anew.
-func (reg *Registry) existingBlob(ctx context.Context, ours store.Blob) (store.Blob, bool, error) {
-	for range 3 {
-		st, err := reg.meta.TouchBlob(ctx, ours.Digest)
-		switch {
-		case err == nil:
-			return st.Blob, false, nil
-		case errors.Is(err, store.ErrConflict) && st.Condemned != "" && st.Key == ours.Key:
-			return ours, false, errCollected(ours)
-		case errors.Is(err, store.ErrConflict) && st.Condemned != "":
-			err = reg.meta.ReplaceCondemnedBlob(ctx, ours, st.Condemned)
-			if err == nil {
-				return ours, true, nil
-			} else if !errors.Is(err, store.ErrConflict) {
-				return ours, false, err
-			}
-		case errors.Is(err, store.ErrNotFound):
-			err = reg.meta.PutBlob(ctx, ours)
-			if err == nil {
-				return ours, true, nil
-			} else if !errors.Is(err, store.ErrExists) {
-				return ours, false, err
-			}
-		default:
-			return ours, false, err
-		}
-	}
-	return ours, false, fmt.Errorf("blob %s kept changing under garbage collection", ours.Digest)
-}
-
 // confirmBlobs re-touches, after a manifest is stored, the links of the
 // blobs it references. A link garbage
 // collection removed since checkReferences read it means the blob may be

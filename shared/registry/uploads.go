@@ -92,8 +92,11 @@ func clip(s string) string {
 func (reg *Registry) startUpload(w http.ResponseWriter, r *http.Request, name string) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	// Refuse a push into a repository the pusher may not create before
-	// any bytes flow.
+	// Refuse a push into a repository the pusher may not create (or
+	// a pull-through cache's) before any bytes flow.
+	if err := reg.guard(ctx, name); err != nil {
+		return err
+	}
 	if _, err := reg.repository(ctx, name); err != nil {
 		return err
 	}

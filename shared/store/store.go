@@ -97,6 +97,10 @@ type Tag struct {
 	MediaType string        `json:"mediaType,omitempty"`
 	Size      int64         `json:"size,omitempty"`
 	Updated   time.Time     `json:"updated,omitzero"`
+	// Checked is when a pull-through cache's upstream last confirmed
+	// the tag (docs/pull-through.md); zero for a pushed tag. A cached
+	// tag older than its rule's refresh interval is asked about again.
+	Checked time.Time `json:"checked,omitzero"`
 }
 
 // Blob is the registry-wide record of some content: where its bytes are.

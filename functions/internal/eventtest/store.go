@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/app/adminfn"
 	"github.com/berth-registry/berth/shared/app/authfn"
+	"github.com/berth-registry/berth/shared/app/fillfn"
 	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/backend"
@@ -60,8 +61,10 @@ func Function(t testing.TB, function string) lambdahttp.HandlerFunc {
 		h, err = authfn.Token(ctx)
 	case route.Admin:
 		h, err = adminfn.New(ctx)
+	case route.Manifests, route.Blobs: // the functions that fill the pull-through cache
+		h, err = registryfn.New(ctx, function, fillfn.Open)
 	default:
-		h, err = registryfn.New(ctx, function)
+		h, err = registryfn.New(ctx, function, nil)
 	}
 	if err != nil {
 		t.Fatalf("build the %s function: %v", function, err)
@@ -91,7 +94,7 @@ func Seed(t testing.TB, cfg config.Config, files ...string) {
 	open := cfg
 	open.Auth = false
 	env := app.NewEnv(open, slog.New(slog.DiscardHandler))
-	reg := registryfn.Registry(env, Stores(t, cfg), nil)
+	reg := registryfn.Registry(env, Stores(t, cfg), nil, nil)
 	id := ""
 	for _, f := range files {
 		ev := Load(t, f, id)

@@ -9,8 +9,6 @@ package linktest
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -42,6 +40,16 @@ var Registry = slices.Concat(Every, []string{
 	"github.com/aws/aws-sdk-go-v2/service/lambda",
 })
 
+// Filling is what the registry functions that fill the pull-through
+// cache (manifests, blobs) link none of: Registry, except KMS, which
+// opens a cache rule's sealed upstream credentials (kms:Decrypt on the
+// cache key alone; never the signing key: no authfn), and the Lambda
+// client, which hands long fills to the fill function.
+var Filling = slices.Concat(Every, []string{
+	module + "shared/admin", module + "shared/retention", module + "shared/scrub",
+	module + "shared/app/adminfn", module + "shared/app/retentionfn", module + "shared/app/authfn",
+})
+
 // NoKMS is what the functions that never touch the signing key (all but
 // token and authorizer) link none of.
 var NoKMS = []string{module + "shared/app/authfn", module + "shared/store/kmskey", "github.com/aws/aws-sdk-go-v2/service/kms"}
@@ -50,11 +58,9 @@ var NoKMS = []string{module + "shared/app/authfn", module + "shared/store/kmskey
 // links, as `make build` builds it.
 func Deps(t testing.TB) []string {
 	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		if goTool, err = exec.LookPath("go"); err != nil {
-			t.Fatalf("no go command to list the function's packages: %v", err)
-		}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command to list the function's packages: %v", err)
 	}
 	cmd := exec.Command(goTool, "list", "-deps", "-tags", "lambda.norpc", ".")
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=")
@@ -97,7 +103,19 @@ func Check(t *testing.T, forbidden, reaches []string) {
 // and the Lambda adapter over DynamoDB and S3, and nothing of Registry.
 func CheckRegistry(t *testing.T) {
 	t.Helper()
-	Check(t, Registry, []string{
+	checkRegistry(t, Registry)
+}
+
+// CheckFilling is CheckRegistry for the functions that fill the
+// pull-through cache: they link nothing of Filling.
+func CheckFilling(t *testing.T) {
+	t.Helper()
+	checkRegistry(t, Filling)
+}
+
+func checkRegistry(t *testing.T, forbidden []string) {
+	t.Helper()
+	Check(t, forbidden, []string{
 		module + "shared/registry", module + "shared/lambdahttp",
 		"github.com/aws/aws-sdk-go-v2/service/dynamodb", "github.com/aws/aws-sdk-go-v2/service/s3",
 	})

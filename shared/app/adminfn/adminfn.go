@@ -13,27 +13,30 @@ import (
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/api"
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/fillfn"
 	"github.com/berth-registry/berth/shared/app/retentionfn"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/metrics"
+	"github.com/berth-registry/berth/shared/pullthrough"
 	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/scrub"
 )
 
-// Handler is the admin function's http.Handler over opened stores and
-// the retention service: /api/retention/ is retention's, the rest the
-// admin API's, behind the enforcement point.
-func Handler(env app.Env, stores *backend.Stores, svc *retention.Service) http.Handler {
+// Handler is the admin function's http.Handler over opened stores, the
+// retention service and the pull-through cache's rules (nil where the
+// store keeps none): /api/retention/ is retention's, the rest the admin
+// API's, behind the enforcement point.
+func Handler(env app.Env, stores *backend.Stores, svc *retention.Service, rules *pullthrough.Rules) http.Handler {
 	cfg := env.Config
 	// Image details read config blobs and large manifest bodies.
 	opts := []admin.Option{admin.WithContent(stores.Blobs)}
 	if sc := scrubber(stores, env); sc != nil {
 		opts = append(opts, admin.WithScrub(sc))
 	}
-	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: env.Clock.Now, OIDCLoopback: cfg.OIDCLoopback, Stats: stores.Meta, Usage: stores.Meta}
+	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: env.Clock.Now, OIDCLoopback: cfg.OIDCLoopback, Stats: stores.Meta, Usage: stores.Meta, CacheRules: rules}
 	m := api.NewMux(env.Log)
 	admin.New(stores.IDs, stores.Meta, acfg, env.Log, opts...).Routes(m)
 	retention.NewAPI(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: env.Clock}).Routes(m)
@@ -67,5 +70,13 @@ func New(ctx context.Context) (lambdahttp.HandlerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lambdahttp.Handler(Handler(env, stores, svc), env.Log), nil
+	cache, err := fillfn.Open(ctx, env, stores)
+	if err != nil {
+		return nil, err
+	}
+	var rules *pullthrough.Rules
+	if cache != nil {
+		rules = cache.Rules
+	}
+	return lambdahttp.Handler(Handler(env, stores, svc, rules), env.Log), nil
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/cachefn"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/lambdahttp"
@@ -36,15 +37,19 @@ func Config(env app.Env) registry.Config {
 }
 
 // Registry builds the registry over opened stores: pulls counted for
-// retention, pushes checked against tenancies' quotas and, with
-// authentication on (cfg.Auth), policy asked of
-// policy (nil: the function's own authorizer, which only answers policy
-// questions and never touches the signing key) and pushes audited.
-func Registry(env app.Env, stores *backend.Stores, policy registry.Policy) *registry.Registry {
+// retention, pushes checked against tenancies' quotas, a pull-through
+// cache where up is set (nil: none) and, with authentication on
+// (cfg.Auth), policy asked of policy (nil: the function's own
+// authorizer, which only answers policy questions and never touches the
+// signing key) and pushes audited.
+func Registry(env app.Env, stores *backend.Stores, policy registry.Policy, up registry.Upstream) *registry.Registry {
 	opts := []registry.Option{
 		registry.WithLogger(env.Log),
 		registry.WithPulls(registry.PullTracker{Stats: stores.Meta, Now: env.Clock.Now}),
 		registry.WithQuota(usage.NewChecker(stores.Meta)),
+	}
+	if up != nil {
+		opts = append(opts, registry.WithUpstream(up))
 	}
 	if env.Config.Auth {
 		if policy == nil {
@@ -65,9 +70,16 @@ func Handler(env app.Env, reg *registry.Registry, function string) http.Handler 
 	return metrics.Handler(env.Metrics, function, h)
 }
 
+// CacheOpener builds a function's pull-through cache over its stores
+// (shared/app/fillfn's Open, for the functions that fill).
+type CacheOpener func(ctx context.Context, env app.Env, stores *backend.Stores) (*cachefn.Cache, error)
+
 // New returns the Lambda handler of a registry function, with its
-// stores opened from the environment.
-func New(ctx context.Context, function string) (lambdahttp.HandlerFunc, error) {
+// stores opened from the environment. The functions that fill the
+// pull-through cache (manifests, blobs) pass open; the others guard
+// cached repositories against pushes with a cache that never fills
+// (and so links no KMS and no Lambda client).
+func New(ctx context.Context, function string, open CacheOpener) (lambdahttp.HandlerFunc, error) {
 	if !slices.Contains(route.RegistryFunctions, function) {
 		return nil, fmt.Errorf("%q is not a registry function (%v)", function, route.RegistryFunctions)
 	}
@@ -75,6 +87,12 @@ func New(ctx context.Context, function string) (lambdahttp.HandlerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := Registry(env, stores, nil)
+	cache := cachefn.New(env, stores, nil, cachefn.NoFillFunction)
+	if open != nil {
+		if cache, err = open(ctx, env, stores); err != nil {
+			return nil, err
+		}
+	}
+	reg := Registry(env, stores, nil, cache.Upstream())
 	return lambdahttp.Handler(Handler(env, reg, function), env.Log), nil
 }

@@ -2,40 +2,28 @@ package retentionfn
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/berth-registry/berth/shared/backend"
+	"github.com/berth-registry/berth/shared/app/invoke"
 	"github.com/berth-registry/berth/shared/retention"
 )
 
 // LambdaDispatcher hands retention jobs to a Lambda function as
-// asynchronous invocations (InvocationType Event): the retention
-// function fans its own runs out this way, and the admin function hands
-// runs started through the API to it, so no run is bound by one API
-// request's 30 seconds.
-type LambdaDispatcher struct {
-	client   *awslambda.Client
-	function string
-}
+// asynchronous invocations: the retention function fans its own runs
+// out this way, and the admin function hands runs started through the
+// API to it, so no run is bound by one API request's 30 seconds.
+type LambdaDispatcher struct{ inv *invoke.Async }
 
 var _ retention.Dispatcher = (*LambdaDispatcher)(nil)
 
 // NewLambdaDispatcher returns a dispatcher to the named function, with
-// the SDK configuration cfg (and the endpoint backend.Endpoint names).
+// the SDK configuration cfg.
 func NewLambdaDispatcher(cfg aws.Config, function string) *LambdaDispatcher {
-	ep := backend.Endpoint("LAMBDA")
-	return &LambdaDispatcher{function: function, client: awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
-		if ep != nil {
-			o.BaseEndpoint = ep
-		}
-	})}
+	return &LambdaDispatcher{inv: invoke.New(cfg, function)}
 }
 
 // Dispatch implements retention.Dispatcher, 16 invocations at a time
@@ -48,15 +36,10 @@ func (d *LambdaDispatcher) Dispatch(ctx context.Context, jobs []retention.Job) e
 		sem  = make(chan struct{}, 16)
 	)
 	for _, j := range jobs {
-		payload, err := json.Marshal(j)
-		if err != nil {
-			return err
-		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			_, err := d.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: &d.function, InvocationType: types.InvocationTypeEvent, Payload: payload})
-			if err != nil {
+			if err := d.inv.Invoke(ctx, j); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("dispatch %s: %w", j.Repository, err))
 				mu.Unlock()

@@ -1,10 +1,12 @@
-// Package kmskey keeps the registry-token signing key in AWS KMS: an
-// asymmetric ECC_NIST_P256 key whose private half never leaves KMS. The
-// token function signs through kms:Sign; the authorizer fetches the
-// public key once per execution environment, on its first request
-// (kms:GetPublicKey, shared/app/authfn), and verifies locally, so
-// checking a token costs no KMS call. It lives beside the other AWS
-// stores because, like them, it is where a secret is kept.
+// Package kmskey keeps Berth's keys in AWS KMS. The registry-token
+// signing key is an asymmetric ECC_NIST_P256 key whose private half
+// never leaves KMS: the token function signs through kms:Sign; the
+// authorizer fetches the public key once per execution environment, on
+// its first request (kms:GetPublicKey, shared/app/authfn), and verifies
+// locally, so checking a token costs no KMS call. A symmetric key seals
+// the pull-through cache's upstream credentials (Sealer). It lives
+// beside the other AWS stores because, like them, it is where a secret
+// is kept.
 package kmskey
 
 import (
@@ -69,4 +71,42 @@ func (s *Signer) SignDigest(ctx context.Context, digest []byte) ([]byte, error) 
 		return nil, fmt.Errorf("kms Sign: %w", err)
 	}
 	return out.Signature, nil
+}
+
+// CipherAPI is the part of the KMS client a Sealer uses.
+type CipherAPI interface {
+	Encrypt(ctx context.Context, in *kms.EncryptInput, opts ...func(*kms.Options)) (*kms.EncryptOutput, error)
+	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
+}
+
+// Sealer encrypts small secrets (a pull-through cache's upstream
+// credentials, at most 4 KiB) with a symmetric KMS key: the ciphertext
+// is stored, and only a function granted kms:Decrypt on the key reads
+// the secret, each time in CloudTrail. The context is KMS's encryption
+// context, so a secret sealed for one rule does not open for another.
+type Sealer struct {
+	api   CipherAPI
+	keyID string
+}
+
+// NewSealer returns a Sealer with the key keyID (an id, ARN or alias).
+func NewSealer(api CipherAPI, keyID string) *Sealer { return &Sealer{api: api, keyID: keyID} }
+
+// Seal encrypts plaintext bound to context (kms:Encrypt).
+func (s *Sealer) Seal(ctx context.Context, plaintext []byte, context map[string]string) ([]byte, error) {
+	out, err := s.api.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(s.keyID), Plaintext: plaintext, EncryptionContext: context})
+	if err != nil {
+		return nil, fmt.Errorf("kms Encrypt: %w", err)
+	}
+	return out.CiphertextBlob, nil
+}
+
+// Open decrypts what Seal made with the same context (kms:Decrypt, with
+// the key named so that a ciphertext of another key is refused).
+func (s *Sealer) Open(ctx context.Context, sealed []byte, context map[string]string) ([]byte, error) {
+	out, err := s.api.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(s.keyID), CiphertextBlob: sealed, EncryptionContext: context})
+	if err != nil {
+		return nil, fmt.Errorf("kms Decrypt: %w", err)
+	}
+	return out.Plaintext, nil
 }

@@ -45,7 +45,7 @@ func OpenMetadata(path string) (*Metadata, error) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads, bucketOutbox}, append(identityBuckets, retentionBuckets...)...) {
+		for _, b := range append([][]byte{bucketRepos, bucketManifests, bucketReferrers, bucketTags, bucketBlobs, bucketLinks, bucketUploads, bucketOutbox}, append(append(identityBuckets, retentionBuckets...), cacheBuckets...)...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

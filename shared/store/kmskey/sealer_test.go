@@ -1,0 +1,42 @@
+package kmskey_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/berth-registry/berth/shared/emulator"
+	"github.com/berth-registry/berth/shared/store/kmskey"
+)
+
+// TestSealerOnLocalKMS seals and opens with a symmetric key in the KMS
+// emulator: the ciphertext opens only with the context it was sealed
+// with, and holds no plaintext.
+func TestSealerOnLocalKMS(t *testing.T) {
+	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(emulator.KMS(t)),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	key, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("berth test: cache credentials")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := kmskey.NewSealer(c, aws.ToString(key.KeyMetadata.Arn))
+	secret := []byte(`{"username":"bot","password":"hunter2-upstream-secret"}`)
+	bound := map[string]string{"berth:tenancy": "dev", "berth:cache-rule": "dev/hub"}
+	sealed, err := s.Seal(t.Context(), secret, bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("hunter2")) {
+		t.Fatal("the sealed credentials hold the password in clear")
+	}
+	got, err := s.Open(t.Context(), sealed, bound)
+	if err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := s.Open(t.Context(), sealed, map[string]string{"berth:tenancy": "dev", "berth:cache-rule": "dev/other"}); err == nil {
+		t.Fatal("credentials sealed for dev/hub opened for dev/other")
+	}
+}
