@@ -213,7 +213,9 @@ func functionTable() []function {
 		// id>, so no narrower key names configs alone. The retention
 		// API it also serves (/api/retention/) runs retention in the
 		// invocation (no dispatcher: shared/app Function) and starts a
-		// garbage collection, which deletes blob objects.
+		// garbage collection, which deletes blob objects. It also writes
+		// pull-through cache rules, sealing their upstream credentials
+		// (kms:Encrypt; it never opens them).
 		{Name: route.Admin, Memory: 512, Timeout: 29 * time.Second, Later: true, Retention: true, Tenancy: true,
 			Grants: []grant{retentionTable, objectGrant(blobsPrefix, s3Get, s3Del), objectGrant(manifestsPrefix, s3Get), cacheKeyGrant("kms:Encrypt")}},
 		// The console (shared/console) calls the admin API's services in

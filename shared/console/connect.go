@@ -46,9 +46,12 @@ func (c *Console) connect(w http.ResponseWriter, r *http.Request, p *Page) error
 	if loopbackHost(p.Host) {
 		v.Scheme = "http"
 	}
-	cfg, _ := json.Marshal(map[string]any{"auths": map[string]any{p.Host: map[string]string{"username": login, "password": tokenPlaceholder}}})
+	var cfg strings.Builder
+	enc := json.NewEncoder(&cfg)
+	enc.SetEscapeHTML(false) // the page escapes; "<auth token>" reads as typed
+	_ = enc.Encode(map[string]any{"auths": map[string]any{p.Host: map[string]string{"username": login, "password": tokenPlaceholder}}})
 	v.Secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: berth-pull\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '" +
-		string(cfg) + "'\n"
+		strings.TrimSpace(cfg.String()) + "'\n"
 	p.Title, p.Nav, p.Data = "Connect", "connect", v
 	return c.render(w, http.StatusOK, "connect", p)
 }

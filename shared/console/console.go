@@ -37,6 +37,11 @@ type Config struct {
 	// Tenancy is the bootstrap tenancy, whose administrators operate
 	// every tenancy.
 	Tenancy string
+	// Repos and Images are the admin API's services (shared/admin's
+	// *API); Deleter deletes images as the registry does.
+	Repos   Repos
+	Images  Images
+	Deleter ImageDeleter
 	// Now is the clock pages show times against (nil: the wall clock).
 	Now func() time.Time
 	// Log logs failures with the request id.
@@ -114,6 +119,7 @@ func (c *Console) routes() {
 		http.Redirect(w, r, route.ConsolePath+"/repositories", http.StatusSeeOther)
 	})
 	c.Handle("GET "+route.ConsolePath+"/connect", c.connect)
+	c.repositoryRoutes()
 	c.retentionRoutes()
 	c.accessRoutes()
 	c.mux.HandleFunc(route.ConsolePath+"/", func(w http.ResponseWriter, r *http.Request) {

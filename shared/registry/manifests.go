@@ -322,6 +322,19 @@ func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, name
 	if err != nil {
 		return errcode.New(errcode.DigestInvalid, "%v", err)
 	}
+	if err := reg.DeleteImage(ctx, name, d); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// DeleteImage deletes manifest d of repository name and the tags that
+// point at it, publishes image.deleted and audits it, as DELETE
+// /v2/<name>/manifests/<digest> does (the console calls it once the
+// admin API's decision allows the actor to). An unknown manifest is
+// MANIFEST_UNKNOWN.
+func (reg *Registry) DeleteImage(ctx context.Context, name string, d digest.Digest) error {
 	// Tags pointing at a deleted manifest go with it; they are listed
 	// first, for the event.
 	var tags []string
@@ -352,6 +365,5 @@ func (reg *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, name
 		}
 	}
 	reg.record(ctx, "delete manifest", name+"@"+d.String(), "")
-	w.WriteHeader(http.StatusAccepted)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/app/adminfn"
 	"github.com/berth-registry/berth/shared/app/authfn"
+	"github.com/berth-registry/berth/shared/app/consolefn"
 	"github.com/berth-registry/berth/shared/app/fillfn"
 	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/auth"
@@ -61,6 +62,8 @@ func Function(t testing.TB, function string) lambdahttp.HandlerFunc {
 		h, err = authfn.Token(ctx)
 	case route.Admin:
 		h, err = adminfn.New(ctx)
+	case route.Console:
+		h, err = consolefn.New(ctx)
 	case route.Manifests, route.Blobs: // the functions that fill the pull-through cache
 		h, err = registryfn.New(ctx, function, fillfn.Open)
 	default:

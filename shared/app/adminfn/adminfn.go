@@ -31,18 +31,27 @@ import (
 // API's, behind the enforcement point.
 func Handler(env app.Env, stores *backend.Stores, svc *retention.Service, rules *pullthrough.Rules) http.Handler {
 	cfg := env.Config
+	m := api.NewMux(env.Log)
+	API(env, stores, rules).Routes(m)
+	retention.NewAPI(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: env.Clock}).Routes(m)
+	m.NotFound(retention.Prefix, "docs/retention.md")
+	m.NotFound("/api/", "docs/auth.md")
+	return metrics.Handler(env.Metrics, route.Admin, authz.Enforce(m, cfg.Service))
+}
+
+// API is the admin API's services over opened stores: the admin
+// function serves them as JSON, the console (shared/app/consolefn)
+// calls them in process. rules are the pull-through cache's (nil where
+// the store keeps none, and in the console, which manages none).
+func API(env app.Env, stores *backend.Stores, rules *pullthrough.Rules) *admin.API {
+	cfg := env.Config
 	// Image details read config blobs and large manifest bodies.
 	opts := []admin.Option{admin.WithContent(stores.Blobs)}
 	if sc := scrubber(stores, env); sc != nil {
 		opts = append(opts, admin.WithScrub(sc))
 	}
 	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: env.Clock.Now, OIDCLoopback: cfg.OIDCLoopback, Stats: stores.Meta, Usage: stores.Meta, CacheRules: rules}
-	m := api.NewMux(env.Log)
-	admin.New(stores.IDs, stores.Meta, acfg, env.Log, opts...).Routes(m)
-	retention.NewAPI(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: env.Clock}).Routes(m)
-	m.NotFound(retention.Prefix, "docs/retention.md")
-	m.NotFound("/api/", "docs/auth.md")
-	return metrics.Handler(env.Metrics, route.Admin, authz.Enforce(m, cfg.Service))
+	return admin.New(stores.IDs, stores.Meta, acfg, env.Log, opts...)
 }
 
 // scrubber builds blob verification where the stores allow it: records

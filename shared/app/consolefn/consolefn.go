@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/console"
 	"github.com/berth-registry/berth/shared/lambdahttp"
@@ -24,11 +25,19 @@ import (
 // are pages and redirects to sign in, not the registry's JSON).
 func Handler(env app.Env, stores *backend.Stores, svc *retention.Service) (http.Handler, error) {
 	cfg := env.Config
+	// The admin API's services as the admin function builds them
+	// (shared/app/adminfn), without blob verification, which the console
+	// does not offer: image details read config blobs and large
+	// manifests' bodies.
 	adm := admin.New(stores.IDs, stores.Meta, admin.Config{Tenancy: cfg.Tenancy, Now: env.Clock.Now, OIDCLoopback: cfg.OIDCLoopback,
 		Stats: stores.Meta, Usage: stores.Meta}, env.Log, admin.WithContent(stores.Blobs))
 	c, err := console.New(console.Config{
 		IDs: stores.IDs, Tenancy: cfg.Tenancy, Now: env.Clock.Now, Log: env.Log,
-		Admin: adm, Retention: retention.NewAPI(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: env.Clock}),
+		Admin: adm, Repos: adm, Images: adm,
+		Retention: retention.NewAPI(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: env.Clock}),
+		// Images are deleted as DELETE /v2/<name>/manifests/<digest>
+		// deletes them, once the admin API's decision allows it.
+		Deleter: registryfn.Registry(env, stores, nil, nil),
 	})
 	if err != nil {
 		return nil, err
