@@ -203,7 +203,9 @@ func functionTable() []function {
 		{Name: route.Token, Memory: 256, Timeout: 10 * time.Second, Later: true,
 			Grants: []grant{tableGrant(ddbGet, ddbPut, ddbQuery), keyGrant("kms:GetPublicKey", "kms:Sign")}},
 		// The admin API (shared/admin) works on metadata and never
-		// touches the key. It reads blob objects for blob verification
+		// touches the key but to seal pull-through cache rules' upstream
+		// credentials (kms:Encrypt; it never opens them). It reads blob
+		// objects for blob verification
 		// (shared/scrub, POST /api/blobs/verify, re-hashing them) and
 		// for image details (GET /api/images/<name>@<digest>), which
 		// read the config blob (layer history, labels) and a large

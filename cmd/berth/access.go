@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -155,5 +156,35 @@ func (c *cli) policiesDelete(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "Deleted policy %s\n", pos[0])
+	return nil
+}
+
+func (c *cli) policiesCheck(ctx context.Context, args []string) error {
+	fs := c.flags("policies check <group> <inspect|read|use|manage> <repository>", "Ask whether a member of a group may do a verb on a repository (administrators\n"+
+		"only), answered by the authorizer's own decision over the policies as saved:\n  berth policies check ci use dev/team/app")
+	pos, s, err := c.open(fs, args, 3, 3, true)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Group, Verb, Repository, Holds string
+		Allowed                        bool
+		Because                        []string
+	}
+	q := url.Values{"group": {pos[0]}, "verb": {pos[1]}, "repository": {pos[2]}}
+	if done, err := c.get(ctx, s, s.path("access-check"), q, &res); done || err != nil {
+		return err
+	}
+	answer, holds := "No", "nothing"
+	if res.Allowed {
+		answer = "Yes"
+	}
+	if res.Holds != "" {
+		holds = res.Holds
+	}
+	fmt.Fprintf(c.stdout, "%s: group %s %s %s %s (it holds %s there)\n", answer, res.Group, map[bool]string{true: "may", false: "may not"}[res.Allowed], res.Verb, res.Repository, holds)
+	for _, b := range res.Because {
+		fmt.Fprintf(c.stdout, "  because: %s\n", b)
+	}
 	return nil
 }

@@ -278,13 +278,18 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	fs := c.flags("audit", "Show the tenancy's audit trail, newest first (administrators only).")
 	limit := fs.Int("limit", 50, "events to show (1 to 1000)")
 	before := fs.String("before", "", "show events older than this event id (from a previous page)")
+	principal := fs.String("principal", "", "only events by a principal holding this text")
+	action := fs.String("action", "", "only events whose action holds this text (push, revoke token, ...)")
+	target := fs.String("target", "", "only events whose target holds this text")
 	_, s, err := c.open(fs, args, 0, 0, true)
 	if err != nil {
 		return err
 	}
 	q := url.Values{"limit": {fmt.Sprint(*limit)}}
-	if *before != "" {
-		q.Set("before", *before)
+	for k, v := range map[string]string{"before": *before, "principal": *principal, "action": *action, "target": *target} {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
 	var res struct {
 		Events []struct {
@@ -302,7 +307,7 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	}
 	c.table("TIME\tPRINCIPAL\tACTION\tTARGET\tDETAIL", rows)
 	if res.Next != "" {
-		fmt.Fprintf(c.stderr, "Older events: berth audit --before %s\n", res.Next)
+		fmt.Fprintf(c.stderr, "Older events: berth audit --before %s (with the same filters)\n", res.Next)
 	}
 	return nil
 }

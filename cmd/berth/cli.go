@@ -69,6 +69,7 @@ var groups = []group{
 		{"get", "show a policy's statements", (*cli).policiesGet},
 		{"put", "create or replace a policy", (*cli).policiesPut},
 		{"delete", "delete a policy", (*cli).policiesDelete},
+		{"check", "may a group do a verb on a repository? (the authorizer's answer)", (*cli).policiesCheck},
 	}},
 	federationGroup,
 	{"repos", "manage repositories", []command{

@@ -202,6 +202,9 @@ func TestCLIGrantsACIRobotReadOnlyAccess(t *testing.T) {
 		{[]string{"users", "list", "--json"}, []string{`"login": "dev/ci"`}},
 		{[]string{"tenancies", "list"}, []string{"dev"}},
 		{[]string{"audit"}, []string{"dev/admin", "create user", "dev/ci", "put policy", "create token"}},
+		{[]string{"audit", "--action", "put policy"}, []string{"put policy", "ci-read"}},
+		{[]string{"policies", "check", "readers", "read", "dev/app"}, []string{"Yes: group readers may read dev/app (it holds read there)", "because: allow group readers to read repos in tenancy"}},
+		{[]string{"policies", "check", "readers", "use", "dev/app"}, []string{"No: group readers may not use dev/app (it holds read there)"}},
 	} {
 		out := admin.must(c.args...)
 		for _, w := range c.want {

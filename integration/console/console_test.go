@@ -38,12 +38,19 @@ type registry struct {
 	tokens map[string]string
 }
 
-func start(t *testing.T) *registry {
+func start(t *testing.T) *registry { return startWith(t, nil) }
+
+// startWith is start with the configuration changed by edit first.
+func startWith(t *testing.T, edit func(*config.Config)) *registry {
 	t.Helper()
-	cfg := harness.OnBackend(t, "embedded", config.Config{
+	base := config.Config{
 		Auth: true, Limits: true, PresignTTL: 15 * time.Minute, Service: "berth",
 		TokenTTL: 5 * time.Minute, ConsoleSessionTTL: time.Hour, Tenancy: "dev",
-	})
+	}
+	if edit != nil {
+		edit(&base)
+	}
+	cfg := harness.OnBackend(t, "embedded", base)
 	host, l := harness.Start(t, cfg)
 	r := &registry{t: t, host: host, base: "http://" + host, local: l, tokens: map[string]string{"dev/admin": l.AdminToken}}
 	ctx, ids, now := context.Background(), l.Stores.IDs, time.Now().UTC()

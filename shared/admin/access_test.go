@@ -15,7 +15,7 @@ func TestAccessCheckAuditFilterAndPolicyDetail(t *testing.T) {
 	e.run([]step{
 		{name: "setup: group ci", as: "dev/admin", method: "POST", path: "/api/tenancies/dev/groups", body: map[string]any{"name": "ci"}, status: 201},
 		{name: "a statement that does not parse names its column", as: "dev/admin", method: "PUT", path: "/api/tenancies/dev/policies/p",
-			body: map[string]any{"statements": []string{"allow group ci to read repos in tenancy", "allow group ci to rread repos in tenancy"}},
+			body:   map[string]any{"statements": []string{"allow group ci to read repos in tenancy", "allow group ci to rread repos in tenancy"}},
 			status: 400, code: "INVALID", has: `"detail":{"statement":2,"column":19,`},
 		{name: "setup: ci may use team/*", as: "dev/admin", method: "PUT", path: "/api/tenancies/dev/policies/p",
 			body: map[string]any{"statements": []string{"allow group ci to use repos in tenancy where target.repo.name = /team/*/"}}, status: 200},

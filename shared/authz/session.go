@@ -171,7 +171,7 @@ func (s *Sessions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, SessionCookieFor(r, raw, claims.ExpiresAt.Time))
 	if s.audit != nil {
-		if err := s.audit.AppendAudit(r.Context(), NewAuditEvent(c.Principal, "console sign-in", "", "")); err != nil {
+		if err := s.audit.AppendAudit(r.Context(), NewAuditEvent(s.authz.now(), c.Principal, "console sign-in", "", "")); err != nil {
 			s.log.WarnContext(r.Context(), "audit write failed", "error", err.Error())
 		}
 	}
