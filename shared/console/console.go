@@ -76,6 +76,14 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	// The admin API's *API is both: a console given only it uses it for
+	// the repository pages too.
+	if cfg.Repos == nil && cfg.Admin != nil {
+		cfg.Repos = cfg.Admin
+	}
+	if cfg.Images == nil && cfg.Admin != nil {
+		cfg.Images = cfg.Admin
+	}
 	pg, err := parsePages()
 	if err != nil {
 		return nil, err
