@@ -6,8 +6,10 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -324,8 +326,33 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("a read-only user's forged image delete: %d, want 403", status)
 	}
 
-	// A cross-site POST with the administrator's session is refused
-	// before it does anything.
+	// A page on another site that posts a form to the console, in the
+	// administrator's own browser: the browser sends no session with it
+	// (SameSite=Strict), and nothing is deleted.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><form id="f" method="post" action="%s/console/repositories/dev/web">
+<input name="action" value="delete"><input name="confirm" value="dev/web"></form>
+<script>document.getElementById("f").submit()</script>`, r.base)
+	}))
+	defer evil.Close()
+	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1) // another site than 127.0.0.1
+	admin.run("visit a page on another site that posts to the console",
+		chromedp.Navigate(evilURL),
+		chromedp.WaitVisible(chromedp.CSS("main h1, #login")))
+	if loc := get(admin, "where the form led", chromedp.Location()); !strings.Contains(loc, "/console/sign-in") {
+		t.Errorf("another site's form led to %s, want the sign-in page (no session sent)", loc)
+	}
+	if _, err := r.local.Stores.Meta.GetRepository(context.Background(), "dev/web"); err != nil {
+		t.Fatalf("dev/web after another site's form: %v", err)
+	}
+	r.open(admin, "/console/repositories/dev/web")
+	if admin.count("nav.nav") != 1 {
+		t.Errorf("the administrator was signed out by another site's form")
+	}
+
+	// A cross-site POST that does carry the administrator's session (a
+	// browser without SameSite) is refused before it does anything.
 	res := send(t, "POST", r.base+"/console/repositories/dev/web", strings.NewReader("action=delete&confirm=dev%2Fweb"), map[string]string{
 		"Cookie": "berth_console=" + c.Value, "Content-Type": "application/x-www-form-urlencoded",
 		"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site",
@@ -335,6 +362,20 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	if _, err := r.local.Stores.Meta.GetRepository(context.Background(), "dev/web"); err != nil {
 		t.Fatalf("dev/web after the refused writes: %v", err)
+	}
+
+	// Keyboard: the first Tab lands on the skip link, with a visible
+	// focus ring; Enter on it moves focus to the page's main region.
+	r.open(admin, "/console/repositories")
+	admin.run("tab to the skip link", chromedp.KeyEvent("\t"))
+	focus := get(admin, "read the focus", chromedp.Evaluate[[]string](`(() => { const a = document.activeElement, s = getComputedStyle(a);
+		return [a.className, s.outlineStyle, s.outlineWidth]; })()`))
+	if len(focus) != 3 || focus[0] != "skip" || focus[1] == "none" || focus[2] == "0px" {
+		t.Errorf("focus after the first Tab: %v, want the skip link with an outline", focus)
+	}
+	admin.run("follow the skip link", chromedp.KeyEvent("\r"))
+	if id := get(admin, "read the focus", chromedp.Evaluate[string](`document.activeElement.id`)); id != "main" {
+		t.Errorf("focus after the skip link: #%s, want #main", id)
 	}
 
 	// Sign out: the console sends the browser to sign in again.
