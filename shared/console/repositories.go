@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -43,15 +42,6 @@ type repoRow struct {
 	Policy string
 }
 
-// column is a sortable column header.
-type column struct {
-	Key, Label string
-	Num        bool
-	// Sort is the column's aria-sort ("ascending", "descending", or ""),
-	// Link the URL that sorts by it (the other way when it is sorted).
-	Sort, Link string
-}
-
 // reposView is the Repositories page's data.
 type reposView struct {
 	Rows      []repoRow
@@ -79,11 +69,7 @@ type createForm struct {
 }
 
 // repoColumns are the list's columns, in order, and how each sorts.
-var repoColumns = []struct {
-	key, label string
-	num        bool
-	less       func(a, b repoRow) int
-}{
+var repoColumns = []sortable[repoRow]{
 	{"name", "Name", false, func(a, b repoRow) int { return strings.Compare(a.Name, b.Name) }},
 	{"visibility", "Visibility", false, func(a, b repoRow) int { return cmpBool(a.Public, b.Public) }},
 	{"immutable", "Tags", false, func(a, b repoRow) int { return cmpBool(a.ImmutableTags, b.ImmutableTags) }},
@@ -140,45 +126,12 @@ func (c *Console) listRepositories(w http.ResponseWriter, r *http.Request, p *Pa
 	if err := c.retentionPolicies(r, p, rows); err != nil {
 		return err
 	}
-	sortKey, dir := q.Get("sort"), q.Get("dir")
-	if dir != "desc" {
-		dir = "asc"
-	}
-	found := false
-	for _, col := range repoColumns {
-		if col.key == sortKey {
-			found = true
-			slices.SortStableFunc(rows, func(a, b repoRow) int {
-				if n := col.less(a, b); n != 0 {
-					if dir == "desc" {
-						return -n
-					}
-					return n
-				}
-				return strings.Compare(a.Name, b.Name)
-			})
-		}
-	}
-	if !found {
-		sortKey, dir = "name", "asc"
-	}
+	// Ties keep name order: the list arrives sorted by name.
+	o := sortRows(rows, repoColumns, q, order{"name", "asc"})
 	v.ShowRetention = c.cfg.Retention != nil && p.Who.Admin(p.Tenancy)
-	for _, col := range repoColumns {
-		if col.key == "policy" && !v.ShowRetention {
-			continue
-		}
-		h := column{Key: col.key, Label: col.label, Num: col.num}
-		next := "asc"
-		if col.num {
-			next = "desc" // counts and times read best largest first
-		}
-		if col.key == sortKey {
-			h.Sort = map[string]string{"asc": "ascending", "desc": "descending"}[dir]
-			next = map[string]string{"asc": "desc", "desc": "asc"}[dir]
-		}
-		h.Link = p.Link("/repositories", "q", v.Query, "sort", col.key, "dir", next)
-		v.Columns = append(v.Columns, h)
-	}
+	v.Columns = headers(repoColumns, o, func(key, dir string) string {
+		return p.Link("/repositories", "q", v.Query, "sort", key, "dir", dir)
+	}, func(key string) bool { return key == "policy" && !v.ShowRetention })
 	v.Total = len(rows)
 	v.Pages = max(1, (v.Total+perPage-1)/perPage)
 	v.Page, _ = strconv.Atoi(q.Get("page"))
@@ -186,7 +139,7 @@ func (c *Console) listRepositories(w http.ResponseWriter, r *http.Request, p *Pa
 	lo, hi := (v.Page-1)*perPage, min(v.Page*perPage, v.Total)
 	v.Rows = rows[lo:hi]
 	pageLink := func(n int) string {
-		return p.Link("/repositories", "q", v.Query, "sort", sortKey, "dir", dir, "page", strconv.Itoa(n))
+		return p.Link("/repositories", "q", v.Query, "sort", o.key, "dir", o.dir, "page", strconv.Itoa(n))
 	}
 	if v.Page > 1 {
 		v.Prev = pageLink(v.Page - 1)

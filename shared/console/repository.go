@@ -60,11 +60,7 @@ func (v repoView) Status(img admin.ImageView) retentionStatus {
 }
 
 // imageColumns are the images table's sortable columns.
-var imageColumns = []struct {
-	key, label string
-	num        bool
-	less       func(a, b admin.ImageView) int
-}{
+var imageColumns = []sortable[admin.ImageView]{
 	{"digest", "Digest", false, func(a, b admin.ImageView) int { return strings.Compare(a.Digest.String(), b.Digest.String()) }},
 	{"tags", "Tags", false, func(a, b admin.ImageView) int {
 		return strings.Compare(strings.Join(a.Tags, ","), strings.Join(b.Tags, ","))
@@ -111,41 +107,11 @@ func (c *Console) showRepository(w http.ResponseWriter, r *http.Request, p *Page
 		return err
 	}
 	q := r.URL.Query()
-	sortKey, dir := q.Get("sort"), q.Get("dir")
-	if dir != "asc" {
-		dir = "desc"
-	}
-	found := false
-	for _, col := range imageColumns {
-		if col.key == sortKey {
-			found = true
-			slices.SortStableFunc(v.Images, func(a, b admin.ImageView) int {
-				n := col.less(a, b)
-				if dir == "desc" {
-					n = -n
-				}
-				return n
-			})
-		}
-	}
-	if !found {
-		// Newest push first, as a registry's users look for it.
-		sortKey, dir = "pushed", "desc"
-		slices.SortStableFunc(v.Images, func(a, b admin.ImageView) int { return b.LastPushed.Compare(a.LastPushed) })
-	}
-	for _, col := range imageColumns {
-		h := column{Key: col.key, Label: col.label, Num: col.num}
-		next := "asc"
-		if col.num {
-			next = "desc"
-		}
-		if col.key == sortKey {
-			h.Sort = map[string]string{"asc": "ascending", "desc": "descending"}[dir]
-			next = map[string]string{"asc": "desc", "desc": "asc"}[dir]
-		}
-		h.Link = p.Link("/repositories/"+escapePath(d.Name), "sort", col.key, "dir", next) + "#images"
-		v.Columns = append(v.Columns, h)
-	}
+	// Newest push first by default, as a registry's users look for it.
+	o := sortRows(v.Images, imageColumns, q, order{"pushed", "desc"})
+	v.Columns = headers(imageColumns, o, func(key, dir string) string {
+		return p.Link("/repositories/"+escapePath(d.Name), "sort", key, "dir", dir) + "#images"
+	}, nil)
 	if n := repoNotices[q.Get("notice")]; n != "" {
 		p.Notice = n
 	}
