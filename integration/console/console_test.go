@@ -250,7 +250,19 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Copy the pull command: the clipboard holds it.
 	want := "docker pull " + r.host + "/dev/web:v1"
+	// Pin it: retention keeps it; unpin it again.
+	admin.run("pin the image",
+		chromedp.SetValue(chromedp.CSS("#pin-note"), "release build"),
+		chromedp.Click(chromedp.CSS("#pin")),
+		chromedp.WaitVisible(chromedp.CSS("#unpin")))
+	if got := admin.text("#retention-status"); !strings.Contains(got, "Pinned") || !strings.Contains(got, "release build") {
+		t.Errorf("retention status after pinning: %q", got)
+	}
+	if ps, err := r.local.Stores.Meta.ListPins(context.Background(), "dev/web"); err != nil || len(ps) != 1 || ps[0].Digest.String() != d.String() {
+		t.Errorf("pins after pinning: %v, %v", ps, err)
+	}
 	admin.screenshot("image")
+	admin.run("unpin the image", chromedp.Click(chromedp.CSS("#unpin")), chromedp.WaitVisible(chromedp.CSS("#pin")))
 	admin.run("copy the pull command",
 		chromedp.Click(chromedp.CSS(`section[aria-labelledby="pull-title"] button[data-copy]`)),
 		chromedp.WaitVisible(chromedp.CSS("#toast.show")))
@@ -292,8 +304,8 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	}
 	r.open(reader, imagePage)
-	if n := reader.count("#delete-image"); n != 0 {
-		t.Errorf("the read-only user's image page has a delete button")
+	if n := reader.count("#delete-image, #pin, #unpin"); n != 0 {
+		t.Errorf("the read-only user's image page has a delete or pin button")
 	}
 	r.open(reader, "/console/repositories")
 	if n := reader.count("#create-link"); n != 0 {

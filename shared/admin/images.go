@@ -42,6 +42,9 @@ type ImageView struct {
 	store.Activity
 	Subject digest.Digest `json:"subject,omitempty"`
 	Tags    []string      `json:"tags"`
+	// Notice, when set, is the deletion a retention run scheduled for
+	// the image: when, by which policy, why (docs/retention.md).
+	Notice *store.Notice `json:"notice,omitempty"`
 }
 
 func viewImage(m store.Manifest, size int64, st store.ImageStats, tags []string) ImageView {
@@ -49,7 +52,7 @@ func viewImage(m store.Manifest, size int64, st store.ImageStats, tags []string)
 		tags = []string{}
 	}
 	return ImageView{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size, ImageSize: size,
-		PushedBy: m.PushedBy, Activity: store.ActivityOf(m, st), Subject: m.Subject, Tags: tags}
+		PushedBy: m.PushedBy, Activity: store.ActivityOf(m, st), Subject: m.Subject, Tags: tags, Notice: st.Notice}
 }
 
 // stats returns the pull statistics of repo's images after digest

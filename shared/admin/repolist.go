@@ -54,6 +54,9 @@ type RepoActivity struct {
 	LastPushed time.Time `json:"lastPushed,omitzero"`
 	LastPulled time.Time `json:"lastPulled,omitzero"`
 	Pulls      int64     `json:"pulls"`
+	// Scheduled counts the images a retention run has noticed for
+	// deletion (each pull of one warns; docs/retention.md).
+	Scheduled int `json:"scheduled"`
 }
 
 // nameFilterMax bounds a name filter: no repository name is longer.
@@ -190,6 +193,9 @@ func (a *API) repoActivity(ctx context.Context, repo string) (RepoActivity, erro
 		for _, m := range ms {
 			s := store.ActivityOf(m, stats[m.Digest])
 			act.Images++
+			if stats[m.Digest].Notice != nil {
+				act.Scheduled++
+			}
 			act.Pulls += s.Pulls
 			if s.LastPushed.After(act.LastPushed) {
 				act.LastPushed = s.LastPushed

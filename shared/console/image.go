@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/retention"
 )
 
 // imageView is the Image page's data.
@@ -29,6 +31,9 @@ type imageView struct {
 	// Raw is the manifest, indented.
 	Raw       string
 	MayManage bool
+	// Retention is what retention knows of the image (nil: the user
+	// does not administer the tenancy, which retention needs).
+	Retention *retention.ImageDetails
 }
 
 type referrerGroup struct {
@@ -87,6 +92,17 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, p *Page) error {
 		v.Labels = sortedPairs(img.Config.Labels)
 	}
 	v.Annotations = sortedPairs(img.Annotations)
+	if c.cfg.Retention != nil {
+		rd, err := c.cfg.Retention.Image(ctx, p.Who, repo, d)
+		if e := userError(err); e != nil && e.Code == errcode.Denied {
+			// Retention is its tenancy administrators': the page shows
+			// what the user may see.
+		} else if err != nil {
+			return err
+		} else {
+			v.Retention = &rd
+		}
+	}
 	var buf bytes.Buffer
 	if len(img.Manifest) > 0 && json.Indent(&buf, img.Manifest, "", "  ") == nil {
 		v.Raw = buf.String()
@@ -106,12 +122,28 @@ func (c *Console) changeImage(w http.ResponseWriter, r *http.Request, p *Page) e
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
+	back := p.Link("/images/" + escapePath(repo) + "@" + d.String())
 	switch r.PostForm.Get("action") {
 	case "delete":
 		if err := c.deleteImages(r, p, repo, []digest.Digest{d}); err != nil {
 			return err
 		}
 		http.Redirect(w, r, p.Link("/repositories/"+escapePath(repo), "notice", "deleted"), http.StatusSeeOther)
+		return nil
+	case "pin", "unpin":
+		if c.cfg.Retention == nil {
+			return errcode.New(errcode.Unsupported, "this console does not manage retention")
+		}
+		var err error
+		if r.PostForm.Get("action") == "pin" {
+			_, err = c.cfg.Retention.Pin(r.Context(), p.Who, repo, d, time.Time{}, strings.TrimSpace(r.PostForm.Get("note")))
+		} else {
+			err = c.cfg.Retention.Unpin(r.Context(), p.Who, repo, d)
+		}
+		if err != nil {
+			return err
+		}
+		http.Redirect(w, r, back, http.StatusSeeOther)
 		return nil
 	}
 	return errcode.New(errcode.Invalid, "unknown action %q", clip(r.PostForm.Get("action")))

@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/store"
 )
 
 // repositoryRoutes adds the Repositories, Repository and Image pages.
@@ -37,6 +38,9 @@ type repoRow struct {
 	admin.RepoView
 	// Short is the name without the tenancy.
 	Short string
+	// Policy is the retention policy it is under (for the tenancy's
+	// administrators, who manage retention; "" for anyone else).
+	Policy string
 }
 
 // column is a sortable column header.
@@ -60,6 +64,9 @@ type reposView struct {
 	Next      string
 	Truncated bool
 	MayCreate bool
+	// ShowRetention shows each repository's retention policy (to the
+	// tenancy's administrators).
+	ShowRetention bool
 	// Create holds a refused create form's values.
 	Create createForm
 }
@@ -86,6 +93,8 @@ var repoColumns = []struct {
 	{"pushed", "Last pushed", true, func(a, b repoRow) int { return act(a).LastPushed.Compare(act(b).LastPushed) }},
 	{"pulled", "Last pulled", true, func(a, b repoRow) int { return act(a).LastPulled.Compare(act(b).LastPulled) }},
 	{"pulls", "Pulls", true, func(a, b repoRow) int { return cmp.Compare(act(a).Pulls, act(b).Pulls) }},
+	{"policy", "Retention", false, func(a, b repoRow) int { return strings.Compare(a.Policy, b.Policy) }},
+	{"scheduled", "Scheduled", true, func(a, b repoRow) int { return cmp.Compare(act(a).Scheduled, act(b).Scheduled) }},
 }
 
 func act(r repoRow) admin.RepoActivity {
@@ -128,6 +137,9 @@ func (c *Console) listRepositories(w http.ResponseWriter, r *http.Request, p *Pa
 		return err
 	}
 	v.Truncated = truncated
+	if err := c.retentionPolicies(r, p, rows); err != nil {
+		return err
+	}
 	sortKey, dir := q.Get("sort"), q.Get("dir")
 	if dir != "desc" {
 		dir = "asc"
@@ -150,7 +162,11 @@ func (c *Console) listRepositories(w http.ResponseWriter, r *http.Request, p *Pa
 	if !found {
 		sortKey, dir = "name", "asc"
 	}
+	v.ShowRetention = c.cfg.Retention != nil && p.Who.Admin(p.Tenancy)
 	for _, col := range repoColumns {
+		if col.key == "policy" && !v.ShowRetention {
+			continue
+		}
 		h := column{Key: col.key, Label: col.label, Num: col.num}
 		next := "asc"
 		if col.num {
@@ -208,6 +224,28 @@ func (c *Console) allRepositories(r *http.Request, p *Page, query string) ([]rep
 		after = page.Next
 	}
 	return rows, true, nil
+}
+
+// retentionPolicies sets each row's retention policy, where the user
+// administers the tenancy (retention is its administrators').
+func (c *Console) retentionPolicies(r *http.Request, p *Page, rows []repoRow) error {
+	if c.cfg.Retention == nil || !p.Who.Admin(p.Tenancy) {
+		return nil
+	}
+	ps, err := c.cfg.Retention.Policies(r.Context(), p.Who, p.Tenancy)
+	if err != nil {
+		return err
+	}
+	under := map[string]string{}
+	for _, pol := range ps {
+		for _, repo := range pol.Repositories {
+			under[repo] = pol.Name
+		}
+	}
+	for i := range rows {
+		rows[i].Policy = cmp.Or(under[rows[i].Name], store.GlobalPolicy)
+	}
+	return nil
 }
 
 // POST /console/repositories (name, public, immutable): creates a

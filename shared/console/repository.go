@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/store"
 )
 
 // repoView is the Repository page's data.
@@ -27,6 +28,35 @@ type repoView struct {
 	MayManage bool
 	// Confirm holds a refused deletion's typed confirmation.
 	ConfirmProblem string
+	// Retention, for the tenancy's administrators: the policy the
+	// repository is under, the overrides it could be put under, and its
+	// pins by digest.
+	Retention *repoRetention
+}
+
+// repoRetention is a repository's retention, as its Repository page
+// shows it to the tenancy's administrators.
+type repoRetention struct {
+	Policy    string
+	Overrides []string
+	Pinned    map[digest.Digest]store.Pin
+}
+
+// retentionStatus is an image's retention status: pinned, scheduled
+// for deletion (when, why), or kept.
+type retentionStatus struct{ Kind, Text string }
+
+// Status is img's retention status.
+func (v repoView) Status(img admin.ImageView) retentionStatus {
+	if v.Retention != nil {
+		if pin, ok := v.Retention.Pinned[img.Digest]; ok {
+			return retentionStatus{"pinned", "Pinned by " + pin.By}
+		}
+	}
+	if n := img.Notice; n != nil {
+		return retentionStatus{"scheduled", "Deleted at or after " + n.At.UTC().Format("2006-01-02 15:04 UTC") + " because " + n.Reason}
+	}
+	return retentionStatus{"kept", "Kept"}
 }
 
 // imageColumns are the images table's sortable columns.
@@ -77,6 +107,9 @@ func (c *Console) showRepository(w http.ResponseWriter, r *http.Request, p *Page
 	}
 	v := repoView{RepoDetails: d, Path: p.Host + "/" + d.Name, Short: short, MayManage: verb >= auth.Manage, ConfirmProblem: confirmProblem}
 	v.Images = slices.Clone(d.Manifests)
+	if v.Retention, err = c.repoRetention(r, p, d.Name); err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	sortKey, dir := q.Get("sort"), q.Get("dir")
 	if dir != "asc" {
@@ -120,6 +153,41 @@ func (c *Console) showRepository(w http.ResponseWriter, r *http.Request, p *Page
 	return c.render(w, status, "repository", p)
 }
 
+// repoRetention reads a repository's retention for the tenancy's
+// administrators (nil for anyone else: retention is theirs).
+func (c *Console) repoRetention(r *http.Request, p *Page, name string) (*repoRetention, error) {
+	t, _ := auth.SplitRepo(name)
+	if c.cfg.Retention == nil || !p.Who.Admin(t) {
+		return nil, nil
+	}
+	ctx := r.Context()
+	ps, err := c.cfg.Retention.Policies(ctx, p.Who, t)
+	if err != nil {
+		return nil, err
+	}
+	out := &repoRetention{Policy: store.GlobalPolicy, Pinned: map[digest.Digest]store.Pin{}}
+	for _, pol := range ps {
+		if pol.Name == store.GlobalPolicy {
+			continue
+		}
+		out.Overrides = append(out.Overrides, pol.Name)
+		if slices.Contains(pol.Repositories, name) {
+			out.Policy = pol.Name
+		}
+	}
+	pins, err := c.cfg.Retention.Pins(ctx, p.Who, name)
+	if err != nil {
+		return nil, err
+	}
+	now := c.cfg.Now()
+	for _, pin := range pins {
+		if pin.Expires.IsZero() || pin.Expires.After(now) {
+			out.Pinned[pin.Digest] = pin
+		}
+	}
+	return out, nil
+}
+
 // POST /console/repositories/<name> action=settings (public, immutable)
 // | delete (confirm: the name typed) | delete-images (digest...).
 func (c *Console) changeRepository(w http.ResponseWriter, r *http.Request, p *Page) error {
@@ -133,6 +201,32 @@ func (c *Console) changeRepository(w http.ResponseWriter, r *http.Request, p *Pa
 	case "settings":
 		pub, imm := f.Get("public") == "on", f.Get("immutable") == "on"
 		if _, err := c.cfg.Repos.UpdateRepository(ctx, p.Who, name, admin.RepoChange{Public: &pub, ImmutableTags: &imm}); err != nil {
+			return err
+		}
+		http.Redirect(w, r, p.Link("/repositories/"+escapePath(name), "notice", "saved"), http.StatusSeeOther)
+		return nil
+	case "retention":
+		if c.cfg.Retention == nil {
+			return errcode.New(errcode.Unsupported, "this console does not manage retention")
+		}
+		var err error
+		switch pol := f.Get("policy"); pol {
+		case store.GlobalPolicy:
+			err = c.cfg.Retention.Unassign(ctx, p.Who, name)
+			if e := userError(err); e != nil && e.Code == errcode.NotFound {
+				err = nil // under the global policy already
+			}
+		default:
+			// A repository has at most one override: leave the old one
+			// first (a lost race is the API's 409, shown as it is).
+			if err = c.cfg.Retention.Unassign(ctx, p.Who, name); userError(err) != nil && userError(err).Code == errcode.NotFound {
+				err = nil
+			}
+			if err == nil {
+				err = c.cfg.Retention.Assign(ctx, p.Who, name, pol)
+			}
+		}
+		if err != nil {
 			return err
 		}
 		http.Redirect(w, r, p.Link("/repositories/"+escapePath(name), "notice", "saved"), http.StatusSeeOther)

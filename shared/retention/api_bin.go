@@ -212,12 +212,19 @@ func (a *API) image(w http.ResponseWriter, r *http.Request, c authz.Actor) error
 	if err != nil {
 		return err
 	}
-	if _, err := a.repo(r.Context(), c, repo); err != nil {
-		return err
-	}
-	details, err := a.svc.ImageDetails(r.Context(), repo, d)
+	details, err := a.Image(r.Context(), c, repo, d)
 	if err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK, details)
+}
+
+// Image is what retention knows of repo@d — pulls, marks, the notice of
+// a coming deletion, its pin, whether it is in the bin — for c, who
+// administers its tenancy (the console's image page shows it).
+func (a *API) Image(ctx context.Context, c authz.Actor, repo string, d digest.Digest) (ImageDetails, error) {
+	if _, err := a.repo(ctx, c, repo); err != nil {
+		return ImageDetails{}, err
+	}
+	return a.svc.ImageDetails(ctx, repo, d)
 }
