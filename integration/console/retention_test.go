@@ -30,10 +30,14 @@ func TestRetentionAndAccessInABrowser(t *testing.T) {
 	r.signIn(b, "dev/admin")
 	r.open(b, "/console/retention")
 	b.screenshot("retention")
-	b.run("make an override for dev/app and preview it",
+	b.run("a preview with days out of range says so at the field",
 		chromedp.Click(chromedp.CSS("#new-override")),
 		chromedp.WaitVisible(chromedp.CSS("#policy-name")),
 		chromedp.SetValue(chromedp.CSS("#policy-name"), "stale"),
+		chromedp.SetValue(chromedp.CSS("#policy-notpulled"), "4000"),
+		chromedp.Click(chromedp.CSS("#policy-preview")),
+		chromedp.WaitVisible(chromedp.CSS(`#policy-notpulled[aria-invalid="true"] ~ .field-error`)))
+	b.run("make an override for dev/app and preview it",
 		chromedp.SetValue(chromedp.CSS("#policy-notpulled"), "30"),
 		chromedp.SetValue(chromedp.CSS("#policy-share"), "100"),
 		chromedp.Click(chromedp.CSS(`input[name=repositories][value="dev/app"]`)),

@@ -85,8 +85,7 @@ func (a *API) requireSelfOrAdmin(ctx context.Context, c *call, what string) erro
 
 // POST /api/tenancies/{t}/users {"name","groups"} (administrators)
 func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	if err := a.requireAdmin(ctx, c, "create users"); err != nil {
+	if err := a.requireAdmin(r.Context(), c, "create users"); err != nil {
 		return err
 	}
 	var req struct {
@@ -96,34 +95,50 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := checkUserName(req.Name); err != nil {
-		return err
-	}
-	if req.Name == auth.FederatedUser {
-		return invalid("user name %q is reserved: %s/%s is the login of keyless (OIDC) logins, see docs/keyless.md", req.Name, c.tenancy, req.Name)
-	}
-	groups, err := a.checkGroups(ctx, c.tenancy, req.Groups)
+	u, err := a.CreateUser(r.Context(), c.who, c.tenancy, req.Name, req.Groups)
 	if err != nil {
 		return err
 	}
-	if _, err := a.ids.GetUser(ctx, c.tenancy, req.Name); err == nil {
-		return conflict("user %s/%s already exists", c.tenancy, req.Name)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
+	return reply(w, http.StatusCreated, u)
+}
+
+// CreateUser creates user name in tenancy t with the groups given
+// (each must exist), for the tenancy's administrators.
+func (a *API) CreateUser(ctx context.Context, who authz.Actor, t, name string, groups []string) (UserView, error) {
+	c, err := a.as(who, t)
+	if err != nil {
+		return UserView{}, err
 	}
-	u := store.User{Tenancy: c.tenancy, Name: req.Name, Groups: groups, Created: a.now().UTC()}
+	if err := a.requireAdmin(ctx, c, "create users"); err != nil {
+		return UserView{}, err
+	}
+	if err := checkUserName(name); err != nil {
+		return UserView{}, err
+	}
+	if name == auth.FederatedUser {
+		return UserView{}, invalid("user name %q is reserved: %s/%s is the login of keyless (OIDC) logins, see docs/keyless.md", name, c.tenancy, name)
+	}
+	groups, err = a.checkGroups(ctx, c.tenancy, groups)
+	if err != nil {
+		return UserView{}, err
+	}
+	if _, err := a.ids.GetUser(ctx, c.tenancy, name); err == nil {
+		return UserView{}, conflict("user %s/%s already exists", c.tenancy, name)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return UserView{}, err
+	}
+	u := store.User{Tenancy: c.tenancy, Name: name, Groups: groups, Created: a.now().UTC()}
 	if err := a.ids.PutUser(ctx, u); err != nil {
-		return err
+		return UserView{}, err
 	}
 	a.record(ctx, c.who, c.tenancy, "create user", u.Tenancy+"/"+u.Name, "groups: "+strings.Join(groups, ","))
-	return reply(w, http.StatusCreated, viewUser(u))
+	return viewUser(u), nil
 }
 
 // PUT /api/tenancies/{t}/users/{u} {"groups"}: sets the user's groups
 // (administrators).
 func (a *API) putUser(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	if err := a.requireAdmin(ctx, c, "change group membership"); err != nil {
+	if err := a.requireAdmin(r.Context(), c, "change group membership"); err != nil {
 		return err
 	}
 	var req struct {
@@ -135,23 +150,41 @@ func (a *API) putUser(w http.ResponseWriter, r *http.Request, c *call) error {
 	if req.Groups == nil {
 		return invalid(`give the user's groups as {"groups": [...]} (an empty list removes it from every group)`)
 	}
-	groups, err := a.checkGroups(ctx, c.tenancy, req.Groups)
+	u, err := a.SetGroups(r.Context(), c.who, c.tenancy, c.user, req.Groups)
 	if err != nil {
 		return err
+	}
+	return reply(w, http.StatusOK, u)
+}
+
+// SetGroups makes groups (each must exist; none: no group) the groups
+// of user t/user, for the tenancy's administrators; an administrator
+// cannot take themself out of the administrators group.
+func (a *API) SetGroups(ctx context.Context, who authz.Actor, t, user string, groups []string) (UserView, error) {
+	c, err := a.asUser(who, t, user)
+	if err != nil {
+		return UserView{}, err
+	}
+	if err := a.requireAdmin(ctx, c, "change group membership"); err != nil {
+		return UserView{}, err
+	}
+	groups, err = a.checkGroups(ctx, c.tenancy, groups)
+	if err != nil {
+		return UserView{}, err
 	}
 	u, err := a.ids.GetUser(ctx, c.tenancy, c.user)
 	if err != nil {
-		return missing(err, "user %s/%s does not exist", c.tenancy, c.user)
+		return UserView{}, missing(err, "user %s/%s does not exist", c.tenancy, c.user)
 	}
 	if c.who.Tenancy == c.tenancy && c.who.User == c.user && slices.Contains(u.Groups, auth.AdminGroup) && !slices.Contains(groups, auth.AdminGroup) {
-		return invalid("you cannot remove yourself from %s; another administrator can", auth.AdminGroup)
+		return UserView{}, invalid("you cannot remove yourself from %s; another administrator can", auth.AdminGroup)
 	}
 	u.Groups = groups
 	if err := a.ids.PutUser(ctx, u); err != nil {
-		return err
+		return UserView{}, err
 	}
 	a.record(ctx, c.who, c.tenancy, "set groups", u.Tenancy+"/"+u.Name, "groups: "+strings.Join(groups, ","))
-	return reply(w, http.StatusOK, viewUser(u))
+	return viewUser(u), nil
 }
 
 // DELETE /api/tenancies/{t}/users/{u} (administrators): revokes the
@@ -206,169 +239,4 @@ func (a *API) checkGroups(ctx context.Context, tenancy string, groups []string) 
 	}
 	slices.Sort(out)
 	return out, nil
-}
-
-// GroupView is a group as the API shows it.
-type GroupView struct {
-	Tenancy     string    `json:"tenancy"`
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Created     time.Time `json:"created,omitzero"`
-	// Members are listed for administrators only.
-	Members []string `json:"members,omitempty"`
-}
-
-func viewGroup(g store.Group) GroupView {
-	return GroupView{Tenancy: g.Tenancy, Name: g.Name, Description: g.Description, Created: g.Created}
-}
-
-// GET /api/tenancies/{t}/groups (members)
-func (a *API) listGroups(w http.ResponseWriter, r *http.Request, c *call) error {
-	out, err := a.Groups(r.Context(), c.who, c.tenancy)
-	if err != nil {
-		return err
-	}
-	return reply(w, http.StatusOK, map[string]any{"groups": out})
-}
-
-// Groups lists the groups of tenancy t, for its members; its
-// administrators also see each group's members.
-func (a *API) Groups(ctx context.Context, who authz.Actor, t string) ([]GroupView, error) {
-	c, err := a.as(who, t)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.requireMember(ctx, c); err != nil {
-		return nil, err
-	}
-	gs, err := a.ids.ListGroups(ctx, c.tenancy)
-	if err != nil {
-		return nil, err
-	}
-	var us []store.User
-	if who.Admin(t) {
-		if us, err = a.ids.ListUsers(ctx, t); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]GroupView, 0, len(gs))
-	for _, g := range gs {
-		v := viewGroup(g)
-		for _, u := range us {
-			if slices.Contains(u.Groups, g.Name) {
-				v.Members = append(v.Members, u.Name)
-			}
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// GET /api/tenancies/{t}/groups/{g} (members; administrators also see
-// the members)
-func (a *API) getGroup(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	if err := a.requireMember(ctx, c); err != nil {
-		return err
-	}
-	g, err := a.ids.GetGroup(ctx, c.tenancy, c.group)
-	if err != nil {
-		return missing(err, "group %q does not exist in tenancy %s", c.group, c.tenancy)
-	}
-	v := viewGroup(g)
-	if c.who.Admin(c.tenancy) {
-		if v.Members, err = a.members(ctx, c.tenancy, c.group); err != nil {
-			return err
-		}
-	}
-	return reply(w, http.StatusOK, v)
-}
-
-// members lists the users of a group (membership is kept on users).
-func (a *API) members(ctx context.Context, tenancy, group string) ([]string, error) {
-	us, err := a.ids.ListUsers(ctx, tenancy)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, u := range us {
-		if slices.Contains(u.Groups, group) {
-			out = append(out, u.Name)
-		}
-	}
-	return out, nil
-}
-
-// POST /api/tenancies/{t}/groups {"name","description"} (administrators)
-func (a *API) createGroup(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := a.requireAdmin(r.Context(), c, "create groups"); err != nil {
-		return err
-	}
-	var req struct {
-		Name        string `json:"name"`
-		Description string `json:"description"`
-	}
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	g, err := a.CreateGroup(r.Context(), c.who, c.tenancy, req.Name, req.Description)
-	if err != nil {
-		return err
-	}
-	return reply(w, http.StatusCreated, g)
-}
-
-// CreateGroup creates a group in tenancy t, for its administrators.
-func (a *API) CreateGroup(ctx context.Context, who authz.Actor, t, name, description string) (GroupView, error) {
-	c, err := a.as(who, t)
-	if err != nil {
-		return GroupView{}, err
-	}
-	if err := a.requireAdmin(ctx, c, "create groups"); err != nil {
-		return GroupView{}, err
-	}
-	if err := checkGroupName(name); err != nil {
-		return GroupView{}, err
-	}
-	if len(description) > 400 {
-		return GroupView{}, invalid("a group description is at most 400 characters")
-	}
-	if _, err := a.ids.GetGroup(ctx, c.tenancy, name); err == nil {
-		return GroupView{}, conflict("group %q already exists in tenancy %s", name, c.tenancy)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return GroupView{}, err
-	}
-	g := store.Group{Tenancy: c.tenancy, Name: name, Description: description, Created: a.now().UTC()}
-	if err := a.ids.PutGroup(ctx, g); err != nil {
-		return GroupView{}, err
-	}
-	a.record(ctx, c.who, c.tenancy, "create group", g.Name, "")
-	return viewGroup(g), nil
-}
-
-// DELETE /api/tenancies/{t}/groups/{g} (administrators): refused while
-// the group has members, and always for the administrators group.
-func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	if err := a.requireAdmin(ctx, c, "delete groups"); err != nil {
-		return err
-	}
-	if c.group == auth.AdminGroup {
-		return invalid("the %s group cannot be deleted", auth.AdminGroup)
-	}
-	if _, err := a.ids.GetGroup(ctx, c.tenancy, c.group); err != nil {
-		return missing(err, "group %q does not exist in tenancy %s", c.group, c.tenancy)
-	}
-	ms, err := a.members(ctx, c.tenancy, c.group)
-	if err != nil {
-		return err
-	}
-	if len(ms) > 0 {
-		return conflict("group %q still has members (%s); take them out first (berth users set-groups)", c.group, strings.Join(ms, ", "))
-	}
-	if err := a.ids.DeleteGroup(ctx, c.tenancy, c.group); err != nil {
-		return missing(err, "group %q does not exist in tenancy %s", c.group, c.tenancy)
-	}
-	a.record(ctx, c.who, c.tenancy, "delete group", c.group, "")
-	return noContent(w)
 }

@@ -27,6 +27,8 @@ func (c *Console) accessRoutes() {
 	c.Handle("POST "+a+"/tokens", c.tokenCreate)
 	c.Handle("POST "+a+"/tokens/revoke", c.tokenRevoke)
 	c.Handle("POST "+a+"/groups", c.groupCreate)
+	c.Handle("POST "+a+"/users", c.userCreate)
+	c.Handle("POST "+a+"/users/{user}/groups", c.userGroups)
 	c.Handle("POST "+a+"/policies", c.policySave)
 	c.Handle("POST "+a+"/policies/{name}/delete", c.policyRemove)
 }
@@ -59,6 +61,16 @@ type policyEditor struct {
 	Name, Text string
 	Warnings   []string
 	Fault      *statementFault
+}
+
+// In reports whether group is among groups (a user's).
+func (accessView) In(group string, groups []string) bool {
+	for _, g := range groups {
+		if g == group {
+			return true
+		}
+	}
+	return false
 }
 
 // Rows is the editor's height: a line a statement, and one to add.
@@ -226,6 +238,43 @@ func (c *Console) groupCreate(w http.ResponseWriter, r *http.Request, p *Page) e
 		return err
 	}
 	http.Redirect(w, r, p.Link("/access")+"#groups", http.StatusSeeOther)
+	return nil
+}
+
+// POST /console/access/users (name, groups)
+func (c *Console) userCreate(w http.ResponseWriter, r *http.Request, p *Page) error {
+	if err := r.ParseForm(); err != nil {
+		return errcode.New(errcode.Invalid, "the form could not be read")
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	_, err := c.cfg.Admin.CreateUser(r.Context(), p.Who, p.Tenancy, name, r.PostForm["groups"])
+	if msg, ok := formProblem(err); ok {
+		return c.renderAccess(w, r, p, &accessView{Problem: msg}, http.StatusUnprocessableEntity)
+	} else if err != nil {
+		return err
+	}
+	// Straight to the new user's tokens: a user logs in with one.
+	http.Redirect(w, r, p.Link("/access", "user", name)+"#tokens", http.StatusSeeOther)
+	return nil
+}
+
+// POST /console/access/users/{user}/groups (groups): the user's groups
+// become exactly those ticked.
+func (c *Console) userGroups(w http.ResponseWriter, r *http.Request, p *Page) error {
+	if err := r.ParseForm(); err != nil {
+		return errcode.New(errcode.Invalid, "the form could not be read")
+	}
+	groups := r.PostForm["groups"]
+	if groups == nil {
+		groups = []string{}
+	}
+	_, err := c.cfg.Admin.SetGroups(r.Context(), p.Who, p.Tenancy, r.PathValue("user"), groups)
+	if msg, ok := formProblem(err); ok {
+		return c.renderAccess(w, r, p, &accessView{Problem: msg}, http.StatusUnprocessableEntity)
+	} else if err != nil {
+		return err
+	}
+	http.Redirect(w, r, p.Link("/access")+"#users", http.StatusSeeOther)
 	return nil
 }
 

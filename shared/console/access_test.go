@@ -27,6 +27,26 @@ func TestAccessPages(t *testing.T) {
 	}
 	p.has(t, "access page", `id="user-table"`, "dev/alice", `id="group-form"`, "Auth tokens of dev/admin")
 
+	p = e.as("dev/admin", "POST", "/console/access/users", url.Values{"name": {"bob"}, "groups": {"ci"}})
+	if p.status != http.StatusSeeOther || !strings.Contains(p.location, "user=bob") {
+		t.Fatalf("create user: %d %s", p.status, p.body)
+	}
+	if u, err := e.meta.GetUser(t.Context(), "dev", "bob"); err != nil || len(u.Groups) != 1 || u.Groups[0] != "ci" {
+		t.Errorf("bob: %+v %v, want in ci", u, err)
+	}
+	if p := e.as("dev/admin", "POST", "/console/access/users", url.Values{"name": {"carol"}, "groups": {"nope"}}); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("a user in a group that does not exist: %d", p.status)
+	} else {
+		p.has(t, "bad group", `id="access-problem"`, "nope")
+	}
+	if p := e.as("dev/admin", "POST", "/console/access/users/alice/groups", url.Values{"groups": {"ci"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("set alice's groups: %d %s", p.status, p.body)
+	}
+	if u, _ := e.meta.GetUser(t.Context(), "dev", "alice"); len(u.Groups) != 1 || u.Groups[0] != "ci" {
+		t.Errorf("alice's groups %v, want ci", u.Groups)
+	}
+	e.must(e.meta.PutUser(t.Context(), store.User{Tenancy: "dev", Name: "alice", Created: t0})) // back to no group
+
 	p = e.as("dev/admin", "POST", "/console/access/tokens", url.Values{"user": {"alice"}, "description": {"laptop"}, "days": {"30"}})
 	if p.status != 200 {
 		t.Fatalf("create token: %d %s", p.status, p.body)
@@ -77,10 +97,13 @@ func TestAccessPages(t *testing.T) {
 		t.Fatalf("alice on the Access page: %d %s", p.status, p.body)
 	}
 	p.has(t, "alice's access page", "Auth tokens of dev/alice", `readonly`)
-	for _, admin := range []string{`id="user-table"`, `id="group-form"`, `id="policy-new"`, `id="check-form"`, `id="audit-table"`, "Save ci"} {
+	for _, admin := range []string{`id="user-table"`, `id="user-form"`, `id="group-form"`, `id="policy-new"`, `id="check-form"`, `id="audit-table"`, "Save ci"} {
 		if strings.Contains(p.body, admin) {
 			t.Errorf("alice sees %s", admin)
 		}
+	}
+	if p := e.as("dev/alice", "POST", "/console/access/users/alice/groups", url.Values{"groups": {"administrators"}}); p.status != http.StatusForbidden {
+		t.Errorf("alice making herself an administrator: %d", p.status)
 	}
 	if p := e.as("dev/alice", "POST", "/console/access/groups", url.Values{"name": {"mine"}}); p.status != http.StatusForbidden {
 		t.Errorf("alice creating a group: %d", p.status)

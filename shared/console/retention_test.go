@@ -195,7 +195,7 @@ func TestRetentionPages(t *testing.T) {
 	if p.status != 200 {
 		t.Fatalf("run page: %d %s", p.status, p.body)
 	}
-	p.has(t, "run page", "Restore all 2 deleted", `data-digest="`+old.String()+`"`, "Deleted")
+	p.has(t, "run page", "Restore what this run deleted (2)", `data-digest="`+old.String()+`"`, "Deleted")
 
 	p = e.as("dev/admin", "POST", "/console/retention/restore", url.Values{"repository": {"dev/app"}, "digest": {old.String()}})
 	if p.status != http.StatusSeeOther {
