@@ -252,3 +252,30 @@ func mustDigest(t *testing.T, s string) digest.Digest {
 	}
 	return d
 }
+
+func TestRepositoryRetentionOverride(t *testing.T) {
+	e := newPagesEnv(t) // with the retention services
+	e.image("dev/app", "one", t0, "v1")
+	ctx := t.Context()
+	e.must(e.meta.PutRetentionPolicy(ctx, store.RetentionPolicy{Tenancy: "dev", Name: "ci", UntaggedDays: 7, Version: 1, Changed: t0}))
+	p := e.as("dev/admin", "GET", "/console/repositories/dev/app", nil)
+	p.has(t, "the administrator's repository page", `id="retention-policy"`, `<option value="ci">ci</option>`)
+	if p := e.as("dev/alice", "GET", "/console/repositories/dev/app", nil); strings.Contains(p.body, `id="retention-policy"`) {
+		t.Error("a user who administers nothing sees the retention control")
+	}
+	p = e.as("dev/admin", "POST", "/console/repositories/dev/app", url.Values{"action": {"retention"}, "policy": {"ci"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("assign ci: %d %s", p.status, p.body)
+	}
+	if as, err := e.meta.GetAssignment(ctx, "dev", "dev/app"); err != nil || as.Policy != "ci" {
+		t.Fatalf("dev/app under %+v, %v; want ci", as, err)
+	}
+	e.as("dev/admin", "GET", "/console/repositories", nil).has(t, "the list", `>ci</a>`)
+	if p := e.as("dev/alice", "POST", "/console/repositories/dev/app", url.Values{"action": {"retention"}, "policy": {"global"}}); p.status != http.StatusForbidden {
+		t.Errorf("a forged unassign: %d, want 403", p.status)
+	}
+	p = e.as("dev/admin", "POST", "/console/repositories/dev/app", url.Values{"action": {"retention"}, "policy": {"global"}})
+	if _, err := e.meta.GetAssignment(ctx, "dev", "dev/app"); p.status != http.StatusSeeOther || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("back to global: %d, assignment %v", p.status, err)
+	}
+}
