@@ -279,3 +279,22 @@ func TestRepositoryRetentionOverride(t *testing.T) {
 		t.Errorf("back to global: %d, assignment %v", p.status, err)
 	}
 }
+
+func TestOperatorsSwitchTenancy(t *testing.T) {
+	e := newRepoEnv(t)
+	ctx := t.Context()
+	e.must(e.meta.CreateTenancy(ctx, store.Tenancy{Name: "other", Created: t0}))
+	e.image("other/secret", "s", t0, "v1")
+	e.image("dev/app", "a", t0, "v1")
+	p := e.as("dev/admin", "GET", "/console/repositories?tenancy=other", nil)
+	p.has(t, "an operator in tenancy other", `/console/repositories/other/secret?tenancy=other"`, `<option value="other" selected>`)
+	if strings.Contains(p.body, `/console/repositories/dev/app"`) {
+		t.Error("tenancy other's list shows dev/app")
+	}
+	if p := e.as("dev/bob", "GET", "/console/repositories?tenancy=other", nil); p.status != http.StatusForbidden {
+		t.Errorf("a user of dev asking for tenancy other: %d, want 403", p.status)
+	}
+	if p := e.as("dev/bob", "GET", "/console/repositories", nil); strings.Contains(p.body, `id="tenancy-switch"`) {
+		t.Error("a user who operates nothing has the tenancy switch")
+	}
+}
