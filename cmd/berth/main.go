@@ -133,6 +133,7 @@ func (c *cli) announce(host string, cfg config.Config, limits, adminToken string
 	if cfg.Auth {
 		fmt.Fprintf(c.stdout, "Log in:  echo %s | docker login %s -u %s/admin --password-stdin\n", adminToken, host, cfg.Tenancy)
 		fmt.Fprintf(c.stdout, "Then:    docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
+		fmt.Fprintf(c.stdout, "Console: http://%s/console (sign in as %s/admin with the token above)\n", host, cfg.Tenancy)
 	} else {
 		fmt.Fprintf(c.stdout, "Authentication is off (BERTH_AUTH=off): docker push %s/%s/hello:latest\n", host, cfg.Tenancy)
 	}
