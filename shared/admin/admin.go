@@ -140,6 +140,8 @@ type call struct {
 	// cacheRule is a pull-through cache rule's prefix (a repository
 	// name).
 	cacheRule string
+	// mapping is an AWS role mapping's name.
+	mapping string
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
@@ -191,6 +193,7 @@ func (c *call) check() error {
 	}{
 		{c.tenancy, checkTenancyName}, {c.user, checkUserName}, {c.group, checkGroupName},
 		{c.policy, checkPolicyName}, {c.repo, checkRepoName}, {c.rule, checkRuleName}, {c.cacheRule, checkRepoName},
+		{c.mapping, checkMappingName},
 	} {
 		if n.v == "" {
 			continue
@@ -277,6 +280,11 @@ func (a *API) tenancyRoute(s []string, c *call) (methods, error) {
 	case s[0] == "federation-rules" && len(s) == 2:
 		c.rule = s[1]
 		return methods{"GET": a.getRule, "PUT": a.putRule, "DELETE": a.deleteRule}, nil
+	case s[0] == "aws-roles" && len(s) == 1:
+		return methods{"GET": a.listMappings, "POST": a.createMapping}, nil
+	case s[0] == "aws-roles" && len(s) == 2:
+		c.mapping = s[1]
+		return methods{"GET": a.getMapping, "PUT": a.putMapping, "DELETE": a.deleteMapping}, nil
 	case s[0] == "audit" && len(s) == 1:
 		return methods{"GET": a.listAudit}, nil
 	case s[0] == "usage" && len(s) == 1:

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/shared/clock"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/events"
+	"github.com/berth-registry/berth/shared/iamlogin"
 	"github.com/berth-registry/berth/shared/oidc"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/kmskey"
@@ -93,6 +94,14 @@ func NewAuth(ctx context.Context, cfg config.Config, stores *backend.Stores, clk
 	// invocations.
 	fed := oidc.NewVerifier(oidc.Options{AllowLoopback: cfg.OIDCLoopback})
 	a := authz.NewAuthorizer(stores.IDs, stores.Meta, v).WithClock(clk.Now).WithFederation(fed)
+	if cfg.STSRegion != "" {
+		sts, err := iamlogin.NewVerifier(iamlogin.Options{Endpoint: cfg.STSEndpoint, Region: cfg.STSRegion,
+			Audiences: cfg.STSAudiences, AllowLoopback: cfg.OIDCLoopback})
+		if err != nil {
+			return nil, fmt.Errorf("AWS IAM logins: %w", err)
+		}
+		a = a.WithAWS(sts)
+	}
 	if lr, ok := stores.IDs.(store.LoginRefusals); ok && cfg.LoginAlertThreshold > 0 {
 		a = a.WithRefusals(events.NewRefusalCounter(lr, stores.IDs, cfg.LoginAlertThreshold, cfg.LoginAlertWindow, clk.Now, Logger(cfg.LogLevel)))
 	}

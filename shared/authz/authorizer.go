@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/iamlogin"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/oidc"
 	"github.com/berth-registry/berth/shared/route"
@@ -28,6 +29,7 @@ type Authorizer struct {
 	repos    store.Repositories
 	verifier *auth.Verifier
 	oidc     *oidc.Verifier
+	aws      *iamlogin.Verifier
 	now      func() time.Time
 	cache    *ttlCache
 	refusals Refusals
@@ -77,7 +79,8 @@ type Credentials struct {
 	// Expires, when set, bounds the registry tokens issued for these
 	// credentials: a keyless login's OIDC token expiry or rule limit.
 	Expires time.Time
-	// Federation says how a keyless login (Via "oidc") was made.
+	// Federation says how a keyless login (Via "oidc" or "aws") was
+	// made.
 	Federation *Federation
 }
 
@@ -321,7 +324,7 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 		return Decision{}, err
 	}
 	if have < auth.VerbFor(action) {
-		if c.Via != "basic" && c.Via != "oidc" {
+		if c.Via != "basic" && c.Via != "oidc" && c.Via != "aws" {
 			msg := fmt.Sprintf("authentication required to %s %s", action, name)
 			if !c.Principal.Anonymous() {
 				// Docker shows this after logging in with a token its
@@ -395,7 +398,7 @@ func (a *Authorizer) PrincipalVerb(ctx context.Context, p auth.Principal, repo s
 
 // groups returns a user's groups (cached); none for a deleted user.
 func (a *Authorizer) groups(ctx context.Context, tenancy, user string) ([]string, error) {
-	if user == auth.FederatedUser {
+	if auth.Keyless(user) {
 		// A keyless login has no stored user: its groups were its
 		// rules', and a registry token does not carry them.
 		return []string{}, nil

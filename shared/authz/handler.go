@@ -25,6 +25,7 @@ type LambdaFunc func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizer
 func (a *Authorizer) Lambda(log *slog.Logger) LambdaFunc {
 	return func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
 		ctx = berthevents.WithRequestID(ctx, ev.RequestContext.RequestID) // login.refused_bulk's
+		ctx = WithHost(ctx, ev.Headers["host"])                           // an AWS IAM login's audience
 		method := ev.RequestContext.HTTP.Method
 		m, ok := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath)
 		if !ok {
