@@ -16,7 +16,7 @@ var ErrNotRole = errors.New("the caller is not an IAM role")
 var (
 	// assumedRole is an STS caller ARN of a role session:
 	// arn:<partition>:sts::<account>:assumed-role/<role name>/<session>.
-	assumedRole = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):sts::([0-9]{12}):assumed-role/([\w+=,.@-]{1,64})/[\w+=,.@-]{2,64}$`)
+	assumedRole = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):sts::([0-9]{12}):assumed-role/([\w+=,.@-]{1,64})/[\w+=,.@-]{1,64}$`)
 	// rolePattern is what a mapping may name: a role ARN without a
 	// path (an assumed-role ARN carries none), '*' allowed in the name.
 	rolePattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::([0-9]{12}):role/([\w+=,.@*-]{1,64})$`)
