@@ -61,12 +61,7 @@ func startIAM(t *testing.T, backend string) *iamRegistry {
 // mapping creates an AWS role mapping through the admin API.
 func (r *iamRegistry) mapping(as, tenancy string, body map[string]any) {
 	r.t.Helper()
-	b, _ := json.Marshal(body)
-	res := client{r.registry, r.as(as), basicMode}.do("POST", "/api/tenancies/"+tenancy+"/aws-roles", b,
-		http.Header{"Content-Type": {"application/json"}})
-	if res.Status != http.StatusCreated {
-		r.t.Fatalf("create AWS role mapping %v: %v", body["name"], res)
-	}
+	r.create(as, "/api/tenancies/"+tenancy+"/aws-roles", body)
 }
 
 // sign makes a login token as `berth login --aws` does.

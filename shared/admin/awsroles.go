@@ -104,13 +104,11 @@ func (a *API) writeMapping(w http.ResponseWriter, r *http.Request, c *call, b ma
 	if err := iamlogin.CheckPattern(b.Role); err != nil {
 		return invalid("role %q: %v", clipped(b.Role), err)
 	}
-	m := store.RoleMapping{Role: b.Role, Group: b.Group, MaxLifetimeSeconds: b.MaxLifetimeSeconds}
-	switch lt := b.MaxLifetimeSeconds; {
-	case lt == 0:
-		m.MaxLifetimeSeconds = DefaultRuleLifetime
-	case lt < minRuleLifetime || lt > maxRuleLifetime:
-		return invalid("maxLifetimeSeconds must be %d to %d (the registry's own token lifetime bounds it too)", minRuleLifetime, maxRuleLifetime)
+	lt, err := ruleLifetime(b.MaxLifetimeSeconds)
+	if err != nil {
+		return err
 	}
+	m := store.RoleMapping{Role: b.Role, Group: b.Group, MaxLifetimeSeconds: lt}
 	if _, err := a.checkGroups(ctx, c.tenancy, []string{b.Group}); err != nil {
 		return err
 	}

@@ -125,19 +125,7 @@ func (a *Authorizer) awsError(err error, caller iamlogin.Caller) error {
 // roleMappings returns a tenancy's AWS role mappings (cached like
 // policies: no storage read per request).
 func (a *Authorizer) roleMappings(ctx context.Context, tenancy string) ([]store.RoleMapping, error) {
-	k := "awsroles\x00" + tenancy
-	if v, ok := a.cache.get(k); ok {
-		return v.([]store.RoleMapping), nil
-	}
-	ms, err := a.ids.ListRoleMappings(ctx, tenancy)
-	if err != nil {
-		return nil, err
-	}
-	if len(ms) > maxRules {
-		ms = ms[:maxRules]
-	}
-	a.cache.put(k, ms, policyTTL)
-	return ms, nil
+	return cachedRules(ctx, a, "awsroles\x00"+tenancy, tenancy, a.ids.ListRoleMappings)
 }
 
 // AWSInfo is what GET /token?aws answers: where the registry checks AWS

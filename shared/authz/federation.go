@@ -201,18 +201,24 @@ func tokenError(err error) error {
 // federationRules returns a tenancy's federation rules (cached like
 // policies: no storage read per request).
 func (a *Authorizer) federationRules(ctx context.Context, tenancy string) ([]store.FederationRule, error) {
-	k := "federation\x00" + tenancy
-	if v, ok := a.cache.get(k); ok {
-		return v.([]store.FederationRule), nil
+	return cachedRules(ctx, a, "federation\x00"+tenancy, tenancy, a.ids.ListFederationRules)
+}
+
+// cachedRules returns what list reads of a tenancy's trust rules
+// (federation rules, AWS role mappings), at most maxRules of them,
+// cached under key like policies.
+func cachedRules[T any](ctx context.Context, a *Authorizer, key, tenancy string, list func(context.Context, string) ([]T, error)) ([]T, error) {
+	if v, ok := a.cache.get(key); ok {
+		return v.([]T), nil
 	}
-	rules, err := a.ids.ListFederationRules(ctx, tenancy)
+	rules, err := list(ctx, tenancy)
 	if err != nil {
 		return nil, err
 	}
 	if len(rules) > maxRules {
 		rules = rules[:maxRules]
 	}
-	a.cache.put(k, rules, policyTTL)
+	a.cache.put(key, rules, policyTTL)
 	return rules, nil
 }
 
