@@ -46,8 +46,8 @@ import (
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 )
 
 // server is one registry under test.
@@ -246,7 +246,7 @@ func serve(h http.Handler) (string, func(), error) {
 
 func startBerth(ctx context.Context, dir string, label bool) (*server, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	l, err := app.NewLocal(ctx, config.Config{Backend: "embedded", Data: dir, Limits: true, PresignTTL: 15 * time.Minute}, quiet)
+	l, err := inprocess.New(ctx, config.Config{Backend: "embedded", Data: dir, Limits: true, PresignTTL: 15 * time.Minute}, quiet)
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,9 @@ type Request struct {
 	Path          string
 	Query         url.Values
 	Authorization string
+	// Host is the request's Host header: an AWS IAM login must be
+	// signed for it (WithHost).
+	Host string
 	// Match is the route API Gateway chose; ok false for a path outside
 	// the route table.
 	Match route.Match
@@ -279,7 +282,7 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 	} else if action == route.ActionCatalog {
 		scope = scopeFor("", action)
 	}
-	c, err := a.Authenticate(ctx, r.Authorization)
+	c, err := a.Authenticate(WithHost(ctx, r.Host), r.Authorization)
 	var ae *AuthError
 	if errors.As(err, &ae) {
 		return unauthorized(scope, ae.Msg), nil

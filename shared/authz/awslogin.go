@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/berth-registry/berth/shared/api"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/iamlogin"
@@ -141,5 +142,5 @@ func (s *TokenService) awsInfo(w http.ResponseWriter) error {
 	if v == nil {
 		return errcode.New(errcode.Unsupported, "this registry does not accept AWS IAM logins (its token function has no BERTH_STS_REGION or AWS_REGION)").WithStatus(http.StatusNotFound)
 	}
-	return writeJSON(w, http.StatusOK, AWSInfo{STSEndpoint: v.Endpoint(), Region: v.Region()})
+	return api.Reply(w, http.StatusOK, AWSInfo{STSEndpoint: v.Endpoint(), Region: v.Region()})
 }
