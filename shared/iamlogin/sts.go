@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -185,14 +184,13 @@ func (v *Verifier) ask(ctx context.Context, r Request) (Caller, error) {
 	req.ContentLength = int64(len(Body))
 	h := req.Header
 	h.Set("Content-Type", ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(Body)))
 	h.Set("X-Amz-Date", r.Date)
 	h.Set(AudienceHeader, r.Audience)
 	if r.SecurityToken != "" {
 		h.Set("X-Amz-Security-Token", r.SecurityToken)
 	}
 	h.Set("Authorization", r.Authorization)
-	h.Set("Accept", "text/xml")
+	// No Accept header: STS answers its query protocol in XML.
 	h.Set("User-Agent", "berth")
 	res, err := v.client.Do(req)
 	if err != nil {
