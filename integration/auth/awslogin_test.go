@@ -1,12 +1,16 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,5 +225,60 @@ func TestAWSLoginRefusals(t *testing.T) {
 				t.Fatalf("GET /token with STS down: %v, want 503 without internals", res)
 			}
 		})
+	})
+}
+
+// TestAWSRoleMappingCreateRace fires concurrent POSTs creating one
+// mapping name through the gateway: exactly one is created (201), every
+// other is told 409 CONFLICT, and the stored mapping is the winner's,
+// never a 500 nor a silent overwrite.
+func TestAWSRoleMappingCreateRace(t *testing.T) {
+	onBackends(t, func(t *testing.T, backend string) {
+		r := startIAM(t, backend)
+		ctx, now := context.Background(), time.Now().UTC()
+		const racers = 8
+		for i := range racers {
+			if err := r.local.Stores.IDs.PutGroup(ctx, store.Group{Tenancy: "dev", Name: "g" + strconv.Itoa(i), Created: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h := http.Header{"Content-Type": {"application/json"}, "Authorization": {r.as("dev/admin").basic()}}
+		for round := range 10 {
+			name := "race-" + strconv.Itoa(round)
+			statuses := make([]int, racers)
+			var wg sync.WaitGroup
+			for i := range racers {
+				wg.Go(func() {
+					b, _ := json.Marshal(map[string]any{"name": name, "role": "arn:aws:iam::" + awsAccount + ":role/r" + strconv.Itoa(i), "group": "g" + strconv.Itoa(i)})
+					req, _ := http.NewRequest("POST", r.base+"/api/tenancies/dev/aws-roles", bytes.NewReader(b))
+					req.Header = h.Clone()
+					res, err := r.client.Do(req)
+					if err != nil {
+						return // statuses[i] stays 0: reported below
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					statuses[i] = res.StatusCode
+				})
+			}
+			wg.Wait()
+			winner := -1
+			for i, s := range statuses {
+				switch s {
+				case http.StatusCreated:
+					if winner >= 0 {
+						t.Fatalf("round %d: two creates of %s succeeded: %v", round, name, statuses)
+					}
+					winner = i
+				case http.StatusConflict:
+				default:
+					t.Fatalf("round %d: statuses %v, want one 201 and 409s", round, statuses)
+				}
+			}
+			m, err := r.local.Stores.IDs.GetRoleMapping(ctx, "dev", name)
+			if err != nil || winner < 0 || m.Group != "g"+strconv.Itoa(winner) {
+				t.Fatalf("round %d: stored %+v (%v), want the winner's (racer %d)", round, m, err, winner)
+			}
+		}
 	})
 }

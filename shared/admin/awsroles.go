@@ -77,11 +77,6 @@ func (a *API) createMapping(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := checkMappingName(req.Name); err != nil {
 		return err
 	}
-	if _, err := a.ids.GetRoleMapping(r.Context(), c.tenancy, req.Name); err == nil {
-		return conflict("AWS role mapping %q already exists in tenancy %s; replace it with PUT (berth aws-roles put)", req.Name, c.tenancy)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
 	c.mapping = req.Name
 	return a.writeMapping(w, r, c, req.mappingBody, http.StatusCreated)
 }
@@ -120,7 +115,14 @@ func (a *API) writeMapping(w http.ResponseWriter, r *http.Request, c *call, b ma
 		return conflict("tenancy %s holds %d AWS role mappings, the most it may; delete one first", c.tenancy, MaxRoleMappings)
 	}
 	m.Tenancy, m.Name, m.Updated = c.tenancy, c.mapping, a.now().UTC()
-	if err := a.ids.PutRoleMapping(ctx, m); err != nil {
+	write := a.ids.PutRoleMapping
+	if status == http.StatusCreated {
+		// POST creates: of two racing for a name, one wins, one is told.
+		write = a.ids.CreateRoleMapping
+	}
+	if err := write(ctx, m); errors.Is(err, store.ErrExists) {
+		return conflict("AWS role mapping %q already exists in tenancy %s; replace it with PUT (berth aws-roles put)", m.Name, c.tenancy)
+	} else if err != nil {
 		return err
 	}
 	a.record(ctx, c.who, c.tenancy, "put aws role mapping", m.Name,

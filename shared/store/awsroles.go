@@ -28,6 +28,9 @@ type RoleMapping struct {
 type RoleMappings interface {
 	// PutRoleMapping creates or replaces a mapping.
 	PutRoleMapping(ctx context.Context, m RoleMapping) error
+	// CreateRoleMapping creates a mapping, in one conditional write:
+	// ErrExists if the tenancy has one of that name.
+	CreateRoleMapping(ctx context.Context, m RoleMapping) error
 	// GetRoleMapping returns a mapping or ErrNotFound.
 	GetRoleMapping(ctx context.Context, tenancy, name string) (RoleMapping, error)
 	// ListRoleMappings returns a tenancy's mappings by name.

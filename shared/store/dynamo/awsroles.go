@@ -15,6 +15,11 @@ func (t *Table) PutRoleMapping(ctx context.Context, m store.RoleMapping) error {
 	return t.put(ctx, tenancyPK(m.Tenancy), skRoleMapping+m.Name, m)
 }
 
+// CreateRoleMapping implements store.RoleMappings.
+func (t *Table) CreateRoleMapping(ctx context.Context, m store.RoleMapping) error {
+	return t.create(ctx, tenancyPK(m.Tenancy), skRoleMapping+m.Name, m)
+}
+
 // GetRoleMapping implements store.RoleMappings.
 func (t *Table) GetRoleMapping(ctx context.Context, tenancy, name string) (store.RoleMapping, error) {
 	var m store.RoleMapping

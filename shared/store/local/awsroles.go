@@ -3,6 +3,8 @@ package local
 import (
 	"context"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -12,6 +14,17 @@ var bucketRoleMappings = []byte("awsroles")
 // PutRoleMapping implements store.RoleMappings.
 func (m *Metadata) PutRoleMapping(_ context.Context, r store.RoleMapping) error {
 	return m.putRecord(bucketRoleMappings, key(r.Tenancy, r.Name), r)
+}
+
+// CreateRoleMapping implements store.RoleMappings.
+func (m *Metadata) CreateRoleMapping(_ context.Context, r store.RoleMapping) error {
+	k := key(r.Tenancy, r.Name)
+	return m.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketRoleMappings).Get(k) != nil {
+			return store.ErrExists
+		}
+		return put(tx, bucketRoleMappings, k, r)
+	})
 }
 
 // GetRoleMapping implements store.RoleMappings.

@@ -32,6 +32,22 @@ var roleMappingTests = []identityTest{
 			t.Fatalf("GetRoleMapping after replace = %+v, want %+v", got, m)
 		}
 	}},
+	{"CreateRoleMapping creates once: the second of a name → ErrExists, the first kept", func(t *testing.T, s store.Identity) {
+		ten := unique(t, "ten")
+		first := newMapping(ten, "ci")
+		must(t, "CreateRoleMapping", s.CreateRoleMapping(ctx(t), first))
+		second := newMapping(ten, "ci")
+		second.Group = "intruders"
+		wantErr(t, "CreateRoleMapping again", s.CreateRoleMapping(ctx(t), second), store.ErrExists)
+		got, err := s.GetRoleMapping(ctx(t), ten, "ci")
+		must(t, "GetRoleMapping", err)
+		if got.Group != "ci" {
+			t.Fatalf("the second create overwrote the first: %+v", got)
+		}
+		for _, n := range neighbours(ten) {
+			must(t, "CreateRoleMapping in a neighbour", s.CreateRoleMapping(ctx(t), newMapping(n, "ci")))
+		}
+	}},
 	{"GetRoleMapping unknown, or in another tenancy → ErrNotFound", func(t *testing.T, s store.Identity) {
 		ten := unique(t, "ten")
 		must(t, "PutRoleMapping", s.PutRoleMapping(ctx(t), newMapping(ten, "ci")))
