@@ -9,7 +9,7 @@ export BERTH_DATA ?= .berth
 # RACE_PKGS are the packages with concurrency (goroutines, shared caches,
 # the race suite): `make test` runs them under the race detector.
 RACE_PKGS := ./cmd/berth/ ./shared/authz/ ./shared/backend/ ./shared/gateway/ ./shared/proxy/ ./shared/push/ \
-	./shared/registry/ ./shared/retention/ ./shared/store/... ./shared/oidc/ ./shared/pullthrough/ ./integration/pullthrough/ ./integration/race/
+	./shared/registry/ ./shared/retention/ ./shared/store/... ./shared/oidc/ ./shared/iamlogin/ ./shared/pullthrough/ ./integration/pullthrough/ ./integration/race/
 # RACE_ITERATIONS is how many rounds of each pair the race suite fires in
 # `make test` (under the race detector); run alone it fires 200
 # (BERTH_RACE_ITERATIONS, docs/storage.md "Testing the races").
@@ -55,9 +55,11 @@ $(addprefix build-,$(FUNCTIONS)): build-%:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o dist/$*/bootstrap ./functions/$*
 	@cd dist/$* && rm -f ../$*.zip && $(GO) run ../../scripts/zipbootstrap ../$*.zip bootstrap
 
-## cli: bin/berth and bin/berth-credential-provider (the kubelet's, docs/keyless.md) for this machine
+## cli: bin/berth and bin/berth-credential-provider (the kubelet's, docs/keyless.md) for this machine;
+## bin/docker-credential-berth links to berth (docker's credential helper, docs/auth.md)
 cli:
 	$(GO) build -o bin/berth ./cmd/berth
+	ln -sf berth bin/docker-credential-berth
 	$(GO) build -o bin/berth-credential-provider ./cmd/berth-credential-provider
 
 ## conformance: the OCI conformance suite against a fresh local gateway
