@@ -18,18 +18,10 @@ import (
 // opens through awscall with the same key and context, and not with
 // another context or key; refusals are *Error with KMS's code.
 func TestDecryptOpensWhatTheSDKSealed(t *testing.T) {
-	ep := emulator.KMS(t)
-	t.Setenv("AWS_ENDPOINT_URL_KMS", ep)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
-	sdk := kms.New(kms.Options{Region: cfg.Region, BaseEndpoint: aws.String(ep), Credentials: cfg.Credentials})
-	newKey := func() string {
-		k, err := sdk.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("berth test: awscall")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.ToString(k.KeyMetadata.Arn)
-	}
-	key, other := newKey(), newKey()
+	sdk, key := emulator.KMSKey(t)
+	_, other := emulator.KMSKey(t)
 	secret := []byte(`{"username":"bot","password":"hunter2-upstream-secret"}`)
 	bound := map[string]string{"berth:tenancy": "dev", "berth:cache-rule": "dev/hub"}
 	sealed, err := sdk.Encrypt(t.Context(), &kms.EncryptInput{KeyId: aws.String(key), Plaintext: secret, EncryptionContext: bound})

@@ -7,10 +7,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/app/adminfn"
 	"github.com/berth-registry/berth/shared/app/fillfn"
@@ -24,17 +20,12 @@ import (
 // Opener (shared/awscall) opens, with the same context only; the Opener
 // refuses to seal.
 func TestOpenerOpensWhatAdminSealed(t *testing.T) {
-	ep := emulator.KMS(t)
-	t.Setenv("AWS_ENDPOINT_URL_KMS", ep)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	key, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("berth test: cache credentials")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := app.NewEnv(config.Config{CacheKeyID: aws.ToString(key.KeyMetadata.Arn)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, key := emulator.KMSKey(t)
+	env := app.NewEnv(config.Config{CacheKeyID: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sealer, err := adminfn.Sealer(t.Context(), env)
 	if err != nil {
 		t.Fatal(err)
