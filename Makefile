@@ -33,7 +33,7 @@ coldstart:
 ## test: every test, infra/ included; tests needing a tool this machine lacks skip and say so
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 $(filter-out $(shell $(GO) list $(RACE_PKGS)),$(shell $(GO) list ./...))
+	$(GO) test -count=1 -timeout 30m $(filter-out $(shell $(GO) list $(RACE_PKGS)),$(shell $(GO) list ./...))
 	@$(MAKE) --no-print-directory race
 	@$(MAKE) --no-print-directory infra-test
 
@@ -44,8 +44,8 @@ race:
 	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ]; then flag=-race; \
 	elif [ "$$CI" = true ]; then echo "race: FAIL: the race detector needs cgo and a C compiler (apt-get install gcc)"; exit 1; \
 	else flag=; echo "race: SKIP the race detector: no C compiler (install gcc); the tests run without it"; fi; \
-	set -x; BERTH_RACE_ITERATIONS=$${BERTH_RACE_ITERATIONS:-$(RACE_ITERATIONS)} $(GO) test -count=1 $$flag -v -run '^TestRace' ./integration/race/ && \
-	$(GO) test -count=1 $$flag $(filter-out ./integration/race/,$(RACE_PKGS))
+	set -x; BERTH_RACE_ITERATIONS=$${BERTH_RACE_ITERATIONS:-$(RACE_ITERATIONS)} $(GO) test -count=1 -timeout 40m $$flag -v -run '^TestRace' ./integration/race/ && \
+	$(GO) test -count=1 -timeout 30m $$flag $(filter-out ./integration/race/,$(RACE_PKGS))
 
 ## build: dist/<function>/bootstrap and dist/<function>.zip for Lambda (linux/arm64)
 build: $(addprefix build-,$(FUNCTIONS))
