@@ -115,8 +115,8 @@ func (a *API) CreateUser(ctx context.Context, who authz.Actor, t, name string, g
 	if err := checkUserName(name); err != nil {
 		return UserView{}, err
 	}
-	if name == auth.FederatedUser {
-		return UserView{}, invalid("user name %q is reserved: %s/%s is the login of keyless (OIDC) logins, see docs/keyless.md", name, c.tenancy, name)
+	if auth.Keyless(name) {
+		return UserView{}, invalid("user name %q is reserved: %s/%s is the login of keyless (OIDC or AWS IAM) logins, see docs/keyless.md and docs/auth.md", name, c.tenancy, name)
 	}
 	groups, err = a.checkGroups(ctx, c.tenancy, groups)
 	if err != nil {
