@@ -24,6 +24,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/content"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -242,26 +243,14 @@ func (s *Scrubber) quarantine(ctx context.Context, b store.Blob, m *Mismatch) er
 		return err
 	}
 	m.Quarantined = true
-	for after := ""; ; {
-		names, err := s.rec.ListRepositories(ctx, after, page)
-		if err != nil {
-			return err
-		}
-		for _, repo := range names {
-			l, err := s.rec.GetLink(ctx, repo, b.Digest)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && l.Key != b.Key) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			if err := s.rec.UnlinkBlob(ctx, repo, b.Digest); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			m.Unlinked = append(m.Unlinked, repo)
-		}
-		if len(names) < page {
+	return content.EachLink(ctx, s.rec, b.Digest, func(repo string, l store.Blob) error {
+		if l.Key != b.Key {
 			return nil
 		}
-		after = names[len(names)-1]
-	}
+		if err := s.rec.UnlinkBlob(ctx, repo, b.Digest); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		m.Unlinked = append(m.Unlinked, repo)
+		return nil
+	})
 }

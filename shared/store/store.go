@@ -223,6 +223,13 @@ type BlobRepairs interface {
 	// collection removes it and its object once nothing links it.
 	// ErrConflict otherwise, ErrNotFound if absent.
 	QuarantineBlob(ctx context.Context, old Blob, marker string) error
+	// RepointLink makes the link of b.Digest in repo name b's object
+	// (key and size) if it still names the key old, keeping its touch
+	// time: a link made before a heal replaced the record names the bad
+	// object, and a blob GET reads only the link. ErrConflict if the
+	// link names another key or changed meanwhile, ErrNotFound if
+	// absent.
+	RepointLink(ctx context.Context, repo string, b Blob, old string) error
 }
 
 // Uploads holds upload sessions.

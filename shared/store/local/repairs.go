@@ -37,3 +37,19 @@ func (m *Metadata) QuarantineBlob(_ context.Context, old store.Blob, marker stri
 		return put(tx, bucketBlobs, []byte(old.Digest), b)
 	})
 }
+
+// RepointLink implements store.BlobRepairs.
+func (m *Metadata) RepointLink(_ context.Context, repo string, nb store.Blob, old string) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		k := key(repo, nb.Digest.String())
+		var l link
+		if err := get(tx, bucketLinks, k, &l); err != nil {
+			return err
+		}
+		if l.Key != old {
+			return fmt.Errorf("link %s@%s names %s, not %s: %w", repo, nb.Digest, l.Key, old, store.ErrConflict)
+		}
+		l.Blob = nb
+		return put(tx, bucketLinks, k, l)
+	})
+}

@@ -1,0 +1,82 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/berth-registry/berth/shared/store"
+)
+
+// ReplaceBlob implements store.BlobRepairs: a read, then a put (touched
+// now, uncondemned) conditional on the record being the one read, so a
+// record that changed in between is never overwritten.
+func (t *Table) ReplaceBlob(ctx context.Context, b, old store.Blob) error {
+	pk, sk := blobKey(b.Digest)
+	cur, st, err := t.readBlob(ctx, pk, sk)
+	if err != nil {
+		return err
+	}
+	if st.Key != old.Key {
+		return fmt.Errorf("blob %s names %s, not %s: %w", b.Digest, st.Key, old.Key, store.ErrConflict)
+	}
+	it, err := record(pk, sk, b)
+	if err != nil {
+		return err
+	}
+	it[attrTouched] = nanos(t.now())
+	ok, err := t.putIf(ctx, it, "#v = :v", map[string]string{"#v": attrValue}, item{":v": cur[attrValue]})
+	if err != nil || ok {
+		return err
+	}
+	return t.lost(ctx, pk, sk, fmt.Sprintf("blob %s changed while it was replaced", b.Digest))
+}
+
+// QuarantineBlob implements store.BlobRepairs: a read, then an update
+// conditional on the record being the one read and uncondemned.
+func (t *Table) QuarantineBlob(ctx context.Context, old store.Blob, marker string) error {
+	pk, sk := blobKey(old.Digest)
+	cur, st, err := t.readBlob(ctx, pk, sk)
+	if err != nil {
+		return err
+	}
+	if st.Key != old.Key || st.Condemned != "" {
+		return fmt.Errorf("blob %s names %s (condemned %q), not %s: %w", old.Digest, st.Key, st.Condemned, old.Key, store.ErrConflict)
+	}
+	_, ok, err := t.update(ctx, pk, sk, "SET #c = :m", "#v = :v AND attribute_not_exists(#c)",
+		map[string]string{"#c": attrCondemned, "#v": attrValue}, item{":m": str(marker), ":v": cur[attrValue]})
+	if err != nil || ok {
+		return err
+	}
+	return t.lost(ctx, pk, sk, fmt.Sprintf("blob %s changed while it was quarantined", old.Digest))
+}
+
+// RepointLink implements store.BlobRepairs: a read, then an update of
+// the link's record (its touch time kept) conditional on the link being
+// the one read.
+func (t *Table) RepointLink(ctx context.Context, repo string, b store.Blob, old string) error {
+	pk, sk := repoPK(repo), skLink+b.Digest.String()
+	cur, err := t.getItem(ctx, pk, sk)
+	if err != nil {
+		return err
+	}
+	var l link
+	if err := decode(cur, &l); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("link %s@%s", repo, b.Digest)
+	if l.Key != old {
+		return fmt.Errorf("%s names %s, not %s: %w", what, l.Key, old, store.ErrConflict)
+	}
+	l.Blob = b
+	raw, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	_, ok, err := t.update(ctx, pk, sk, "SET #v = :new", "#v = :v",
+		map[string]string{"#v": attrValue}, item{":new": str(string(raw)), ":v": cur[attrValue]})
+	if err != nil || ok {
+		return err
+	}
+	return t.lost(ctx, pk, sk, what+" changed while it was repointed")
+}
