@@ -3,11 +3,14 @@ package race
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/shared/store"
 )
 
 // corrupt pushes b to repo and then overwrites the object its record
@@ -64,3 +67,45 @@ func TestHealRepointsOtherRepositories(t *testing.T) {
 	}
 }
 
+
+// TestCollectRepointsStaleLinks: a link that still names the bad object
+// after a heal (a mount that read its source before the heal repointed
+// it, or a heal that stopped before it had walked every repository) is
+// repointed by the next garbage collection, which deletes neither
+// object's record nor the verified object.
+func TestCollectRepointsStaleLinks(t *testing.T) {
+	const a, b, c = "dev/links/a", "dev/links/b", "dev/links/c"
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := start(t, backend)
+			ctx := context.Background()
+			real := random(4096)
+			d, bad := e.corrupt(t, a, real)
+			e.pushBlob(t, b, real)
+			// What a mount racing the heal leaves: C linked to the bad
+			// object after the heal's walk passed C.
+			e.must(t, 202, "POST", "/v2/"+c+"/blobs/uploads/", nil) // creates C
+			err := e.local.Stores.Meta.LinkBlob(ctx, c, store.Blob{Digest: d, Size: int64(len(real)), Key: bad})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, got, err := e.pullBlob(c, d); err != nil || bytes.Equal(got, real) {
+				t.Fatalf("C serves the true bytes before the collection (%v): the stale link did not take", err)
+			}
+			var col struct{ Repointed int }
+			if err := json.Unmarshal(e.must(t, 200, "POST", "/api/retention/gc", nil).body, &col); err != nil {
+				t.Fatal(err)
+			}
+			if col.Repointed != 1 {
+				t.Errorf("the collection repointed %d links, want 1 (C's)", col.Repointed)
+			}
+			var errs []error
+			for _, repo := range []string{a, b, c} {
+				errs = append(errs, e.checkBlob(repo, d, true))
+			}
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
