@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -67,7 +68,6 @@ func TestHealRepointsOtherRepositories(t *testing.T) {
 	}
 }
 
-
 // TestCollectRepointsStaleLinks: a link that still names the bad object
 // after a heal (a mount that read its source before the heal repointed
 // it, or a heal that stopped before it had walked every repository) is
@@ -108,4 +108,73 @@ func TestCollectRepointsStaleLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRaceHealVsMountVsGC: repository A (and C, which mounted from it)
+// links a digest whose object was corrupted. A push of the true bytes to
+// B (which heals the record and repoints A's and C's links), a mount
+// from A into M (which copies A's link, stale or repointed) and a
+// garbage collection race; every other iteration the links are stale
+// first, so the collection may remove them and condemn the record.
+// Afterwards every repository serves the digest's true bytes or answers
+// 404, and the record names an object that holds them: no collection
+// deleted an object a link or the record names.
+func TestRaceHealVsMountVsGC(t *testing.T) {
+	const a, b, c, m = "dev/links/a", "dev/links/b", "dev/links/c", "dev/links/m"
+	run(t, pair{name: "heal (push elsewhere) vs mount vs GC", setup: func(t *testing.T, e *env, i int) round {
+		real := random(4096)
+		d, _ := e.corrupt(t, a, real)
+		e.must(t, 201, "POST", "/v2/"+c+"/blobs/uploads/?mount="+d.String()+"&from="+a, nil)
+		if i%2 == 1 {
+			e.advance(t, 2*grace)
+		}
+		return round{
+			racers: []racer{
+				{"push", jittered(10*time.Millisecond, func() response {
+					return e.do("POST", "/v2/"+b+"/blobs/uploads/?digest="+d.String(), real)
+				})},
+				{"mount", jittered(10*time.Millisecond, func() response {
+					return e.do("POST", "/v2/"+m+"/blobs/uploads/?mount="+d.String()+"&from="+a, nil)
+				})},
+				{"GC", jittered(10*time.Millisecond, e.collect)},
+			},
+			check: func(rs []response) error {
+				var errs []error
+				if rs[0].status != 201 {
+					errs = append(errs, fmt.Errorf("the push answered %s %s", rs[0], rs[0].body))
+				}
+				errs = append(errs, e.checkBlob(b, d, rs[0].status == 201))
+				switch rs[1].status {
+				case 201:
+				case 202: // A's link was collected first: a fresh session instead
+					e.do("DELETE", rs[1].header.Get("Location"), nil)
+				default:
+					errs = append(errs, fmt.Errorf("the mount answered %s", rs[1]))
+				}
+				errs = append(errs, e.checkBlob(m, d, rs[1].status == 201))
+				for _, repo := range []string{a, c} {
+					errs = append(errs, e.checkBlob(repo, d, false))
+				}
+				errs = append(errs, e.checkRecord(d))
+				return errors.Join(errs...)
+			},
+		}
+	}})
+}
+
+// checkRecord: the digest's record names an object holding its bytes.
+func (e *env) checkRecord(d digest.Digest) error {
+	ctx := context.Background()
+	rec, err := e.local.Stores.Meta.GetBlob(ctx, d)
+	if err != nil {
+		return fmt.Errorf("the record of %s: %w", d, err)
+	}
+	body, err := e.local.Stores.Blobs.Get(ctx, rec.Key)
+	if err != nil {
+		return fmt.Errorf("the record of %s names %s: %w", d, rec.Key, err)
+	}
+	if got := digest.FromBytes(body); got != d {
+		return fmt.Errorf("the record of %s names %s, which holds %s", d, rec.Key, got)
+	}
+	return nil
 }

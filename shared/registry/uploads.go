@@ -156,7 +156,31 @@ func (reg *Registry) mount(ctx context.Context, name, mount, from string) (bool,
 	} else if err != nil {
 		return false, err
 	}
-	return true, reg.meta.LinkBlob(ctx, name, b)
+	if err := reg.meta.LinkBlob(ctx, name, b); err != nil {
+		return false, err
+	}
+	return true, reg.settle(ctx, name, b)
+}
+
+// settle checks, after linking l into repo, that l's object is still
+// its digest's record's: a heal that replaced the record after the link
+// l was copied from was read may have walked past repo before this link
+// was written, so the link is moved onto the record's object here. One
+// read; a write only then. (Either this read follows the heal's record
+// write, or the heal's walk follows this link's write: one of the two
+// repoints it.)
+func (reg *Registry) settle(ctx context.Context, repo string, l store.Blob) error {
+	cur, err := reg.meta.GetBlob(ctx, l.Digest)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && cur.Key == l.Key) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	err = reg.meta.RepointLink(ctx, repo, cur, l.Key)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return nil // moved or removed since: not this link's to mend
+	}
+	return err
 }
 
 func (reg *Registry) newUpload(name string) store.Upload {
