@@ -198,7 +198,8 @@ type Blobs interface {
 	GetBlob(ctx context.Context, d digest.Digest) (Blob, error)
 	// LinkBlob makes blob b readable in repo (and records the time, which
 	// garbage collection respects). The link repeats b's size and key so
-	// that a blob GET or HEAD is one read.
+	// that a blob GET or HEAD is one read; a heal that replaces the
+	// record moves them (BlobRepairs.RepointLink).
 	LinkBlob(ctx context.Context, repo string, b Blob) error
 	// GetLink returns the blob linked to repo under d, or ErrNotFound.
 	GetLink(ctx context.Context, repo string, d digest.Digest) (Blob, error)
