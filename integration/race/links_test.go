@@ -178,3 +178,30 @@ func (e *env) checkRecord(d digest.Digest) error {
 	}
 	return nil
 }
+
+// TestRaceScrubVsPush: `berth blobs verify` quarantines a record whose
+// object was corrupted, and removes the links that name the bad object,
+// while a push of the true bytes to the same repository heals the
+// record and links the verified copy. The push's link must survive: a
+// quarantine removes only a link that still names the bad object.
+func TestRaceScrubVsPush(t *testing.T) {
+	const a = "dev/links/scrubbed"
+	run(t, pair{name: "scrub (quarantine) vs push of the true bytes", setup: func(t *testing.T, e *env, i int) round {
+		real := random(4096)
+		d, _ := e.corrupt(t, a, real)
+		return round{
+			racers: []racer{
+				{"verify", jittered(5*time.Millisecond, func() response { return e.do("POST", "/api/blobs/verify", []byte(`{}`)) })},
+				{"push", jittered(5*time.Millisecond, func() response {
+					return e.do("POST", "/v2/"+a+"/blobs/uploads/?digest="+d.String(), real)
+				})},
+			},
+			check: func(rs []response) error {
+				if rs[1].status != 201 {
+					return fmt.Errorf("the push answered %s %s", rs[1], rs[1].body)
+				}
+				return errors.Join(e.checkBlob(a, d, true), e.checkRecord(d))
+			},
+		}
+	}})
+}

@@ -5,8 +5,9 @@
 // quarantined: its record is condemned (never reused: the next verified
 // upload of the digest replaces it, and garbage collection removes it
 // and its object once nothing links it), and every repository link that
-// names the bad object is removed, so no pull is served those bytes and
-// a pusher's existence check asks for the blob again.
+// names the bad object is removed (on that condition: a link a push of
+// the verified bytes wrote meanwhile stays), so no pull is served those
+// bytes and a pusher's existence check asks for the blob again.
 //
 // A scrub runs within one request's budget and says where to continue;
 // the CLI repeats it until done.
@@ -247,7 +248,10 @@ func (s *Scrubber) quarantine(ctx context.Context, b store.Blob, m *Mismatch) er
 		if l.Key != b.Key {
 			return nil
 		}
-		if err := s.rec.UnlinkBlob(ctx, repo, b.Digest); err != nil && !errors.Is(err, store.ErrNotFound) {
+		err := s.rec.UnlinkBlobIf(ctx, repo, b.Digest, b.Key)
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			return nil // relinked (to a verified copy) or removed meanwhile
+		} else if err != nil {
 			return err
 		}
 		m.Unlinked = append(m.Unlinked, repo)

@@ -231,6 +231,11 @@ type BlobRepairs interface {
 	// link names another key or changed meanwhile, ErrNotFound if
 	// absent.
 	RepointLink(ctx context.Context, repo string, b Blob, old string) error
+	// UnlinkBlobIf removes the link of d in repo if it names the key
+	// (a quarantine removes the links to a bad object, never one a
+	// commit of the verified bytes wrote meanwhile); ErrConflict if it
+	// names another key or changed meanwhile, ErrNotFound if absent.
+	UnlinkBlobIf(ctx context.Context, repo string, d digest.Digest, key string) error
 }
 
 // Uploads holds upload sessions.

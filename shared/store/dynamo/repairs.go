@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -79,4 +81,27 @@ func (t *Table) RepointLink(ctx context.Context, repo string, b store.Blob, old 
 		return err
 	}
 	return t.lost(ctx, pk, sk, what+" changed while it was repointed")
+}
+
+// UnlinkBlobIf implements store.BlobRepairs: a read, then a delete
+// conditional on the link being the one read.
+func (t *Table) UnlinkBlobIf(ctx context.Context, repo string, d digest.Digest, old string) error {
+	pk, sk := repoPK(repo), skLink+d.String()
+	cur, err := t.getItem(ctx, pk, sk)
+	if err != nil {
+		return err
+	}
+	var l link
+	if err := decode(cur, &l); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("link %s@%s", repo, d)
+	if l.Key != old {
+		return fmt.Errorf("%s names %s, not %s: %w", what, l.Key, old, store.ErrConflict)
+	}
+	ok, err := t.delIf(ctx, pk, sk, "#v = :v", map[string]string{"#v": attrValue}, item{":v": cur[attrValue]})
+	if err != nil || ok {
+		return err
+	}
+	return t.lost(ctx, pk, sk, what+" changed while it was unlinked")
 }

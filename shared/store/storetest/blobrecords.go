@@ -152,4 +152,17 @@ var blobRecordTests = []metaTest{
 			}
 		}
 	}},
+	{"UnlinkBlobIf removes a link only while it names the key", func(t *testing.T, m store.Metadata) {
+		repo := unique(t, "repo")
+		b := newBlob(t, unique(t, "blobs/bad"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), b))
+		must(t, "LinkBlob", m.LinkBlob(ctx(t), repo, b))
+		wantErr(t, "UnlinkBlobIf of another key", m.UnlinkBlobIf(ctx(t), repo, b.Digest, unique(t, "blobs/other")), store.ErrConflict)
+		_, err := m.GetLink(ctx(t), repo, b.Digest)
+		must(t, "GetLink after a refused UnlinkBlobIf", err)
+		must(t, "UnlinkBlobIf", m.UnlinkBlobIf(ctx(t), repo, b.Digest, b.Key))
+		_, err = m.GetLink(ctx(t), repo, b.Digest)
+		wantErr(t, "GetLink after UnlinkBlobIf", err, store.ErrNotFound)
+		wantErr(t, "UnlinkBlobIf again", m.UnlinkBlobIf(ctx(t), repo, b.Digest, b.Key), store.ErrNotFound)
+	}},
 }
