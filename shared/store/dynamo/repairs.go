@@ -53,55 +53,56 @@ func (t *Table) QuarantineBlob(ctx context.Context, old store.Blob, marker strin
 	return t.lost(ctx, pk, sk, fmt.Sprintf("blob %s changed while it was quarantined", old.Digest))
 }
 
+// linkNaming reads the link of d in repo, and returns its item and
+// record if it names the key old (ErrConflict if another).
+func (t *Table) linkNaming(ctx context.Context, repo string, d digest.Digest, old string) (item, link, error) {
+	var l link
+	cur, err := t.getItem(ctx, repoPK(repo), skLink+d.String())
+	if err != nil {
+		return nil, l, err
+	}
+	if err := decode(cur, &l); err != nil {
+		return nil, l, err
+	}
+	if l.Key != old {
+		return nil, l, fmt.Errorf("link %s@%s names %s, not %s: %w", repo, d, l.Key, old, store.ErrConflict)
+	}
+	return cur, l, nil
+}
+
 // RepointLink implements store.BlobRepairs: a read, then an update of
 // the link's record (its touch time kept) conditional on the link being
 // the one read.
 func (t *Table) RepointLink(ctx context.Context, repo string, b store.Blob, old string) error {
-	pk, sk := repoPK(repo), skLink+b.Digest.String()
-	cur, err := t.getItem(ctx, pk, sk)
+	cur, l, err := t.linkNaming(ctx, repo, b.Digest, old)
 	if err != nil {
 		return err
-	}
-	var l link
-	if err := decode(cur, &l); err != nil {
-		return err
-	}
-	what := fmt.Sprintf("link %s@%s", repo, b.Digest)
-	if l.Key != old {
-		return fmt.Errorf("%s names %s, not %s: %w", what, l.Key, old, store.ErrConflict)
 	}
 	l.Blob = b
 	raw, err := json.Marshal(l)
 	if err != nil {
 		return err
 	}
+	pk, sk := repoPK(repo), skLink+b.Digest.String()
 	_, ok, err := t.update(ctx, pk, sk, "SET #v = :new", "#v = :v",
 		map[string]string{"#v": attrValue}, item{":new": str(string(raw)), ":v": cur[attrValue]})
 	if err != nil || ok {
 		return err
 	}
-	return t.lost(ctx, pk, sk, what+" changed while it was repointed")
+	return t.lost(ctx, pk, sk, fmt.Sprintf("link %s@%s changed while it was repointed", repo, b.Digest))
 }
 
 // UnlinkBlobIf implements store.BlobRepairs: a read, then a delete
 // conditional on the link being the one read.
 func (t *Table) UnlinkBlobIf(ctx context.Context, repo string, d digest.Digest, old string) error {
-	pk, sk := repoPK(repo), skLink+d.String()
-	cur, err := t.getItem(ctx, pk, sk)
+	cur, _, err := t.linkNaming(ctx, repo, d, old)
 	if err != nil {
 		return err
 	}
-	var l link
-	if err := decode(cur, &l); err != nil {
-		return err
-	}
-	what := fmt.Sprintf("link %s@%s", repo, d)
-	if l.Key != old {
-		return fmt.Errorf("%s names %s, not %s: %w", what, l.Key, old, store.ErrConflict)
-	}
+	pk, sk := repoPK(repo), skLink+d.String()
 	ok, err := t.delIf(ctx, pk, sk, "#v = :v", map[string]string{"#v": attrValue}, item{":v": cur[attrValue]})
 	if err != nil || ok {
 		return err
 	}
-	return t.lost(ctx, pk, sk, what+" changed while it was unlinked")
+	return t.lost(ctx, pk, sk, fmt.Sprintf("link %s@%s changed while it was unlinked", repo, d))
 }
