@@ -79,6 +79,7 @@ func main() {
 	servers := flag.String("servers", strings.Join(allServers, ","), "registries to measure, in column order")
 	loads := flag.String("workloads", strings.Join(allWorkloads, ","), "workloads to run")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (pprof labels server= and inproc= tell the registries apart)")
+	flag.BoolVar(&traceRequests, "trace", false, "log every request the in-process registries serve, with its status and duration")
 	timeout := flag.Duration("timeout", 10*time.Minute, "upper bound on the whole run")
 	flag.Parse()
 	if *quick {

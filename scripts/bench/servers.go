@@ -52,6 +52,10 @@ type server struct {
 	close func()
 }
 
+// traceRequests makes the in-process registries log every request they
+// serve with its duration (-trace).
+var traceRequests bool
+
 // start starts the named registry with its data under dir.
 func start(ctx context.Context, name, dir string, label bool) (*server, error) {
 	switch name {
@@ -104,6 +108,9 @@ func startBerth(ctx context.Context, name, dir string, authOn, label bool) (*ser
 	handler := h
 	if label {
 		h = labeled(h, name)
+	}
+	if traceRequests {
+		h = traced(h, name)
 	}
 	host, stop, err := serve(h)
 	if err != nil {
@@ -224,6 +231,27 @@ func startDistribution(ctx context.Context, dir string) (*server, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return &server{name: distName, host: addr, transport: newTransport(4), close: stop}, nil
+}
+
+// traced logs each request h serves, with its status and duration.
+func traced(h http.Handler, name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		fmt.Fprintf(os.Stderr, "trace: %s %s %s %s → %d in %.2f ms\n", start.Format("15:04:05.000"), name, r.Method, r.URL.Path, rec.status, float64(time.Since(start).Microseconds())/1e3)
+	})
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // labeled tags the goroutines serving h (and those they start) with a
