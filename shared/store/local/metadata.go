@@ -227,22 +227,47 @@ func (m *Metadata) DeleteTag(ctx context.Context, repo, name string) error {
 // ListTags implements store.Tags.
 func (m *Metadata) ListTags(_ context.Context, repo, after string, limit int) ([]store.Tag, error) {
 	var out []store.Tag
-	err := m.db.View(func(tx *bolt.Tx) error {
-		prefix := append(key(repo), 0)
-		c := tx.Bucket(bucketTags).Cursor()
-		for k, v := c.Seek(key(repo, after)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
-			if string(k[len(prefix):]) == after && after != "" {
-				continue
-			}
-			var t store.Tag
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
-			out = append(out, t)
+	err := m.scanTags(repo, after, limit, func(_, v []byte) error {
+		var t store.Tag
+		if err := json.Unmarshal(v, &t); err != nil {
+			return err
 		}
+		out = append(out, t)
 		return nil
 	})
 	return out, err
+}
+
+// ListTagNames implements store.TagNames: the names are the keys' ends,
+// so no record is decoded.
+func (m *Metadata) ListTagNames(_ context.Context, repo, after string, limit int) ([]string, error) {
+	var out []string
+	err := m.scanTags(repo, after, limit, func(name, _ []byte) error {
+		out = append(out, string(name))
+		return nil
+	})
+	return out, err
+}
+
+// scanTags calls fn with the name and record of up to limit tags of
+// repo in lexical order, after the name given (exclusive).
+func (m *Metadata) scanTags(repo, after string, limit int, fn func(name, v []byte) error) error {
+	return m.db.View(func(tx *bolt.Tx) error {
+		prefix := append(key(repo), 0)
+		c := tx.Bucket(bucketTags).Cursor()
+		n := 0
+		for k, v := c.Seek(key(repo, after)); k != nil && bytes.HasPrefix(k, prefix) && n < limit; k, v = c.Next() {
+			name := k[len(prefix):]
+			if string(name) == after && after != "" {
+				continue
+			}
+			if err := fn(name, v); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
 }
 
 // PutBlob implements store.Blobs.
