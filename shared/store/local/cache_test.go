@@ -100,7 +100,9 @@ func TestGroupSurvivesAPanickingWrite(t *testing.T) {
 		_ = c.Group(func(*bolt.Tx) error { panic("boom") })
 	}()
 	done := make(chan error, 1)
-	go func() { done <- c.Group(func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("k"), []byte("v")) }) }()
+	go func() {
+		done <- c.Group(func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("k"), []byte("v")) })
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
