@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/berth-registry/berth/shared/route"
 )
@@ -42,11 +44,56 @@ func (s *Stack) api() error {
 			BurstLimit: jsii.Number(s.cfg.ThrottleBurst),
 		},
 	})
+	s.accessLog()
 	if err := s.routes(); err != nil {
 		return err
 	}
 	s.outputs(domain)
 	return nil
+}
+
+// accessLogFormat is the $default stage's access log line: one JSON
+// object per request, with the request id the client got in
+// apigw-requestid (and the functions' log lines and error bodies carry),
+// the route, the status and latencies, the authorizer's verdict and
+// principal, and API Gateway's own error when it answered itself
+// (variables: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html).
+var accessLogFormat = map[string]string{
+	"requestId":          "$context.requestId",
+	"time":               "$context.requestTime",
+	"ip":                 "$context.identity.sourceIp",
+	"userAgent":          "$context.identity.userAgent",
+	"method":             "$context.httpMethod",
+	"path":               "$context.path",
+	"routeKey":           "$context.routeKey",
+	"protocol":           "$context.protocol",
+	"status":             "$context.status",
+	"responseLength":     "$context.responseLength",
+	"responseLatency":    "$context.responseLatency",
+	"integrationStatus":  "$context.integrationStatus",
+	"integrationLatency": "$context.integrationLatency",
+	"integrationError":   "$context.integrationErrorMessage",
+	"error":              "$context.error.message",
+	"authorizerError":    "$context.authorizer.error",
+	"authorizerLatency":  "$context.authorizer.latency",
+	"tenancy":            "$context.authorizer.tenancy",
+	"user":               "$context.authorizer.user",
+	"decision":           "$context.authorizer.status",
+}
+
+// accessLog sends the stage's access log, as JSON, to a log group of its
+// own with the stack's log retention.
+func (s *Stack) accessLog() {
+	logs := awslogs.NewLogGroup(s.Stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention:     retentionDays[s.cfg.LogRetentionDays],
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	format, _ := json.Marshal(accessLogFormat) // keys sorted: a stable template
+	stage := s.Stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	stage.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: logs.LogGroupArn(),
+		Format:         jsii.String(string(format)),
+	})
 }
 
 // routes creates one HttpRoute per route-table entry. Each function has

@@ -119,10 +119,10 @@ const (
 )
 
 // registryGrants are what each registry function does with the table and
-// bucket, read from shared/registry, shared/authz, shared/retention's
-// hooks (PullTracker, the store's BlobTouches) and the stores. None
-// touches the signing key: they enforce the authorizer's decision and
-// ask policy questions of metadata only (shared/app Function).
+// bucket, read from shared/registry (with its PullTracker and the
+// store's BlobTouches), shared/authz and the stores. None touches the
+// signing key: they enforce the authorizer's decision and ask policy
+// questions of metadata only (shared/app/registryfn).
 var registryGrants = map[string][]grant{
 	// GET reads a tag and the manifest (its body from manifests/ when
 	// large) and counts the pull (UpdateItem); PUT checks references,

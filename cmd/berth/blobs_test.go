@@ -13,8 +13,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -26,7 +26,7 @@ import (
 func TestBlobsVerifyQuarantinesAndAPushHeals(t *testing.T) {
 	cfg := config.Config{Backend: "embedded", Data: t.TempDir(), Auth: true, Service: "berth",
 		TokenTTL: 5 * time.Minute, PresignTTL: 15 * time.Minute, Tenancy: "dev", LogLevel: "error"}
-	l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	l, err := inprocess.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

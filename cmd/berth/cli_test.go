@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/store/local"
 )
 
@@ -31,11 +31,11 @@ func registry(t *testing.T) (string, string) {
 
 // localRegistry serves the registry as `make run` does, and returns its
 // URL and the Local (its stores and retention).
-func localRegistry(t *testing.T) (string, *app.Local) {
+func localRegistry(t *testing.T) (string, *inprocess.Local) {
 	t.Helper()
 	cfg := config.Config{Backend: "embedded", Data: t.TempDir(), Auth: true, Service: "berth",
 		TokenTTL: 15 * time.Minute, PresignTTL: 15 * time.Minute, Tenancy: "dev", LogLevel: "error"}
-	l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	l, err := inprocess.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/doctor"
 	"github.com/berth-registry/berth/shared/gateway"
+	"github.com/berth-registry/berth/shared/inprocess"
 )
 
 // doctorTarget serves an in-process registry (auth and AWS limits on)
@@ -23,7 +23,7 @@ func doctorTarget(t *testing.T, modes string) (string, string) {
 	t.Helper()
 	cfg := config.Config{Auth: true, Backend: "embedded", Data: t.TempDir(), Limits: true,
 		PresignTTL: 15 * time.Minute, Service: "berth", TokenTTL: 15 * time.Minute, Tenancy: "dev"}
-	l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	l, err := inprocess.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

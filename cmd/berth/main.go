@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/gateway"
+	"github.com/berth-registry/berth/shared/inprocess"
 )
 
 const serveUsage = `Usage: berth serve
@@ -86,7 +87,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := app.Logger(cfg.LogLevel)
-	l, err := app.NewLocal(ctx, cfg, log)
+	l, err := inprocess.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func retentionTerm(t *testing.T) *term {
 		}
 	}
 	svc := retention.New(retention.Stores{Meta: meta, Ret: meta, Blobs: objs, Tenancies: meta}, retention.DefaultConfig(), slog.New(slog.DiscardHandler))
-	api := retention.API(svc, meta, retention.APIConfig{Tenancy: "dev"})
+	api := retention.NewAPI(svc, meta, retention.APIConfig{Tenancy: "dev"})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, _, ok := r.BasicAuth(); !ok || u != "dev/admin" {
 			http.Error(w, "no credentials", http.StatusUnauthorized)

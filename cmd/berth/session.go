@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/shared/app"
-	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 )
 
 // login checks credentials against the registry's /token endpoint (what
@@ -117,7 +117,7 @@ func (c *cli) bootstrap(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	stores, err := backend.Open(ctx, cfg)
+	stores, err := inprocess.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/app"
-	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
@@ -48,26 +49,15 @@ func TestEvents(t *testing.T) {
 		{File: "admin-put-policy-invalid.json", Status: 400, Code: "INVALID", Check: contains(`column 24: unknown verb`)},
 	}
 	eventtest.Covered(t, fn, cases)
-	dir := t.TempDir()
-	seed(t, dir)
-	eventtest.Run(t, eventtest.Function(t, fn, dir), cases)
+	seed(t, eventtest.Env(t))
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }
 
-// seed bootstraps tenancy dev (dev/admin) and adds dev/ci, then closes
-// the store.
-func seed(t *testing.T, dir string) {
+// seed bootstraps tenancy dev (dev/admin) and adds dev/ci.
+func seed(t *testing.T, cfg config.Config) {
 	t.Helper()
-	eventtest.Env(t, dir)
-	cfg, err := config.FromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	stores, err := backend.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stores.Close()
+	stores := eventtest.Stores(t, cfg)
 	if _, err := app.Bootstrap(ctx, cfg, stores.IDs); err != nil {
 		t.Fatal(err)
 	}
@@ -85,4 +75,16 @@ func contains(subs ...string) func(*testing.T, events.APIGatewayV2HTTPResponse, 
 			}
 		}
 	}
+}
+
+// TestLinksOnlyWhatItServes: the admin function links the admin and
+// retention APIs and the Lambda adapter (and KMS for the pull-through
+// cache's key, which seals upstream credentials), and no registry
+// function wiring, signing key, local gateway, embedded store or SDK
+// credential chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, []string{
+		"github.com/berth-registry/berth/shared/app/authfn", "github.com/berth-registry/berth/shared/app/registryfn",
+	}),
+		[]string{"github.com/berth-registry/berth/shared/admin", "github.com/berth-registry/berth/shared/retention", "github.com/berth-registry/berth/shared/lambdahttp"})
 }

@@ -7,19 +7,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/authfn"
+	"github.com/berth-registry/berth/shared/route"
 )
 
 func main() {
-	h, err := app.Authorizer(context.Background())
-	if err != nil {
-		slog.Error("start authorizer function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	h, err := authfn.Authorizer(context.Background())
+	app.Start(route.Authorizer, h, err)
 }

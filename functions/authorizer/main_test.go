@@ -11,10 +11,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/authfn"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
-	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
@@ -62,12 +63,10 @@ func TestEvents(t *testing.T) {
 	}
 	eventtest.CoveredFiles(t, fn, files...)
 
-	dir := t.TempDir()
-	seed(t, dir)
-	eventtest.Env(t, dir)
-	h, err := app.Authorizer(context.Background())
+	seed(t, eventtest.Env(t))
+	h, err := authfn.Authorizer(context.Background())
 	if err != nil {
-		t.Fatalf("app.Authorizer: %v", err)
+		t.Fatalf("authfn.Authorizer: %v", err)
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -102,21 +101,12 @@ func TestEvents(t *testing.T) {
 }
 
 // seed bootstraps tenancy dev with dev/admin holding adminToken and adds
-// dev/ci with its token, then closes the store.
-func seed(t *testing.T, dir string) {
+// dev/ci with its token.
+func seed(t *testing.T, cfg config.Config) {
 	t.Helper()
-	eventtest.Env(t, dir)
-	t.Setenv("BERTH_ADMIN_TOKEN", adminToken)
-	cfg, err := config.FromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg.AdminToken = adminToken
 	ctx := context.Background()
-	stores, err := backend.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stores.Close()
+	stores := eventtest.Stores(t, cfg)
 	if _, err := app.Bootstrap(ctx, cfg, stores.IDs); err != nil {
 		t.Fatal(err)
 	}
@@ -128,4 +118,14 @@ func seed(t *testing.T, dir string) {
 	if err := stores.IDs.PutToken(ctx, store.AuthToken{Tenancy: "dev", User: "ci", ID: ciTokenID, Hash: auth.HashSecret(secret), Created: now, Expires: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLinksOnlyWhatItServes: the authorizer links the signing key (KMS)
+// and its Lambda adapter, and no registry, admin API, retention, local
+// gateway, embedded store or SDK credential chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/admin",
+		"github.com/berth-registry/berth/shared/retention", "github.com/aws/aws-sdk-go-v2/service/lambda",
+	}), []string{"github.com/berth-registry/berth/shared/store/kmskey", "github.com/berth-registry/berth/shared/lambdahttp"})
 }

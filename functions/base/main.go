@@ -4,20 +4,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/route"
 )
 
 func main() {
-	h, err := app.Function(context.Background(), route.Base)
-	if err != nil {
-		slog.Error("start base function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	h, err := registryfn.New(context.Background(), route.Base, nil)
+	app.Start(route.Base, h, err)
 }

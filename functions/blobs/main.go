@@ -4,20 +4,14 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/fillfn"
+	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/route"
 )
 
 func main() {
-	h, err := app.Function(context.Background(), route.Blobs)
-	if err != nil {
-		slog.Error("start blobs function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	h, err := registryfn.New(context.Background(), route.Blobs, fillfn.Open)
+	app.Start(route.Blobs, h, err)
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -24,10 +25,15 @@ func TestEvents(t *testing.T) {
 		{File: "catalog-list.json", Status: 200, Body: `{"repositories":["dev/hello","dev/world"]}`},
 	}
 	eventtest.Covered(t, fn, empty, two)
-	t.Run("empty store", func(t *testing.T) { eventtest.Run(t, eventtest.Function(t, fn, t.TempDir()), empty) })
+	t.Run("empty store", func(t *testing.T) { eventtest.Env(t); eventtest.Run(t, eventtest.Function(t, fn), empty) })
 	t.Run("two repositories", func(t *testing.T) {
-		dir := t.TempDir()
-		eventtest.Seed(t, dir, "uploads-post.json", "uploads-patch.json", "uploads-put.json", "uploads-post-mount.json")
-		eventtest.Run(t, eventtest.Function(t, fn, dir), two)
+		cfg := eventtest.Env(t)
+		eventtest.Seed(t, cfg, "uploads-post.json", "uploads-patch.json", "uploads-put.json", "uploads-post-mount.json")
+		eventtest.Run(t, eventtest.Function(t, fn), two)
 	})
 }
+
+// TestLinksOnlyWhatItServes: the bootstrap links the registry and the
+// Lambda adapter, and no admin API, retention, local gateway, embedded
+// store, KMS or SDK credential chain (docs/lambda-mode.md).
+func TestLinksOnlyWhatItServes(t *testing.T) { linktest.CheckRegistry(t) }

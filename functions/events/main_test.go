@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
 	berthevents "github.com/berth-registry/berth/shared/events"
@@ -99,7 +101,7 @@ func setup(t *testing.T) (streamHandler, *bus) {
 	b := &bus{failAt: -1}
 	srv := httptest.NewServer(b)
 	t.Cleanup(srv.Close)
-	eventtest.Env(t, t.TempDir())
+	eventtest.Env(t)
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_EVENTBRIDGE": srv.URL, "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
@@ -212,4 +214,16 @@ func TestEvents(t *testing.T) {
 	if got := types(b.take(t)); got != "manifest.pushed tag.moved manifest.pushed tag.deleted" {
 		t.Errorf("events-stream.json published %q", got)
 	}
+}
+
+// TestLinksOnlyWhatItServes: the events function links the table's
+// stream records and EventBridge, and no registry, admin API,
+// retention, HTTP adapter, S3, signing key (KMS), local gateway,
+// embedded store or SDK credential chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, linktest.NoKMS, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/admin",
+		"github.com/berth-registry/berth/shared/retention", "github.com/berth-registry/berth/shared/lambdahttp",
+		"github.com/aws/aws-sdk-go-v2/service/s3", "github.com/aws/aws-sdk-go-v2/service/lambda",
+	}), []string{"github.com/berth-registry/berth/shared/eventbus", "github.com/aws/aws-sdk-go-v2/service/eventbridge"})
 }

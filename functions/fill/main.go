@@ -17,19 +17,16 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/fillfn"
 )
 
 func main() {
-	f, err := app.FillFunction(context.Background())
-	if err != nil {
-		slog.Error("start fill function", "error", err.Error())
-		os.Exit(1)
+	f, err := fillfn.Function(context.Background())
+	var h any
+	if f != nil {
+		h = f.Handle
 	}
-	lambda.Start(f.Handle)
+	app.Start("fill", h, err)
 }

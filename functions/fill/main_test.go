@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
-	"github.com/berth-registry/berth/shared/app"
-	"github.com/berth-registry/berth/shared/backend"
+	"github.com/berth-registry/berth/functions/internal/linktest"
+	"github.com/berth-registry/berth/shared/app/fillfn"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/pullthrough"
 	"github.com/berth-registry/berth/shared/store"
 )
@@ -37,11 +38,10 @@ func TestEvents(t *testing.T) {
 	upstream := startUpstream(t)
 	push(t, upstream+"/v2/library/hello/blobs/uploads/?digest="+job.Digest.String(), layer)
 
-	dir := t.TempDir()
-	stores, err := backend.Open(t.Context(), config.Config{Backend: "embedded", Data: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := eventtest.Env(t)
+	t.Setenv("BERTH_CACHE_INSECURE", "1") // the upstream is on the loopback
+	t.Setenv("BERTH_LOG_LEVEL", "error")
+	stores := eventtest.Stores(t, cfg)
 	cache := stores.Meta.(store.Cache)
 	now := time.Now().UTC()
 	for _, err := range []error{
@@ -52,12 +52,8 @@ func TestEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stores.Close()
 
-	eventtest.Env(t, dir)
-	t.Setenv("BERTH_CACHE_INSECURE", "1") // the upstream is on the loopback
-	t.Setenv("BERTH_LOG_LEVEL", "error")
-	f, err := app.FillFunction(context.Background())
+	f, err := fillfn.Function(context.Background())
 	if err != nil {
 		t.Fatalf("FillFunction: %v", err)
 	}
@@ -97,7 +93,7 @@ func TestEvents(t *testing.T) {
 // storage) on a loopback port.
 func startUpstream(t *testing.T) string {
 	t.Helper()
-	l, err := app.NewLocal(t.Context(), config.Config{Backend: "embedded", Data: t.TempDir(), PresignTTL: time.Minute},
+	l, err := inprocess.New(t.Context(), config.Config{Backend: "embedded", Data: t.TempDir(), PresignTTL: time.Minute},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -118,4 +114,16 @@ func push(t *testing.T, url string, body []byte) {
 		b, _ := io.ReadAll(res.Body)
 		t.Fatalf("push to the upstream: %d %s", res.StatusCode, b)
 	}
+}
+
+// TestLinksOnlyWhatItServes: the fill function links the cache, KMS (to
+// open upstream credentials) and the stores, and no registry API
+// wiring, admin API, retention, local gateway or embedded store.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, []string{
+		"github.com/berth-registry/berth/shared/admin", "github.com/berth-registry/berth/shared/retention",
+		"github.com/berth-registry/berth/shared/app/registryfn", "github.com/berth-registry/berth/shared/app/authfn",
+	}), []string{
+		"github.com/berth-registry/berth/shared/pullthrough", "github.com/aws/aws-sdk-go-v2/service/kms",
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -18,8 +19,8 @@ const fn = route.Manifests
 // uploads events): pull before push, push, pull, attach a referrer,
 // delete.
 func TestEvents(t *testing.T) {
-	dir := t.TempDir()
-	eventtest.Seed(t, dir, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
+	cfg := eventtest.Env(t)
+	eventtest.Seed(t, cfg, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
 		"uploads-post-monolithic.json", "uploads-post-monolithic-empty.json")
 	manifest := eventtest.Body(t, "manifests-put.json")
 	digest := fmt.Sprintf("sha256:%x", sha256.Sum256(manifest))
@@ -46,5 +47,11 @@ func TestEvents(t *testing.T) {
 		{File: "manifests-delete.json", Status: 404, Code: "MANIFEST_UNKNOWN"},
 	}
 	eventtest.Covered(t, fn, cases)
-	eventtest.Run(t, eventtest.Function(t, fn, dir), cases)
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }
+
+// TestLinksOnlyWhatItServes: the bootstrap links the registry and the
+// Lambda adapter, KMS only to open pull-through cache credentials (never
+// the signing key's wiring), and no admin API, retention, local gateway,
+// embedded store or SDK credential chain (docs/lambda-mode.md).
+func TestLinksOnlyWhatItServes(t *testing.T) { linktest.CheckFilling(t) }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -20,8 +21,8 @@ const fn = route.Referrers
 // attestation whose subject is that image (pushed with the uploads and
 // manifests events).
 func TestEvents(t *testing.T) {
-	dir := t.TempDir()
-	eventtest.Seed(t, dir, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
+	cfg := eventtest.Env(t)
+	eventtest.Seed(t, cfg, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
 		"uploads-post-monolithic.json", "uploads-post-monolithic-empty.json",
 		"manifests-put.json", "manifests-put-referrer.json")
 	referrer := eventtest.Body(t, "manifests-put-referrer.json")
@@ -62,5 +63,10 @@ func TestEvents(t *testing.T) {
 			Headers: map[string]string{"Content-Type": "application/vnd.oci.image.index.v1+json"}},
 	}
 	eventtest.Covered(t, fn, cases)
-	eventtest.Run(t, eventtest.Function(t, fn, dir), cases)
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }
+
+// TestLinksOnlyWhatItServes: the bootstrap links the registry and the
+// Lambda adapter, and no admin API, retention, local gateway, embedded
+// store, KMS or SDK credential chain (docs/lambda-mode.md).
+func TestLinksOnlyWhatItServes(t *testing.T) { linktest.CheckRegistry(t) }

@@ -19,66 +19,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/berth-registry/berth/shared/app"
-	"github.com/berth-registry/berth/shared/backend"
-	"github.com/berth-registry/berth/shared/config"
-	"github.com/berth-registry/berth/shared/retention"
-	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/app/retentionfn"
 )
 
 func main() {
-	h, err := handler(context.Background(), os.Getenv)
-	if err != nil {
-		slog.Error("start retention function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	h, err := retentionfn.New(context.Background())
+	app.Start("retention", h, err)
 }
-
-// handler builds the function's handler from the environment. Inside
-// Lambda (AWS_LAMBDA_FUNCTION_NAME set) jobs are dispatched to the
-// function itself; elsewhere they run in the invocation.
-func handler(ctx context.Context, getenv func(string) string) (func(context.Context, json.RawMessage) (retention.Result, error), error) {
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return nil, err
-	}
-	rcfg, err := retention.ConfigFromEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	log := app.Logger(cfg.LogLevel)
-	slog.SetDefault(log)
-	stores, err := backend.Open(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	ret, ok := stores.Meta.(store.Retention)
-	if !ok {
-		return nil, fmt.Errorf("the %s backend does not store retention state yet", cfg.Backend)
-	}
-	clk := app.Clock(cfg)
-	app.UseClock(stores, clk)
-	rcfg.TestClock = clk.Test()
-	us, _ := stores.Meta.(store.UsageStore)
-	svc := retention.New(retention.Stores{Meta: stores.Meta, Ret: ret, Blobs: stores.Blobs, Tenancies: stores.IDs, Usage: us}, rcfg, log,
-		retention.WithMetrics(app.Metrics(cfg)))
-	svc.Now = clk.Now
-	if fn := getenv("AWS_LAMBDA_FUNCTION_NAME"); fn != "" {
-		d, err := backend.NewLambdaDispatcher(ctx, fn)
-		if err != nil {
-			return nil, err
-		}
-		svc.Dispatch = d
-	}
-	return svc.Handle, nil
-}
-
-// invoker dispatches jobs as asynchronous invocations of a function.

@@ -3,33 +3,30 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
-	"github.com/berth-registry/berth/shared/backend"
-	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/functions/internal/linktest"
+	"github.com/berth-registry/berth/shared/app/retentionfn"
 	"github.com/berth-registry/berth/shared/store"
 )
 
 // TestEvents runs events/retention-*.json through the function's handler
-// over an embedded store holding one pushed image (dev/hello:v1), with
+// over a store holding one pushed image (dev/hello:v1), with
 // jobs running in the invocation (no AWS_LAMBDA_FUNCTION_NAME).
 func TestEvents(t *testing.T) {
-	dir := t.TempDir()
-	eventtest.Seed(t, dir, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
+	cfg := eventtest.Env(t)
+	eventtest.Seed(t, cfg, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
 		"uploads-post-monolithic.json", "uploads-post-monolithic-empty.json", "manifests-put.json")
 	job := eventtest.Decode[json.RawMessage](t, "retention-job.json")
 	var j struct{ RunID string }
 	if err := json.Unmarshal(job, &j); err != nil {
 		t.Fatal(err)
 	}
-	stores, err := backend.Open(t.Context(), config.Config{Backend: "embedded", Data: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ret := stores.Meta.(store.Retention)
+	stores := eventtest.Stores(t, cfg)
+	ret := stores.Meta
 	now := time.Now().UTC()
 	for _, err := range []error{
 		stores.IDs.CreateTenancy(t.Context(), store.Tenancy{Name: "dev", Created: now}),
@@ -40,13 +37,9 @@ func TestEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stores.Close()
-
-	eventtest.Env(t, dir)
-	t.Setenv("BERTH_LOG_LEVEL", "warn")
-	h, err := handler(context.Background(), os.Getenv)
+	h, err := retentionfn.New(context.Background())
 	if err != nil {
-		t.Fatalf("handler: %v", err)
+		t.Fatalf("retentionfn.New: %v", err)
 	}
 	eventtest.CoveredFiles(t, "retention", "retention-scheduled.json", "retention-job.json", "retention-gc.json")
 
@@ -77,4 +70,15 @@ func TestEvents(t *testing.T) {
 	if _, err := h(t.Context(), json.RawMessage(`{"source":"aws.events","detail-type":"Object Created"}`)); err == nil {
 		t.Errorf("an event the function does not handle was accepted")
 	}
+}
+
+// TestLinksOnlyWhatItServes: the retention function links retention and
+// its dispatcher to Lambda, and no registry, admin API, HTTP adapter,
+// signing key (KMS), local gateway, embedded store or SDK credential
+// chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, linktest.NoKMS, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/admin",
+		"github.com/berth-registry/berth/shared/lambdahttp", "github.com/awslabs/aws-lambda-go-api-proxy",
+	}), []string{"github.com/berth-registry/berth/shared/retention", "github.com/aws/aws-sdk-go-v2/service/lambda"})
 }

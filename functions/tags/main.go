@@ -4,20 +4,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/route"
 )
 
 func main() {
-	h, err := app.Function(context.Background(), route.Tags)
-	if err != nil {
-		slog.Error("start tags function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	h, err := registryfn.New(context.Background(), route.Tags, nil)
+	app.Start(route.Tags, h, err)
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -14,8 +15,8 @@ const fn = route.Tags
 // Lambda would, on a store where dev/hello holds the image tagged v1
 // (pushed with the uploads and manifests events).
 func TestEvents(t *testing.T) {
-	dir := t.TempDir()
-	eventtest.Seed(t, dir, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
+	cfg := eventtest.Env(t)
+	eventtest.Seed(t, cfg, "uploads-post.json", "uploads-patch.json", "uploads-put.json",
 		"uploads-post-monolithic.json", "manifests-put.json")
 	cases := []eventtest.Case{
 		{File: "tags-list.json", Status: 200, Body: `{"name":"dev/hello","tags":["v1"]}`,
@@ -23,5 +24,10 @@ func TestEvents(t *testing.T) {
 		{File: "tags-list-unknown.json", Status: 404, Code: "NAME_UNKNOWN"},
 	}
 	eventtest.Covered(t, fn, cases)
-	eventtest.Run(t, eventtest.Function(t, fn, dir), cases)
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }
+
+// TestLinksOnlyWhatItServes: the bootstrap links the registry and the
+// Lambda adapter, and no admin API, retention, local gateway, embedded
+// store, KMS or SDK credential chain (docs/lambda-mode.md).
+func TestLinksOnlyWhatItServes(t *testing.T) { linktest.CheckRegistry(t) }

@@ -5,20 +5,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/authfn"
 	"github.com/berth-registry/berth/shared/route"
 )
 
 func main() {
-	h, err := app.Function(context.Background(), route.Token)
-	if err != nil {
-		slog.Error("start token function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	h, err := authfn.Token(context.Background())
+	app.Start(route.Token, h, err)
 }

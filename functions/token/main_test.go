@@ -11,10 +11,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
-	"github.com/berth-registry/berth/shared/backend"
-	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -41,26 +40,17 @@ func TestEvents(t *testing.T) {
 		{File: "token-post-oauth.json", Status: 200, Check: grants("dev/admin", []auth.Access{{Type: "repository", Name: "dev/hello", Actions: []string{"pull"}}})},
 	}
 	eventtest.Covered(t, fn, cases)
-	dir := t.TempDir()
-	bootstrap(t, dir)
-	eventtest.Run(t, eventtest.Function(t, fn, dir), cases)
+	bootstrap(t)
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }
 
 // bootstrap creates tenancy dev with dev/admin holding adminToken, as
-// `berth serve` does, and closes the store.
-func bootstrap(t *testing.T, dir string) {
+// `berth bootstrap` does.
+func bootstrap(t *testing.T) {
 	t.Helper()
-	eventtest.Env(t, dir)
-	t.Setenv("BERTH_ADMIN_TOKEN", adminToken)
-	cfg, err := config.FromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stores, err := backend.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stores.Close()
+	cfg := eventtest.Env(t)
+	cfg.AdminToken = adminToken
+	stores := eventtest.Stores(t, cfg)
 	if _, err := app.Bootstrap(context.Background(), cfg, stores.IDs); err != nil {
 		t.Fatal(err)
 	}
@@ -107,4 +97,14 @@ func grants(subject string, access []auth.Access) func(*testing.T, events.APIGat
 			t.Errorf("access %+v, want %+v", c.Access, access)
 		}
 	}
+}
+
+// TestLinksOnlyWhatItServes: the token endpoint links the signing key
+// (KMS) and the Lambda adapter, and no registry, admin API, retention,
+// local gateway, embedded store or SDK credential chain.
+func TestLinksOnlyWhatItServes(t *testing.T) {
+	linktest.Check(t, slices.Concat(linktest.Every, []string{
+		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/admin",
+		"github.com/berth-registry/berth/shared/retention", "github.com/aws/aws-sdk-go-v2/service/lambda",
+	}), []string{"github.com/berth-registry/berth/shared/store/kmskey", "github.com/berth-registry/berth/shared/lambdahttp"})
 }

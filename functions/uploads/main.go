@@ -4,20 +4,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/route"
 )
 
 func main() {
-	h, err := app.Function(context.Background(), route.Uploads)
-	if err != nil {
-		slog.Error("start uploads function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	h, err := registryfn.New(context.Background(), route.Uploads, nil)
+	app.Start(route.Uploads, h, err)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/functions/internal/eventtest"
+	"github.com/berth-registry/berth/functions/internal/linktest"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -46,5 +47,11 @@ func TestEvents(t *testing.T) {
 			"Location": "/v2/dev/world/blobs/" + layerDigest, "Docker-Content-Digest": layerDigest}},
 	}
 	eventtest.Covered(t, fn, cases)
-	eventtest.Run(t, eventtest.Function(t, fn, t.TempDir()), cases)
+	eventtest.Env(t)
+	eventtest.Run(t, eventtest.Function(t, fn), cases)
 }
+
+// TestLinksOnlyWhatItServes: the bootstrap links the registry and the
+// Lambda adapter, and no admin API, retention, local gateway, embedded
+// store, KMS or SDK credential chain (docs/lambda-mode.md).
+func TestLinksOnlyWhatItServes(t *testing.T) { linktest.CheckRegistry(t) }

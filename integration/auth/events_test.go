@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/authfn"
+	"github.com/berth-registry/berth/shared/app/registryfn"
 	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/route"
 )
@@ -31,12 +33,17 @@ func catchAllServesOnlyWhatTheAuthorizerDecided(t *testing.T, backend string) {
 	w := newWorld(t, backend)
 	r := w.r
 	ctx := context.Background()
-	a, err := app.NewAuth(ctx, r.cfg, r.local.Stores, r.local.Clock)
+	// The base function and the authorizer as their mains build them
+	// (registryfn, authfn), over the registry's stores.
+	quiet := slog.New(slog.DiscardHandler)
+	env := app.Env{Config: r.cfg, Log: quiet, Clock: r.local.Clock}
+	a, err := authfn.New(ctx, env, authfn.Stores{IDs: r.local.Stores.IDs, Repos: r.local.Stores.Meta})
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := lambdahttp.Handler(app.Handlers(r.cfg, r.local.Stores, a, nil, nil, nil, slog.New(slog.DiscardHandler))[route.Base])
-	authorize := a.Authorizer.Lambda(slog.New(slog.DiscardHandler))
+	reg := registryfn.Registry(env, r.local.Stores, nil, nil)
+	base := lambdahttp.Handler(registryfn.Handler(env, reg, route.Base), quiet)
+	authorize := lambdahttp.Authorizer(a.Authorizer, quiet)
 
 	callers := map[string]string{
 		"dev/nobody (Basic)":       r.as("dev/nobody").basic(),

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/integration/harness"
-	"github.com/berth-registry/berth/shared/app"
 	berthauth "github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -57,7 +57,7 @@ type registry struct {
 	base   string // http://127.0.0.1:port
 	data   string
 	cfg    config.Config
-	local  *app.Local
+	local  *inprocess.Local
 	client *http.Client // follows no redirects
 	secret map[string]string
 }

@@ -3,6 +3,7 @@ package aws
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/authfn"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/route"
@@ -144,7 +146,8 @@ func TestCostBudgets(t *testing.T) {
 
 	// The authorizer alone, on the same stores: a Bearer token is
 	// verified without the table; Basic reads it, then its cache.
-	a, err := app.NewAuth(t.Context(), e.cfg, e.stores, e.local.Clock)
+	env := app.Env{Config: e.cfg, Log: slog.New(slog.DiscardHandler), Clock: e.local.Clock}
+	a, err := authfn.New(t.Context(), env, authfn.Stores{IDs: e.stores.IDs, Repos: e.stores.Meta})
 	if err != nil {
 		t.Fatal(err)
 	}

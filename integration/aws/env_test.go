@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/integration/harness"
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/store/dynamo/dynalite"
 	"github.com/berth-registry/berth/shared/store/s3store/s3fake"
 )
@@ -24,7 +24,7 @@ import (
 // fresh DynamoDB table on dynalite and a fresh bucket on gofakes3.
 type env struct {
 	host   string // the registry's host:port
-	local  *app.Local
+	local  *inprocess.Local
 	stores *backend.Stores
 	cfg    config.Config
 	// presigned counts the GETs clients sent to S3 with a presigned URL
@@ -79,7 +79,7 @@ func startAWS(t *testing.T, withAuth bool) *env {
 	e.host, e.local = harness.Start(t, e.cfg, harness.WithLogs(e.logs), harness.Wrap(e.count))
 	e.stores = e.local.Stores
 	if e.stores.S3 == nil || e.stores.Calls == nil {
-		t.Fatalf("backend.Open(aws) gave stores without S3 or Calls: %+v", e.stores)
+		t.Fatalf("inprocess.Open(aws) gave stores without S3 or Calls: %+v", e.stores)
 	}
 	return e
 }

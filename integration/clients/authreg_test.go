@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -27,7 +27,7 @@ const tenancy = "dev"
 // requests (Manifest, AssertImage, ...) are sent as dev/admin.
 type authRegistry struct {
 	*registry
-	local *app.Local
+	local *inprocess.Local
 	// Admin is the auth token of dev/admin.
 	Admin string
 }

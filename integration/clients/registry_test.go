@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/integration/harness"
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 )
 
 // registry is one in-process Berth reached at Host (127.0.0.1:port),
@@ -59,7 +59,7 @@ func startRegistry(t testing.TB, limits bool) *registry {
 
 // serve starts the registry of cfg (see harness.Start), recording the
 // requests it answers.
-func serve(t testing.TB, cfg config.Config) (*registry, *app.Local) {
+func serve(t testing.TB, cfg config.Config) (*registry, *inprocess.Local) {
 	t.Helper()
 	reg := &registry{}
 	// Registered before harness.Start's cleanups, so it runs after the

@@ -149,3 +149,7 @@ func (b *Logs) Since(mark, n int) string {
 	}
 	return strings.ToValidUTF8(s, "")
 }
+
+// LambdaLogs is what Lambda mode's gateway and functions have logged so
+// far (their JSON lines, with the emulator's own warnings and errors).
+func LambdaLogs() *Logs { return &lambda.logs }

@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
+	"github.com/berth-registry/berth/shared/reqinfo"
 )
 
 // Option changes how Start serves the registry.
@@ -27,13 +28,13 @@ type Option func(*options)
 type options struct {
 	logs *Logs
 	wrap func(http.Handler) http.Handler
-	app  []app.LocalOption
+	app  []inprocess.Option
 }
 
 // Metrics makes the registry log its metrics as EMF lines to w, as
 // every function does on AWS (docs/metrics.md).
 func Metrics(w io.Writer) Option {
-	return func(o *options) { o.app = append(o.app, app.WithMetrics(w, "Berth/test")) }
+	return func(o *options) { o.app = append(o.app, inprocess.WithMetrics(w, "Berth/test")) }
 }
 
 // Wrap serves wrap(gateway) instead of the gateway, for tests that count
@@ -49,20 +50,20 @@ func WithLogs(logs *Logs) Option {
 }
 
 // Start starts the whole registry of cfg in-process as `berth serve`
-// does (app.NewLocal), serves it with Serve, and closes its stores when
+// does (inprocess.New), serves it with Serve, and closes its stores when
 // the test ends. It returns the registry's host:port and the Local, whose
 // Stores and AdminToken tests seed and log in with. What the registry
 // logs at warning level and above is shown if the test fails.
-func Start(t testing.TB, cfg config.Config, opts ...Option) (string, *app.Local) {
+func Start(t testing.TB, cfg config.Config, opts ...Option) (string, *inprocess.Local) {
 	t.Helper()
 	o := options{logs: &Logs{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	logger := slog.New(app.WithRequestID(slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	l, err := app.NewLocal(t.Context(), cfg, logger, o.app...)
+	logger := slog.New(reqinfo.LogHandler(slog.NewJSONHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	l, err := inprocess.New(t.Context(), cfg, logger, o.app...)
 	if err != nil {
-		t.Fatalf("app.NewLocal on the %s backend: %v", cfg.Backend, err)
+		t.Fatalf("inprocess.New on the %s backend: %v", cfg.Backend, err)
 	}
 	// Registered before Serve's cleanup, so it runs after the listener
 	// has closed.

@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/integration/harness"
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/proxy"
 	"github.com/berth-registry/berth/shared/push"
 	"github.com/berth-registry/berth/shared/store/dynamo/dynalite"
@@ -68,7 +68,7 @@ func start(t *testing.T, backend string) *env {
 		cfg.SigningKey = string(key)
 	}
 	e := &env{}
-	var l *app.Local
+	var l *inprocess.Local
 	e.host, l = harness.Start(t, cfg, harness.Wrap(e.record))
 	e.token = l.AdminToken
 	return e

@@ -24,9 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/berth-registry/berth/integration/harness"
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/emulator"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/store/local"
 )
 
@@ -37,7 +37,7 @@ import (
 type cache struct {
 	t      *testing.T
 	host   string
-	local  *app.Local
+	local  *inprocess.Local
 	token  string
 	logs   *harness.Logs
 	seen   *recorder

@@ -17,9 +17,9 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/integration/harness"
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/dynamo/dynalite"
 	"github.com/berth-registry/berth/shared/store/s3store/s3fake"
@@ -39,7 +39,7 @@ const grace = time.Minute
 type env struct {
 	backend string
 	base    string // http://127.0.0.1:port
-	local   *app.Local
+	local   *inprocess.Local
 	basic   string // the bootstrap administrator's Authorization header
 	logs    *harness.Logs
 }

@@ -31,7 +31,7 @@ type server struct {
 }
 
 // start runs the whole registry in-process exactly as `berth serve`
-// does with BERTH_TEST_CLOCK=1 (app.NewLocal): the local gateway (AWS
+// does with BERTH_TEST_CLOCK=1 (inprocess.New): the local gateway (AWS
 // limits) over embedded storage, authentication on, retention wired
 // in, and one test clock under every function.
 func start(t *testing.T) *server {
@@ -40,7 +40,7 @@ func start(t *testing.T) *server {
 		Auth: true, Service: "berth", TokenTTL: 15 * time.Minute, Tenancy: "dev", LogLevel: "warn", TestClock: true}
 	host, l := harness.Start(t, cfg)
 	if l.Retention == nil || !l.Clock.Test() {
-		t.Fatal("app.NewLocal with TestClock built no retention service or no test clock")
+		t.Fatal("inprocess.New with TestClock built no retention service or no test clock")
 	}
 	return &server{t: t, host: host, token: l.AdminToken, stores: l.Stores, day0: l.Clock.Now()}
 }

@@ -22,8 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 )
 
 // The registries under test, in the table's column order.
@@ -100,7 +100,7 @@ func startBerth(ctx context.Context, name, dir string, authOn, label bool) (*ser
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	l, err := app.NewLocal(ctx, cfg, quiet)
+	l, err := inprocess.New(ctx, cfg, quiet)
 	if err != nil {
 		return nil, err
 	}

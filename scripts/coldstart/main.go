@@ -4,7 +4,9 @@
 // summed over every package), and under the Lambda Runtime Interface
 // Emulator the Init Duration and the first and warm invoke latency of a
 // representative event from events/ — beside a hello-world aws-lambda-go
-// function (scripts/coldstart/hello) measured in the same run. It runs in
+// function (scripts/coldstart/hello) and the SDK floor of a registry
+// function (scripts/coldstart/sdkfloor: aws-lambda-go with DynamoDB and
+// S3 clients and nothing else), measured in the same run. It runs in
 // Lambda mode (shared/lambdamode) against the emulators in the SDK's
 // environment variables, as `berth serve --lambda` does.
 //
@@ -42,7 +44,19 @@ var events = map[string]string{
 	"authorizer": "authorizer-manifests-get-anonymous.json", "retention": "retention-scheduled.json",
 }
 
-const hello = "hello-world"
+// payloads are the events of the functions not invoked with a file from
+// events/: the events function gets an empty stream batch (Lambda mode
+// has no stream; a batch with records would publish to a bus it lacks).
+var payloads = map[string]string{"events": `{"Records":[]}`}
+
+// The reference functions measured beside Berth's.
+const (
+	hello = "hello-world"
+	floor = "sdk-floor"
+)
+
+// references are the reference functions' packages.
+var references = map[string]string{hello: "./scripts/coldstart/hello", floor: "./scripts/coldstart/sdkfloor"}
 
 func main() {
 	runs := flag.Int("runs", 5, "cold starts per function")
@@ -139,27 +153,36 @@ func run(runs, warm int) error {
 		return err
 	}
 	defer l.Close()
-	helloBoot := filepath.Join(dir, "host", hello, "bootstrap")
-	if err := build(root, "", helloBoot, "./scripts/coldstart/hello"); err != nil {
-		return err
-	}
-	if _, err := l.Runner.Add(lambdamode.Function{Name: hello, MemoryMB: 256, Timeout: 10 * time.Second, Env: map[string]string{}}, helloBoot); err != nil {
-		return err
-	}
-	events[hello] = "base-get.json"
-	order := append([]string{hello}, names...)
-	var results []result
-	for _, name := range order {
-		p, ok := l.Runner.Pools[name]
-		if !ok {
-			return fmt.Errorf("function %s is not in the stack", name)
-		}
-		ev, err := os.ReadFile(filepath.Join(root, "events", events[name]))
-		if err != nil {
+	for _, name := range []string{hello, floor} {
+		boot := filepath.Join(dir, "host", name, "bootstrap")
+		if err := build(root, "", boot, references[name]); err != nil {
 			return err
 		}
-		r := result{name: name, sizeMB: sizes[name]}
-		for range runs {
+		if _, err := l.Runner.Add(lambdamode.Function{Name: name, MemoryMB: 256, Timeout: 10 * time.Second, Env: map[string]string{}}, boot); err != nil {
+			return err
+		}
+		events[name] = "base-get.json"
+	}
+	order := append([]string{hello, floor}, names...)
+	// Round-robin: each round cold-starts every function once, so a
+	// burst of load on a shared machine weighs on all of them alike
+	// rather than on whichever was being measured.
+	results := make([]result, len(order))
+	evs := make([][]byte, len(order))
+	for i, name := range order {
+		if _, ok := l.Runner.Pools[name]; !ok {
+			return fmt.Errorf("function %s is not in the stack", name)
+		}
+		if p, ok := payloads[name]; ok {
+			evs[i] = []byte(p)
+		} else if evs[i], err = os.ReadFile(filepath.Join(root, "events", events[name])); err != nil {
+			return err
+		}
+		results[i] = result{name: name, sizeMB: sizes[name]}
+	}
+	for range runs {
+		for i, name := range order {
+			p, r, ev := l.Runner.Pools[name], &results[i], evs[i]
 			m := logs.mark()
 			start := time.Now()
 			if _, err := p.Invoke(ctx, ev); err != nil {
@@ -182,20 +205,19 @@ func run(runs, warm int) error {
 			r.pkgInit, r.packages = append(r.pkgInit, pi), n
 			p.Close() // the next invocation starts cold
 		}
-		results = append(results, r)
 	}
 	report(results, runs, warm)
 	return nil
 }
 
-// armSizes builds every function and the hello world as `make build`
-// does (linux/arm64, stripped) and returns their sizes in MB.
+// armSizes builds every function and the reference functions as `make
+// build` does (linux/arm64, stripped) and returns their sizes in MB.
 func armSizes(root, dir string, names []string) (map[string]float64, error) {
 	sizes := map[string]float64{}
-	for _, n := range append(names, hello) {
+	for _, n := range append(names, hello, floor) {
 		pkg := "./functions/" + n
-		if n == hello {
-			pkg = "./scripts/coldstart/hello"
+		if ref, ok := references[n]; ok {
+			pkg = ref
 		}
 		out := filepath.Join(dir, "arm64", n)
 		if err := build(root, "arm64", out, pkg); err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
-	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
 )
@@ -107,7 +106,7 @@ func (e *env) send(d authz.Decision, method, path string, body any) result {
 		rd = bytes.NewReader(j)
 	}
 	req := httptest.NewRequest(method, path, rd)
-	req = req.WithContext(lambdahttp.WithAuthorizerContext(req.Context(), d.Context()))
+	req = req.WithContext(authz.WithAuthorizerContext(req.Context(), d.Context()))
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
 	return result{status: rec.Code, body: rec.Body.Bytes(), header: rec.Header()}

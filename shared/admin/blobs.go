@@ -25,7 +25,7 @@ const scrubBudget = 20 * time.Second
 // not match (docs/storage.md, "Detect and heal"). The answer says where
 // to continue ("next"); `berth blobs verify` repeats the request.
 func (a *API) verifyBlobs(w http.ResponseWriter, r *http.Request, c *call) error {
-	if !c.who.super {
+	if !c.who.Super {
 		return denied("verifying blobs spans every tenancy: only administrators of %s may start it", a.cfg.Tenancy)
 	}
 	if a.scrub == nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
@@ -31,8 +32,8 @@ func viewRepo(r store.Repository) repoView {
 
 // verb is the strongest verb the actor holds on a repository, given its
 // tenancy's statements (nil for another tenancy's or an administrator).
-func verb(who actor, stmts []auth.Statement, name string, public bool) auth.Verb {
-	if who.super {
+func verb(who authz.Actor, stmts []auth.Statement, name string, public bool) auth.Verb {
+	if who.Super {
 		return auth.Manage
 	}
 	return auth.RepoAccess(who.Principal, stmts, name, public)
@@ -40,8 +41,8 @@ func verb(who actor, stmts []auth.Statement, name string, public bool) auth.Verb
 
 // statementsFor loads the statements that can grant the actor anything
 // on repositories of tenancy t.
-func (a *API) statementsFor(ctx context.Context, who actor, t string) ([]auth.Statement, error) {
-	if who.super || who.Tenancy != t || who.IsAdmin() {
+func (a *API) statementsFor(ctx context.Context, who authz.Actor, t string) ([]auth.Statement, error) {
+	if who.Super || who.Tenancy != t || who.IsAdmin() {
 		return nil, nil
 	}
 	return a.statements(ctx, t)
@@ -50,7 +51,7 @@ func (a *API) statementsFor(ctx context.Context, who actor, t string) ([]auth.St
 // repository returns a repository's record when the actor holds need on
 // it. Another tenancy's private repositories are not known to it, so
 // that a name reveals nothing.
-func (a *API) repository(ctx context.Context, who actor, name string, need auth.Verb) (store.Repository, error) {
+func (a *API) repository(ctx context.Context, who authz.Actor, name string, need auth.Verb) (store.Repository, error) {
 	if err := checkRepoName(name); err != nil {
 		return store.Repository{}, err
 	}
@@ -71,7 +72,7 @@ func (a *API) repository(ctx context.Context, who actor, name string, need auth.
 		return rec, unknown
 	case v >= need:
 		return rec, nil
-	case !who.member(t) && !(exists && rec.Public):
+	case !who.Member(t) && !(exists && rec.Public):
 		return rec, unknown
 	}
 	return rec, denied("%s may not %s repository %s: that needs the %s verb", who, verbAction(need), name, need)
@@ -179,7 +180,7 @@ func (a *API) createRepository(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	t, _ := auth.SplitRepo(req.Name)
-	if !c.who.member(t) {
+	if !c.who.Member(t) {
 		return denied("%s may only create repositories in its own tenancy: %s/<name>", c.who, c.who.Tenancy)
 	}
 	if err := a.tenancyExists(ctx, t); err != nil {

@@ -27,7 +27,7 @@ type tenancyCreated struct {
 // bootstrap tenancy, else the caller's own.
 func (a *API) listTenancies(w http.ResponseWriter, r *http.Request, c *call) error {
 	var ts []store.Tenancy
-	if c.who.super {
+	if c.who.Super {
 		var err error
 		if ts, err = a.ids.ListTenancies(r.Context()); err != nil {
 			return err
@@ -49,7 +49,7 @@ func (a *API) listTenancies(w http.ResponseWriter, r *http.Request, c *call) err
 
 // GET /api/tenancies/{t}
 func (a *API) getTenancy(w http.ResponseWriter, r *http.Request, c *call) error {
-	if !c.who.member(c.tenancy) {
+	if !c.who.Member(c.tenancy) {
 		return denied("%s may only act in its own tenancy, %s", c.who, c.who.Tenancy)
 	}
 	t, err := a.ids.GetTenancy(r.Context(), c.tenancy)
@@ -64,7 +64,7 @@ func (a *API) getTenancy(w http.ResponseWriter, r *http.Request, c *call) error 
 // once.
 func (a *API) createTenancy(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	if !c.who.super {
+	if !c.who.Super {
 		return denied("only administrators of tenancy %s create tenancies", a.cfg.Tenancy)
 	}
 	var req struct {

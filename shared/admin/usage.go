@@ -126,7 +126,7 @@ func (a *API) deleteQuota(w http.ResponseWriter, r *http.Request, c *call) error
 // administrators, for a tenancy that exists, on a store that keeps
 // quotas.
 func (a *API) requireOperator(ctx context.Context, c *call) error {
-	if !c.who.super {
+	if !c.who.Super {
 		return denied("%s may not change quotas: that needs membership of the %s group of tenancy %s", c.who, auth.AdminGroup, a.cfg.Tenancy)
 	}
 	if a.cfg.Usage == nil {

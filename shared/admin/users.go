@@ -63,7 +63,7 @@ func (a *API) requireSelfOrAdmin(ctx context.Context, c *call, what string) erro
 	if err := a.requireMember(ctx, c); err != nil {
 		return err
 	}
-	if c.who.admin(c.tenancy) || (c.who.Tenancy == c.tenancy && c.who.User == c.user) {
+	if c.who.Admin(c.tenancy) || (c.who.Tenancy == c.tenancy && c.who.User == c.user) {
 		return nil
 	}
 	return denied("%s may not %s: only the user itself and the %s group of tenancy %s may", c.who, what, auth.AdminGroup, c.tenancy)
@@ -236,7 +236,7 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request, c *call) error {
 		return missing(err, "group %q does not exist in tenancy %s", c.group, c.tenancy)
 	}
 	v := viewGroup(g)
-	if c.who.admin(c.tenancy) {
+	if c.who.Admin(c.tenancy) {
 		if v.Members, err = a.members(ctx, c.tenancy, c.group); err != nil {
 			return err
 		}

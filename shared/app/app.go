@@ -1,164 +1,134 @@
-// Package app wires configuration, storage and the registry into the
-// handlers that the Lambda functions and the local gateway run.
+// Package app is what every function's main shares: the environment
+// (configuration, the JSON logger, the process's one clock), the aws
+// backend the functions run on, and the start of the Lambda runtime.
+// Each function's own wiring lives in the package named for what it
+// serves (shared/app/registryfn, authfn, adminfn, retentionfn), so a
+// function links only what it serves; shared/inprocess composes those
+// same constructors into the local gateway.
 package app
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"os"
-	"sync"
+	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/backend"
+	"github.com/berth-registry/berth/shared/clock"
 	"github.com/berth-registry/berth/shared/config"
-	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/metrics"
-	"github.com/berth-registry/berth/shared/registry"
-	"github.com/berth-registry/berth/shared/retention"
-	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/reqinfo"
 )
 
-// Logger returns the JSON logger every process uses.
+// Env is what a function is built from: its configuration, its logger,
+// the process's one clock, how the AWS SDK's configuration is loaded,
+// and where its metrics go.
+type Env struct {
+	Config config.Config
+	Log    *slog.Logger
+	Clock  *clock.Clock
+	// SDK loads the AWS SDK's configuration: from Lambda's environment
+	// alone in a function (backend.LambdaSDK), with the SDK's whole
+	// credential chain in berth serve (shared/inprocess).
+	SDK backend.SDK
+	// Metrics logs the function's metrics as EMF lines (nil: none;
+	// docs/metrics.md).
+	Metrics *metrics.Emitter
+}
+
+// NewEnv returns the environment of cfg, logging to log, with the clock
+// cfg names (Clock) and the SDK configured as in Lambda.
+func NewEnv(cfg config.Config, log *slog.Logger) Env {
+	return Env{Config: cfg, Log: log, Clock: Clock(cfg), SDK: backend.LambdaSDK}
+}
+
+// Load reads a function's environment (config.FromEnv) and makes its
+// logger the default. A function logs its metrics as EMF lines on
+// standard output, which Lambda sends to its log group, where
+// CloudWatch extracts them (cfg.MetricsNamespace, docs/metrics.md).
+func Load() (Env, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return Env{}, err
+	}
+	log := Logger(cfg.LogLevel)
+	slog.SetDefault(log)
+	env := NewEnv(cfg, log)
+	env.Metrics = metrics.New(os.Stdout, cfg.MetricsNamespace)
+	return env, nil
+}
+
+// Logger returns the JSON logger every process uses: a line logged with
+// a request's context carries its request id (shared/reqinfo).
 func Logger(level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(WithRequestID(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	return slog.New(reqinfo.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 }
 
-// WithRequestID wraps a log handler so that a line logged with a
-// request's context (ErrorContext(r.Context(), ...)) carries API
-// Gateway's request id, the one the client's answer and the gateway's
-// access line carry: an error is logged once, where it is handled, and
-// found by that id.
-func WithRequestID(h slog.Handler) slog.Handler { return requestIDHandler{h} }
-
-type requestIDHandler struct{ slog.Handler }
-
-func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := lambdahttp.RequestID(ctx); id != "" {
-		r.AddAttrs(slog.String("request_id", id))
+// Clock returns the process's one clock (shared/clock): a test clock
+// that stands still until POST /api/retention/clock moves it when
+// cfg.TestClock (BERTH_TEST_CLOCK=1), else the wall clock. Every
+// component that records a time reads it: the metadata store (links,
+// touches, upload expiry), the registry (push, tag, upload), the token
+// issuer and verifier, the authorizer (auth token expiry), the admin
+// API and retention (pulls, runs, bin, restores, collection).
+func Clock(cfg config.Config) *clock.Clock {
+	if cfg.TestClock {
+		return clock.NewTest(time.Now())
 	}
-	return h.Handler.Handle(ctx, r)
+	return clock.Wall()
 }
 
-func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(as)}
-}
+// UseClock makes the stores stamp their times with the environment's
+// clock.
+func (e Env) UseClock(stores *backend.Stores) { stores.Meta.SetClock(e.Clock.Now) }
 
-func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
-}
+// ErrEmbedded refuses the embedded backend in a Lambda function: each
+// execution environment has its own /tmp, so no two would share a
+// registry. The embedded backend is `berth serve`'s (shared/inprocess).
+var ErrEmbedded = errors.New("the Lambda functions run on the aws backend (BERTH_BACKEND=aws, as the stack sets it); the embedded backend is berth serve's")
 
-// RegistryConfig derives the registry's tunables from the configuration.
-func RegistryConfig(cfg config.Config) registry.Config {
-	rc := registry.DefaultConfig()
-	rc.PresignTTL = cfg.PresignTTL
-	if !cfg.Limits {
-		// Without the gateway's limits any chunk size fits one request.
-		rc.ChunkMax = 0
+// OpenAWS opens the aws backend a function runs on (its table and
+// bucket), on the environment's clock.
+func (e Env) OpenAWS(ctx context.Context) (*backend.Stores, error) {
+	if e.Config.Backend != "aws" {
+		return nil, ErrEmbedded
 	}
-	return rc
-}
-
-// Function returns the Lambda handler of one function, with its stores
-// opened from the environment.
-func Function(ctx context.Context, name string) (lambdahttp.HandlerFunc, error) {
-	cfg, err := config.FromEnv()
+	awsCfg, err := e.SDK(ctx)
 	if err != nil {
 		return nil, err
 	}
-	log := Logger(cfg.LogLevel)
-	slog.SetDefault(log)
-	if cfg.Auth && name == route.Token {
-		if err := lambdaSigner(cfg); err != nil {
-			return nil, err
-		}
-	}
-	stores, err := backend.Open(ctx, cfg)
+	stores, err := backend.AWS(ctx, awsCfg, e.Config)
 	if err != nil {
 		return nil, err
 	}
-	// Each function process has its own clock: a test clock moves only
-	// where every function runs in one process (berth serve).
-	clk := Clock(cfg)
-	UseClock(stores, clk)
-	var a *Auth
-	switch {
-	case !cfg.Auth:
-	case name == route.Token:
-		if a, err = NewAuth(ctx, cfg, stores, clk); err != nil {
-			return nil, err
-		}
-	default:
-		// The other functions enforce the authorizer's decision and ask
-		// policy questions; they never touch the signing key.
-		a = &Auth{Authorizer: authz.NewAuthorizer(stores.IDs, stores.Meta, nil).WithClock(clk.Now)}
-	}
-	em := Metrics(cfg)
-	svc, err := Retention(stores, clk, log, retention.WithMetrics(em))
-	if err != nil {
-		return nil, err
-	}
-	// A function's fills run in the fill function, never in a goroutine
-	// that would freeze with the invocation.
-	cache, err := newCache(ctx, cfg, stores, clk, log, false)
-	if err != nil {
-		return nil, err
-	}
-	h, ok := Handlers(cfg, stores, a, svc, cache, clk, log)[name]
-	if !ok {
-		return nil, fmt.Errorf("no function %q (with BERTH_AUTH=%v)", name, cfg.Auth)
-	}
-	return lambdahttp.Handler(metrics.Handler(em, name, h)), nil
+	e.UseClock(stores)
+	return stores, nil
 }
 
-// Authorizer returns the authorizer function's handler. With a KMS key
-// (BERTH_SIGNING_KEY_ID, as on AWS) the key that verifies tokens is read
-// on the first invocation rather than at init: kms:GetPublicKey is a
-// network round trip a cold start need not wait for (docker's first,
-// credential-less probe needs no key), and the key is kept for the
-// environment's life. A failed read fails that invocation (API Gateway
-// answers 500) and is tried again on the next.
-func Authorizer(ctx context.Context) (authz.LambdaFunc, error) {
-	cfg, err := config.FromEnv()
+// LoadAWS is Load and OpenAWS: a function's environment and the stores
+// it runs on.
+func LoadAWS(ctx context.Context) (Env, *backend.Stores, error) {
+	env, err := Load()
 	if err != nil {
-		return nil, err
+		return env, nil, err
 	}
-	slog.SetDefault(Logger(cfg.LogLevel))
-	if err := lambdaSigner(cfg); err != nil {
-		return nil, err
-	}
-	stores, err := backend.Open(ctx, cfg)
+	stores, err := env.OpenAWS(ctx)
+	return env, stores, err
+}
+
+// Start runs a function's handler under the Lambda runtime, or exits
+// with err logged when building it failed.
+func Start(function string, handler any, err error) {
 	if err != nil {
-		return nil, err
+		slog.Error("start "+function+" function", "error", err.Error())
+		os.Exit(1)
 	}
-	clk := Clock(cfg)
-	if cfg.SigningKeyID == "" {
-		a, err := NewAuth(ctx, cfg, stores, clk)
-		if err != nil {
-			return nil, err
-		}
-		return countDenials(Metrics(cfg), a.Authorizer.Lambda(slog.Default())), nil
-	}
-	var mu sync.Mutex
-	var h authz.LambdaFunc
-	return func(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-		mu.Lock()
-		if h == nil {
-			a, err := NewAuth(ctx, cfg, stores, clk)
-			if err != nil {
-				mu.Unlock()
-				return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
-			}
-			h = countDenials(Metrics(cfg), a.Authorizer.Lambda(slog.Default()))
-		}
-		f := h
-		mu.Unlock()
-		return f(ctx, ev)
-	}, nil
+	lambda.Start(handler)
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/berth-registry/berth/shared/oci"
@@ -25,13 +24,33 @@ const (
 	MaxPolicyName  = 100
 )
 
-var (
-	// userName: the part after "<tenancy>/" in a docker login; no '/'
-	// or ':' (Basic credentials split on the first ':').
-	userName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$`)
-	// policyName names a policy in a tenancy.
-	policyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
-)
+// alnum reports whether b is an ASCII letter or digit.
+func alnum(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' }
+
+// nameOf reports whether s is 1 to max bytes, starting with a letter or
+// digit, the rest letters, digits or bytes of more. (By hand, not by
+// regexp: a cold start would compile it; names_test.go checks against
+// the expressions the messages state.)
+func nameOf(s string, max int, more string) bool {
+	if s == "" || len(s) > max || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !alnum(s[i]) && strings.IndexByte(more, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// userName: the part after "<tenancy>/" in a docker login,
+// `[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}`; no '/' or ':' (Basic credentials
+// split on the first ':').
+func userName(s string) bool { return nameOf(s, MaxUserName, "._@+-") }
+
+// policyName names a policy in a tenancy,
+// `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`.
+func policyName(s string) bool { return nameOf(s, MaxPolicyName, "._-") }
 
 // CheckTenancy reports whether s is a tenancy name: a repository name
 // component (it is the first one of every repository in the tenancy).
@@ -44,7 +63,7 @@ func CheckTenancy(s string) error {
 
 // CheckUser reports whether s is a user name (without its tenancy).
 func CheckUser(s string) error {
-	if !userName.MatchString(s) {
+	if !userName(s) {
 		return fmt.Errorf("user name %q must be 1 to %d characters of letters, digits, '.', '_', '@', '+' and '-', starting with a letter or digit", clip(s), MaxUserName)
 	}
 	return nil
@@ -62,7 +81,7 @@ func CheckGroup(s string) error {
 // CheckPolicyName reports whether s names a policy: an access policy of
 // a tenancy, or a retention policy.
 func CheckPolicyName(s string) error {
-	if !policyName.MatchString(s) {
+	if !policyName(s) {
 		return fmt.Errorf("policy name %q must be 1 to %d characters of letters, digits, '.', '_' and '-', starting with a letter or digit", clip(s), MaxPolicyName)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -73,4 +74,22 @@ func TestTokenIDs(t *testing.T) {
 			t.Errorf("ParseAuthToken with id %q parsed", bad)
 		}
 	}
+}
+
+// FuzzNameGrammars checks the hand-written user and policy name checks
+// against the expressions their messages state.
+func FuzzNameGrammars(f *testing.F) {
+	user := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$`)
+	policy := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+	for _, s := range []string{"admin", "ci@example.com", "a+b", "_x", "", "a/b", "a:b", "é", strings.Repeat("a", 64), strings.Repeat("a", 65), strings.Repeat("p", 100), strings.Repeat("p", 101)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := CheckUser(s) == nil, user.MatchString(s); got != want {
+			t.Fatalf("CheckUser(%q) ok = %v, want %v", s, got, want)
+		}
+		if got, want := CheckPolicyName(s) == nil, policy.MatchString(s); got != want {
+			t.Fatalf("CheckPolicyName(%q) ok = %v, want %v", s, got, want)
+		}
+	})
 }

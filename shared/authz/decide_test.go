@@ -1,20 +1,15 @@
 package authz
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/berth-registry/berth/shared/auth"
-	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -226,90 +221,25 @@ func TestDecideMountFrom(t *testing.T) {
 	}
 }
 
-func TestLambdaAuthorizer(t *testing.T) {
-	f := newFixture(t)
-	h := f.a.Lambda(slog.New(slog.DiscardHandler))
-	event := func(method, target, authorization string) events.APIGatewayV2CustomAuthorizerV2Request {
-		u, _ := url.Parse(target)
-		m, _ := route.Find(method, u.Path)
-		ev := events.APIGatewayV2CustomAuthorizerV2Request{
-			Version: "2.0", Type: "REQUEST", RouteKey: m.Route.Key(), RawPath: u.Path, RawQueryString: u.RawQuery,
-			Headers: map[string]string{"host": "registry.example"}, PathParameters: m.Params,
-		}
-		ev.RequestContext.HTTP.Method = method
-		if authorization != "" {
-			ev.Headers["authorization"] = authorization
-		}
-		return ev
-	}
-	tests := []struct {
-		name   string
-		ev     events.APIGatewayV2CustomAuthorizerV2Request
-		want   outcome
-		user   string
-		mounts bool
-	}{
-		{"allowed pull", event("GET", "/v2/dev/app/manifests/v1", as("dev/reader")), allowed, "reader", false},
-		{"refused push", event("PUT", "/v2/dev/app/manifests/v1", as("dev/reader")), forbidden("repository:dev/app:pull,push"), "", false},
-		{"anonymous", event("GET", "/v2/dev/app/manifests/v1", ""), unauth("repository:dev/app:pull"), "", false},
-		{"mount query is read from the raw query string", event("POST", "/v2/dev/team-a/app/blobs/uploads/?mount="+someDigest+"&from=dev/app", as("dev/pusher")), allowed, "pusher", true},
-		{"docker's trailing slash on uploads", event("POST", "/v2/dev/app/blobs/uploads/", as("dev/pusher")), allowed, "pusher", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			res, err := h(context.Background(), tc.ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !res.IsAuthorized {
-				t.Fatal("the authorizer refused at the gateway; it must always carry its decision in the context")
-			}
-			d, ok := FromContext(roundTrip(t, res.Context))
-			if !ok {
-				t.Fatalf("context %v holds no decision", res.Context)
-			}
-			if d.Allow != tc.want.allow || (!d.Allow && (d.Status != tc.want.status || d.Scope != tc.want.scope)) {
-				t.Errorf("decision %+v, want %+v", d, tc.want)
-			}
-			if d.Principal.User != tc.user || d.MountFrom != tc.mounts {
-				t.Errorf("user %q mountFrom %v, want %q %v", d.Principal.User, d.MountFrom, tc.user, tc.mounts)
-			}
-		})
-	}
-}
-
-// TestLambdaAuthorizerAnswers503WhenStorageFails: with storage down the
-// authorizer neither fails open nor errs (API Gateway would answer a bare
-// 500): it carries a 503 decision, which the enforcement point answers
-// 503 UNAVAILABLE with Retry-After; the error is logged once, with the
-// request id, and never with the credentials.
-func TestLambdaAuthorizerAnswers503WhenStorageFails(t *testing.T) {
+// TestDecideFailsWhenStorageFails: with storage down Decide errs rather
+// than deciding (the authorizer's adapter answers the error with
+// Unavailable, shared/lambdahttp), and Unavailable is what the
+// enforcement point answers 503 UNAVAILABLE with Retry-After.
+func TestDecideFailsWhenStorageFails(t *testing.T) {
 	f := newFixture(t)
 	if err := f.meta.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ev := events.APIGatewayV2CustomAuthorizerV2Request{RouteKey: "GET /v2", RawPath: "/v2/",
-		Headers: map[string]string{"authorization": as("dev/reader")}}
-	ev.RequestContext.HTTP.Method = "GET"
-	ev.RequestContext.RequestID = "req-503"
-	var logs bytes.Buffer
-	res, err := f.a.Lambda(slog.New(slog.NewJSONHandler(&logs, nil)))(context.Background(), ev)
-	if err != nil || !res.IsAuthorized {
-		t.Fatalf("with storage down the authorizer answered %+v, %v; want a decision in the context", res, err)
+	if d, err := f.a.Decide(context.Background(), request(t, "GET", "/v2/", as("dev/reader"))); err == nil {
+		t.Fatalf("with storage down Decide gave %+v and no error", d)
 	}
-	d, ok := FromContext(roundTrip(t, res.Context))
+	d, ok := FromContext(roundTrip(t, Unavailable().Context()))
 	if !ok || d.Allow || d.Status != http.StatusServiceUnavailable {
-		t.Fatalf("decision %+v, want a refusal with status 503", d)
-	}
-	if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), `"request_id":"req-503"`) {
-		t.Errorf("logged %d lines, want one with the request id:\n%s", n, logs.String())
-	}
-	if strings.Contains(strings.ToLower(logs.String()), "s3cr3t") {
-		t.Errorf("the log holds the secret: %s", logs.String())
+		t.Fatalf("Unavailable() = %+v, want a refusal with status 503", d)
 	}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "/v2/", nil)
-	req = req.WithContext(lambdahttp.WithAuthorizerContext(req.Context(), res.Context))
+	req = req.WithContext(WithAuthorizerContext(req.Context(), Unavailable().Context()))
 	Enforce(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("the function ran") }), "berth").ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"UNAVAILABLE"`) || rec.Header().Get("Retry-After") == "" {
 		t.Errorf("enforced: %d %s %v, want 503 UNAVAILABLE with Retry-After", rec.Code, rec.Body, rec.Header())

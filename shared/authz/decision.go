@@ -91,6 +91,22 @@ func FromContext(c map[string]any) (d Decision, ok bool) {
 
 type decisionKey struct{}
 
+type authorizerKey struct{}
+
+// WithAuthorizerContext returns ctx carrying the authorizer context that
+// API Gateway passed with the request (requestContext.authorizer.lambda):
+// the Lambda adapter, and the local gateway's tests, put it there.
+func WithAuthorizerContext(ctx context.Context, c map[string]any) context.Context {
+	return context.WithValue(ctx, authorizerKey{}, c)
+}
+
+// AuthorizerContext returns the authorizer context of the request in
+// ctx, or nil.
+func AuthorizerContext(ctx context.Context) map[string]any {
+	m, _ := ctx.Value(authorizerKey{}).(map[string]any)
+	return m
+}
+
 // WithDecision returns ctx carrying a decision for handlers to consult,
 // and its principal as the actor of the events the request makes.
 func WithDecision(ctx context.Context, d Decision) context.Context {
@@ -113,8 +129,9 @@ func deny(status int, scope, msg string) Decision {
 
 func unauthorized(scope, msg string) Decision { return deny(http.StatusUnauthorized, scope, msg) }
 
-// unavailable is the decision when storage failed while deciding: the
-// request is refused with 503 and may be retried.
-func unavailable() Decision {
+// Unavailable is the decision when deciding failed (storage, or the
+// verification key's first read): the request is refused with 503 and
+// may be retried.
+func Unavailable() Decision {
 	return deny(http.StatusServiceUnavailable, "", "the registry could not check access just now; try again")
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/shared/errcode"
-	"github.com/berth-registry/berth/shared/lambdahttp"
+	"github.com/berth-registry/berth/shared/reqinfo"
 )
 
 // Enforce is the enforcement point every function runs: it lets a
@@ -14,9 +14,12 @@ import (
 // A request without a decision is refused (fail closed).
 func Enforce(next http.Handler, service string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, ok := FromContext(lambdahttp.AuthorizerContext(r.Context()))
+		d, ok := FromContext(AuthorizerContext(r.Context()))
 		if !ok {
 			d = unauthorized("", "no authorization decision reached the function")
+		}
+		if !d.Principal.Anonymous() {
+			reqinfo.SetPrincipal(r.Context(), d.Principal.String())
 		}
 		if d.Allow {
 			next.ServeHTTP(w, r.WithContext(WithDecision(r.Context(), d)))

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/shared/auth"
-	"github.com/berth-registry/berth/shared/lambdahttp"
 )
 
 func TestDecisionContextRoundTrip(t *testing.T) {
@@ -89,7 +88,7 @@ func TestEnforce(t *testing.T) {
 				r.TLS = &tls.ConnectionState{}
 			}
 			if tc.ctx != nil {
-				r = r.WithContext(lambdahttp.WithAuthorizerContext(r.Context(), tc.ctx))
+				r = r.WithContext(WithAuthorizerContext(r.Context(), tc.ctx))
 			}
 			rec := httptest.NewRecorder()
 			Enforce(next, "berth").ServeHTTP(rec, r)

@@ -3,19 +3,19 @@ package authz
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/shared/api"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/reqinfo"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -94,6 +94,9 @@ func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errcode.New(errcode.Unsupported, "use GET or POST on /token")
 	}
+	if !c.Principal.Anonymous() {
+		reqinfo.SetPrincipal(ctx, c.Principal.String())
+	}
 	tok, claims, _, err := s.mint(r, c, scopes)
 	if err != nil {
 		return err
@@ -108,7 +111,7 @@ func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		res.Scope = strings.Join(scopes, " ")
 	}
-	return writeJSON(w, http.StatusOK, res)
+	return api.Reply(w, http.StatusOK, res)
 }
 
 // isBasic reports whether an Authorization header is Basic: a registry
@@ -171,20 +174,6 @@ func (s *TokenService) credentialError(r *http.Request, err error) error {
 	}
 	s.log.ErrorContext(r.Context(), "token request: credential check failed", "error", err.Error())
 	return errcode.New(errcode.Unavailable, "the registry could not check credentials just now; try again").WithHeader("Retry-After", "1")
-}
-
-// writeJSON answers v as JSON that no cache keeps.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-	return nil
 }
 
 func subject(p auth.Principal) string {

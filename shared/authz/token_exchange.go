@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/berth-registry/berth/shared/api"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/reqinfo"
 )
 
 // OAuth 2.0 Token Exchange (RFC 8693) identifiers.
@@ -41,7 +43,7 @@ type oauthError struct {
 func (s *TokenService) exchange(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	invalid := func(msg string) error {
-		return writeJSON(w, http.StatusBadRequest, oauthError{Error: "invalid_request", Description: msg})
+		return api.Reply(w, http.StatusBadRequest, oauthError{Error: "invalid_request", Description: msg})
 	}
 	switch {
 	case f.Get("subject_token") == "":
@@ -72,11 +74,12 @@ func (s *TokenService) exchange(w http.ResponseWriter, r *http.Request) error {
 	case c.Via != "oidc":
 		return invalid("subject_token must be an OIDC ID token")
 	}
+	reqinfo.SetPrincipal(r.Context(), c.Principal.String())
 	tok, claims, access, err := s.mint(r, c, strings.Fields(f.Get("scope")))
 	if err != nil {
 		var e *errcode.Error
 		if errors.As(err, &e) && e.HTTPStatus() < 500 {
-			return writeJSON(w, http.StatusBadRequest, oauthError{Error: "invalid_scope", Description: e.Message})
+			return api.Reply(w, http.StatusBadRequest, oauthError{Error: "invalid_scope", Description: e.Message})
 		}
 		return err
 	}
@@ -85,7 +88,7 @@ func (s *TokenService) exchange(w http.ResponseWriter, r *http.Request) error {
 	for _, a := range access {
 		granted = append(granted, a.Type+":"+a.Name+":"+strings.Join(a.Actions, ","))
 	}
-	return writeJSON(w, http.StatusOK, exchangeResponse{
+	return api.Reply(w, http.StatusOK, exchangeResponse{
 		AccessToken: tok, IssuedTokenType: tokenTypeAccess, TokenType: "Bearer",
 		ExpiresIn: lifetime(claims), Scope: strings.Join(granted, " "),
 	})

@@ -3,38 +3,47 @@ package backend
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/berth-registry/berth/shared/awsenv"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/store/dynamo"
 	"github.com/berth-registry/berth/shared/store/s3store"
 )
 
-// openAWS opens the DynamoDB table and S3 bucket of cfg with the SDK's
-// own configuration from the environment (AWS_REGION, credentials,
-// AWS_ENDPOINT_URL and the per-service AWS_ENDPOINT_URL_DYNAMODB and
-// AWS_ENDPOINT_URL_S3), creating both when cfg.Init is set.
-func openAWS(ctx context.Context, cfg config.Config) (*Stores, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("aws configuration: %w", err)
-	}
+// SDK loads the AWS SDK's configuration.
+type SDK func(ctx context.Context) (aws.Config, error)
+
+// LambdaSDK is the SDK's configuration from Lambda's environment alone
+// (shared/awsenv): a function links none of the SDK's credential chain.
+var LambdaSDK SDK = awsenv.Config
+
+// Endpoint is the endpoint the environment names for a service
+// (awsenv.Endpoint).
+func Endpoint(service string) *string { return awsenv.Endpoint(service) }
+
+// AWS opens the DynamoDB table and S3 bucket of cfg with the SDK
+// configuration awsCfg (and the endpoints of Endpoint), creating both
+// when cfg.Init is set. Nothing is sent unless cfg.Init is set: a
+// function's cold start waits on no network.
+func AWS(ctx context.Context, awsCfg aws.Config, cfg config.Config) (*Stores, error) {
 	if awsCfg.Region == "" {
 		return nil, errors.New("AWS_REGION is required with BERTH_BACKEND=aws (any region for an emulator)")
 	}
 	calls := NewCalls()
-	awsCfg.APIOptions = append(awsCfg.APIOptions, calls.Option)
-	table := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	awsCfg.APIOptions = append(awsCfg.APIOptions[:len(awsCfg.APIOptions):len(awsCfg.APIOptions)], calls.Option)
+	table := Table(awsCfg, cfg)
+	s3ep := Endpoint("S3")
 	blobs := s3store.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if s3ep != nil {
+			o.BaseEndpoint = s3ep
+		}
 		// Emulators listen on 127.0.0.1, where a bucket cannot be a host
 		// name: address buckets in the path when the endpoint is ours.
-		o.UsePathStyle = EndpointOverride(awsCfg)
+		o.UsePathStyle = s3ep != nil
 	}), cfg.Bucket)
 	if cfg.Init {
 		if err := table.CreateTable(ctx); err != nil {
@@ -47,9 +56,13 @@ func openAWS(ctx context.Context, cfg config.Config) (*Stores, error) {
 	return &Stores{Meta: table, IDs: table, Blobs: blobs, S3: blobs, Calls: calls}, nil
 }
 
-// EndpointOverride reports whether S3 requests go to an endpoint set in
-// the environment (AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3) rather than
-// AWS's own.
-func EndpointOverride(awsCfg aws.Config) bool {
-	return aws.ToString(awsCfg.BaseEndpoint) != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+// Table opens the DynamoDB table of cfg alone with the SDK configuration
+// awsCfg.
+func Table(awsCfg aws.Config, cfg config.Config) *dynamo.Table {
+	ep := Endpoint("DYNAMODB")
+	return dynamo.New(dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if ep != nil {
+			o.BaseEndpoint = ep
+		}
+	}), cfg.Table)
 }

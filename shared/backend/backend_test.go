@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,22 +52,22 @@ func awsEnv(t *testing.T, endpoint string) {
 	t.Setenv("AWS_PROFILE", "")
 }
 
-// TestOpenAWS: with AWS_ENDPOINT_URL set, Open("aws") with Init creates
+// TestOpenAWS: with AWS_ENDPOINT_URL set, AWS with Init creates
 // the table and bucket (again on a second start), addresses S3 by path,
 // and counts every request it sends but none for presigning.
 func TestOpenAWS(t *testing.T) {
 	ep := oneEndpoint(t)
 	awsEnv(t, ep)
 	cfg := config.Config{Backend: "aws", Table: dynalite.TableName("berth-be"), Bucket: dynalite.TableName("berth-be"), Init: true}
-	s, err := backend.Open(t.Context(), cfg)
+	s, err := open(t, cfg)
 	if err != nil {
-		t.Fatalf("Open(aws): %v", err)
+		t.Fatalf("AWS: %v", err)
 	}
 	defer s.Close()
 	if s.Meta == nil || s.IDs == nil || s.Blobs == nil || s.S3 == nil || s.Calls == nil || s.Objects != nil {
 		t.Fatalf("Open(aws) stores = %+v", s)
 	}
-	if again, err := backend.Open(t.Context(), cfg); err != nil {
+	if again, err := open(t, cfg); err != nil {
 		t.Fatalf("second Open(aws) with Init: %v", err)
 	} else {
 		again.Close()
@@ -116,24 +115,22 @@ func TestOpenAWSNeedsARegion(t *testing.T) {
 	awsEnv(t, "http://127.0.0.1:1")
 	t.Setenv("AWS_REGION", "")
 	t.Setenv("AWS_DEFAULT_REGION", "")
-	_, err := backend.Open(t.Context(), config.Config{Backend: "aws", Table: "t", Bucket: "b"})
+	awsCfg, err := backend.LambdaSDK(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = backend.AWS(t.Context(), awsCfg, config.Config{Backend: "aws", Table: "t", Bucket: "b"})
 	if err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
 		t.Fatalf("Open(aws) without a region: %v, want an error naming AWS_REGION", err)
 	}
 }
 
-// TestOpenEmbedded: identity and metadata are one bbolt file; no S3, no
-// call counting; SweepUploads has nothing to do.
-func TestOpenEmbedded(t *testing.T) {
-	s, err := backend.Open(t.Context(), config.Config{Backend: "embedded", Data: filepath.Join(t.TempDir(), "d")})
+// open opens the aws backend of cfg as a function does.
+func open(t *testing.T, cfg config.Config) (*backend.Stores, error) {
+	t.Helper()
+	awsCfg, err := backend.LambdaSDK(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if s.Meta == nil || s.IDs == nil || s.Objects == nil || s.S3 != nil || s.Calls != nil {
-		t.Fatalf("Open(embedded) stores = %+v", s)
-	}
-	if n, err := s.SweepUploads(t.Context(), time.Now().Add(48*time.Hour)); n != 0 || err != nil {
-		t.Fatalf("SweepUploads on embedded = %d, %v", n, err)
-	}
+	return backend.AWS(t.Context(), awsCfg, cfg)
 }

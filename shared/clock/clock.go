@@ -1,8 +1,8 @@
 // Package clock is Berth's one source of time. Every timestamp Berth
 // records — a push, a tag move, a pull, an upload's expiry, a retention
 // run, a garbage collection, the recycle bin, a restore, registry and
-// auth token times — is read from one Clock that the composition (shared/app)
-// builds and hands to every component, so that a test clock moves all
+// auth token times — is read from one Clock that the composition
+// (shared/app.Env) builds and hands to every component, so that a test clock moves all
 // of them at once (BERTH_TEST_CLOCK=1, docs/retention.md "Time under
 // test control").
 //

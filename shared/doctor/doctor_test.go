@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/doctor"
 	"github.com/berth-registry/berth/shared/gateway"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -27,7 +27,7 @@ import (
 type registry struct {
 	url   string
 	token string
-	local *app.Local
+	local *inprocess.Local
 
 	mu       sync.Mutex
 	sessions []string // every upload session the registry opened
@@ -37,7 +37,7 @@ func newRegistry(t *testing.T, modes string, wrap ...func(http.Handler) http.Han
 	t.Helper()
 	cfg := config.Config{Auth: true, Backend: "embedded", Data: t.TempDir(), Limits: true,
 		PresignTTL: 15 * time.Minute, Service: "berth", TokenTTL: 15 * time.Minute, Tenancy: "dev"}
-	l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	l, err := inprocess.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/berth-registry/berth/shared/reqinfo"
 )
 
 // Code is an error code from the distribution-spec ("Error Codes" table)
@@ -129,6 +131,9 @@ func (e *Error) HTTPStatus() int {
 
 type body struct {
 	Errors []item `json:"errors"`
+	// RequestID is API Gateway's id of the request (the apigw-requestid
+	// response header), by which the registry's logs find it.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 type item struct {
@@ -144,11 +149,13 @@ func From(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: Unknown, Message: "internal error; the request id in the logs has details"}
+	return &Error{Code: Unknown, Message: "internal error; the registry's logs have details under the request id"}
 }
 
-// Write answers err as the spec's JSON error body. A HEAD request gets the
-// status and headers only.
+// Write answers err as the spec's JSON error body, with the request id
+// the client was given (shared/reqinfo) beside the errors, and inside
+// the message of an internal error, which clients print. A HEAD request
+// gets the status and headers only.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	e := From(err)
 	for k, vs := range e.Header {
@@ -156,7 +163,15 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Add(k, v)
 		}
 	}
-	b, _ := json.Marshal(body{Errors: []item{{Code: e.Code, Message: e.Message, Detail: e.Detail}}})
+	var id string
+	if r != nil {
+		id = reqinfo.ID(r.Context())
+	}
+	msg := e.Message
+	if e.Code == Unknown && id != "" {
+		msg += " (request id " + id + ")"
+	}
+	b, _ := json.Marshal(body{Errors: []item{{Code: e.Code, Message: msg, Detail: e.Detail}}, RequestID: id})
 	w.Header().Set("Content-Type", "application/json")
 	if r != nil && r.Method == http.MethodHead {
 		w.WriteHeader(e.HTTPStatus())

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/berth-registry/berth/shared/reqinfo"
 )
 
 func TestWrite(t *testing.T) {
@@ -23,7 +25,7 @@ func TestWrite(t *testing.T) {
 		{"wrapped error keeps its code", "GET", fmt.Errorf("ctx: %w", New(DigestInvalid, "bad")), 400, DigestInvalid, "bad", true},
 		{"status override", "PATCH", New(SizeInvalid, "too big").WithStatus(413), 413, SizeInvalid, "too big", true},
 		{"own API codes", "GET", New(Conflict, "exists"), 409, Conflict, "exists", true},
-		{"internal error → 500 UNKNOWN without its text", "GET", errors.New("bolt: database not open /secret/path"), 500, Unknown, "internal error; the request id in the logs has details", true},
+		{"internal error → 500 UNKNOWN without its text", "GET", errors.New("bolt: database not open /secret/path"), 500, Unknown, "internal error; the registry's logs have details under the request id", true},
 		{"HEAD → status and headers, no body", "HEAD", New(ManifestUnknown, "no"), 404, ManifestUnknown, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,5 +59,36 @@ func TestWithHeaderReachesTheResponse(t *testing.T) {
 	Write(w, httptest.NewRequest("PATCH", "/", nil), New(RangeInvalid, "wrong offset").WithHeader("Range", "0-9"))
 	if w.Code != http.StatusRequestedRangeNotSatisfiable || w.Header().Get("Range") != "0-9" {
 		t.Fatalf("status %d Range %q", w.Code, w.Header().Get("Range"))
+	}
+}
+
+// TestErrorBodyCarriesTheRequestID: every error body names the request
+// id the client was given, and an internal error's message (which
+// clients print) does too; outside a gateway there is none to name.
+func TestErrorBodyCarriesTheRequestID(t *testing.T) {
+	for _, tc := range []struct {
+		name, id string
+		err      error
+		wantMsg  string
+	}{
+		{"spec error", "Ab1cDEFGoAMEVXg=", New(NameUnknown, "no such repository"), "no such repository"},
+		{"internal error", "Ab1cDEFGoAMEVXg=", errors.New("secret"), "internal error; the registry's logs have details under the request id (request id Ab1cDEFGoAMEVXg=)"},
+		{"no gateway", "", errors.New("secret"), "internal error; the registry's logs have details under the request id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/v2/", nil)
+			if tc.id != "" {
+				r = r.WithContext(reqinfo.With(r.Context(), &reqinfo.Info{ID: tc.id}))
+			}
+			w := httptest.NewRecorder()
+			Write(w, r, tc.err)
+			var b body
+			if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.RequestID != tc.id || b.Errors[0].Message != tc.wantMsg {
+				t.Errorf("body %s: want requestId %q, message %q", w.Body, tc.id, tc.wantMsg)
+			}
+		})
 	}
 }

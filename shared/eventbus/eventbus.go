@@ -10,10 +10,10 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/berth-registry/berth/shared/awsenv"
 	"github.com/berth-registry/berth/shared/events"
 )
 
@@ -25,14 +25,20 @@ type Bus struct {
 
 var _ events.Publisher = (*Bus)(nil)
 
-// New returns the bus named name, with the SDK's default configuration
-// (AWS_ENDPOINT_URL and the rest of its environment).
+// New returns the bus named name, with the SDK's configuration from
+// Lambda's environment (shared/awsenv: the region, the role's
+// credentials, AWS_ENDPOINT_URL_EVENTBRIDGE or AWS_ENDPOINT_URL).
 func New(ctx context.Context, name string) (*Bus, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, err := awsenv.Config(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Bus{client: eventbridge.NewFromConfig(cfg), name: name}, nil
+	ep := awsenv.Endpoint("EVENTBRIDGE")
+	return &Bus{name: name, client: eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
+		if ep != nil {
+			o.BaseEndpoint = ep
+		}
+	})}, nil
 }
 
 // Publish implements events.Publisher with PutEvents, ten entries a

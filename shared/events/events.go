@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/berth-registry/berth/shared/reqinfo"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -89,9 +90,8 @@ type Actor struct {
 }
 
 type (
-	runKey       struct{}
-	actorKey     struct{}
-	requestIDKey struct{}
+	runKey   struct{}
+	actorKey struct{}
 )
 
 // ByRun returns ctx whose changes a retention run makes: events from
@@ -107,9 +107,10 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 }
 
 // WithRequestID returns ctx serving the request with API Gateway's id
-// id (lambdahttp and the authorizer set it).
+// id. The Lambda adapters (shared/lambdahttp) set it for every request,
+// as the request's reqinfo, which error bodies and log lines read too.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return reqinfo.With(ctx, &reqinfo.Info{ID: id})
 }
 
 // ActorOf is who acts in ctx: the retention run ByRun named, else the
@@ -124,11 +125,8 @@ func ActorOf(ctx context.Context) Actor {
 	return Actor{Type: ActorSystem}
 }
 
-// RequestIDOf is the request id WithRequestID set, or "".
-func RequestIDOf(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+// RequestIDOf is the id of the request ctx serves (reqinfo), or "".
+func RequestIDOf(ctx context.Context) string { return reqinfo.ID(ctx) }
 
 // New makes an event of type typ in ctx (its actor and request id) at
 // time now.

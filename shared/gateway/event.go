@@ -25,12 +25,30 @@ func textBody(contentType string) bool {
 	return strings.HasPrefix(ct, "text/")
 }
 
+// lowerNames are the lower-case names of the headers most requests
+// carry (API Gateway passes header names in lower case), spared an
+// allocation each.
+var lowerNames = map[string]string{
+	"Accept": "accept", "Accept-Encoding": "accept-encoding", "Authorization": "authorization",
+	"Connection": "connection", "Content-Length": "content-length", "Content-Type": "content-type",
+	"Content-Range": "content-range", "Cookie": "cookie", "Host": "host", "User-Agent": "user-agent",
+	"X-Forwarded-For": "x-forwarded-for", "X-Forwarded-Port": "x-forwarded-port", "X-Forwarded-Proto": "x-forwarded-proto",
+}
+
+// lower is strings.ToLower for header names.
+func lower(k string) string {
+	if l, ok := lowerNames[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
+}
+
 // buildEvent makes the payload-2.0 event API Gateway would send for r.
 func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, now time.Time) events.APIGatewayV2HTTPRequest {
 	headers := make(map[string]string, len(r.Header)+4)
 	var cookies []string
 	for k, vs := range r.Header {
-		lk := strings.ToLower(k)
+		lk := lower(k)
 		if lk == "cookie" {
 			for _, v := range vs {
 				for _, c := range strings.Split(v, ";") {

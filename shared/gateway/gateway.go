@@ -10,21 +10,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/reqinfo"
 	"github.com/berth-registry/berth/shared/route"
 )
 
@@ -63,11 +61,11 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// countingWriter records the status and body size for the log line.
+// countingWriter records the status of an object request for its log
+// line.
 type countingWriter struct {
 	http.ResponseWriter
 	status int
-	bytes  int64
 }
 
 func (w *countingWriter) WriteHeader(s int) {
@@ -81,87 +79,83 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
+	return w.ResponseWriter.Write(b)
 }
 
-// ServeHTTP implements http.Handler.
-func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+// ServeHTTP implements http.Handler. Every answer carries the request
+// id in apigw-requestid, as API Gateway's do. A request a function
+// served is logged by the function (shared/lambdahttp's one line per
+// request, as on AWS); the gateway logs only what it answered itself —
+// no route, the authorizer's refusal or failure, a limit, a function
+// that failed or timed out — and the object URLs it serves in S3's
+// place.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := newRequestID()
-	w := &countingWriter{ResponseWriter: rw}
 	w.Header().Set("Apigw-Requestid", id)
-	var m route.Match
-	var in int64
-	principal := "" // who the authorizer says made the request
-	defer func() {
-		// Info would drop the line anyway; checking first spares
-		// building its attributes on every request. (Info asks Enabled
-		// with context.Background(), so this asks the same question.)
-		if !g.log.Enabled(context.Background(), slog.LevelInfo) {
-			return
-		}
-		g.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-			"route", m.Route.Key(), "function", m.Route.Function, "repository", m.Name(),
-			"principal", principal, "status", w.status, "bytes_in", in, "bytes_out", w.bytes,
-			"latency_ms", float64(time.Since(start).Microseconds())/1000)
-	}()
 	if g.Objects != nil && strings.HasPrefix(r.URL.Path, g.ObjectPrefix) {
-		m.Route = route.Route{Method: r.Method, Path: g.ObjectPrefix + "{key+}", Function: "objects"}
-		g.Objects.ServeHTTP(w, r)
+		cw := &countingWriter{ResponseWriter: w}
+		g.Objects.ServeHTTP(cw, r)
+		g.logAnswer(r, id, start, "", cw.status, "object")
 		return
 	}
+	if status, routeKey, why := g.serve(w, r, id); why != "" {
+		g.logAnswer(r, id, start, routeKey, status, why)
+	}
+}
+
+// logAnswer logs a request the gateway answered itself.
+func (g *Gateway) logAnswer(r *http.Request, id string, start time.Time, routeKey string, status int, why string) {
+	// Info would drop the line anyway; checking first spares building
+	// its attributes. (Info asks Enabled with context.Background(), so
+	// this asks the same question.)
+	if !g.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	g.log.Info("gateway", "request_id", id, "method", r.Method, "path", r.URL.Path, "route", routeKey,
+		"status", status, "answered", why, "latency_ms", float64(time.Since(start).Microseconds())/1000)
+}
+
+// serve routes, authorizes and invokes. When the gateway answers
+// itself it returns the status, the route key and why; when a function
+// answered, why is "".
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, id string) (status int, routeKey, why string) {
 	if g.limits.MaxHeaderBytes > 0 {
 		if n := headerBytes(r); n > g.limits.MaxHeaderBytes {
-			g.fail(w, r, errcode.New(errcode.Unsupported,
+			return g.fail(w, r, id, errcode.New(errcode.Unsupported,
 				"the request line and headers are %d bytes; API Gateway HTTP APIs accept at most %d", n, g.limits.MaxHeaderBytes).
-				WithStatus(http.StatusRequestHeaderFieldsTooLarge))
-			return
+				WithStatus(http.StatusRequestHeaderFieldsTooLarge)), "", "limit"
 		}
 	}
 	body, err := g.readBody(r)
-	in = int64(len(body))
 	if err != nil {
-		g.fail(w, r, err)
-		return
+		return g.fail(w, r, id, err), "", "limit"
 	}
-	var ok bool
 	// Match on the path as sent: an encoded "%2F" is not a separator
 	// (the parameters are decoded once, in Find).
-	m, ok = g.router.Find(r.Method, r.URL.EscapedPath())
+	m, ok := g.router.Find(r.Method, r.URL.EscapedPath())
 	if !ok {
 		// What API Gateway answers when no route matches.
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"message":"Not Found"}`))
-		return
+		return gatewayAnswer(w, http.StatusNotFound, `{"message":"Not Found"}`), "", "no route"
 	}
 	fn, ok := g.functions[m.Route.Function]
 	if !ok {
-		g.fail(w, r, fmt.Errorf("no function %q is loaded", m.Route.Function))
-		return
+		return g.fail(w, r, id, fmt.Errorf("no function %q is loaded", m.Route.Function)), m.Route.Key(), "no function"
 	}
-	ev := buildEvent(r, m, body, id, start)
+	ev := buildEvent(r, m, body, id, time.Now())
+	routeKey = ev.RouteKey
 	if g.Authorizer != nil && !m.Route.NoAuth {
 		lambdaCtx, status := g.authorize(r.Context(), ev)
-		if status != 0 {
+		switch status {
+		case 0:
+		case http.StatusForbidden:
 			// What API Gateway answers itself when the authorizer says
 			// no (403) or fails (500).
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			msg := `{"message":"Forbidden"}`
-			if status != http.StatusForbidden {
-				msg = `{"message":"Internal Server Error"}`
-			}
-			_, _ = w.Write([]byte(msg))
-			return
+			return gatewayAnswer(w, status, `{"message":"Forbidden"}`), routeKey, "authorizer refused"
+		default:
+			return gatewayAnswer(w, status, `{"message":"Internal Server Error"}`), routeKey, "authorizer failed"
 		}
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
-		if t, _ := lambdaCtx["tenancy"].(string); t != "" {
-			u, _ := lambdaCtx["user"].(string)
-			principal = t + "/" + u
-		}
 	}
 	direct, isDirect := fn.(HTTPFunc)
 	var payload []byte
@@ -172,19 +166,16 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			max = int(^uint(0) >> 1)
 		}
 		if size, err = eventSize(&ev, max); err != nil {
-			g.fail(w, r, err)
-			return
+			return g.fail(w, r, id, err), routeKey, "event"
 		}
 	} else {
 		if payload, err = json.Marshal(ev); err != nil {
-			g.fail(w, r, err)
-			return
+			return g.fail(w, r, id, err), routeKey, "event"
 		}
 		size = len(payload)
 	}
 	if max := g.limits.MaxRequestPayload; max > 0 && size > max {
-		g.fail(w, r, tooLarge(fmt.Sprintf("the request (%d body bytes) makes a %d-byte Lambda event after base64 encoding, over Lambda's %d-byte invoke payload limit", len(body), size, max)))
-		return
+		return g.fail(w, r, id, tooLarge(fmt.Sprintf("the request (%d body bytes) makes a %d-byte Lambda event after base64 encoding, over Lambda's %d-byte invoke payload limit", len(body), size, max))), routeKey, "limit"
 	}
 	var res events.APIGatewayV2HTTPResponse
 	if isDirect {
@@ -193,10 +184,20 @@ func (g *Gateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		res, err = g.invoke(r.Context(), fn, payload)
 	}
 	if err != nil {
-		g.fail(w, r, err)
-		return
+		return g.fail(w, r, id, err), routeKey, "function failed"
 	}
-	g.write(w, r, res)
+	if err := g.write(w, r, res); err != nil {
+		return g.fail(w, r, id, err), routeKey, "function failed"
+	}
+	return res.StatusCode, routeKey, ""
+}
+
+// gatewayAnswer writes one of API Gateway's own answers.
+func gatewayAnswer(w http.ResponseWriter, status int, body string) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+	return status
 }
 
 // authorize runs the authorizer on the request's event and returns the
@@ -219,7 +220,7 @@ func (g *Gateway) authorize(ctx context.Context, ev events.APIGatewayV2HTTPReque
 	if f, ok := g.Authorizer.(AuthorizerFunc); ok {
 		var err error
 		if res, err = f(ctx, aev); err != nil {
-			g.log.Error("authorizer failed", "error", err.Error())
+			g.log.Error("authorizer failed", "request_id", ev.RequestContext.RequestID, "error", err.Error())
 			return nil, http.StatusInternalServerError
 		}
 	} else {
@@ -229,11 +230,11 @@ func (g *Gateway) authorize(ctx context.Context, ev events.APIGatewayV2HTTPReque
 		}
 		out, err := g.Authorizer.Invoke(ctx, payload)
 		if err != nil {
-			g.log.Error("authorizer failed", "error", err.Error())
+			g.log.Error("authorizer failed", "request_id", ev.RequestContext.RequestID, "error", err.Error())
 			return nil, http.StatusInternalServerError
 		}
 		if err := json.Unmarshal(out, &res); err != nil {
-			g.log.Error("authorizer response is not a simple response", "error", err.Error())
+			g.log.Error("authorizer response is not a simple response", "request_id", ev.RequestContext.RequestID, "error", err.Error())
 			return nil, http.StatusInternalServerError
 		}
 	}
@@ -285,151 +286,17 @@ func (g *Gateway) readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// invoke runs a function through Lambda's JSON interface, under the
-// integration timeout and the response limit.
-func (g *Gateway) invoke(ctx context.Context, fn Invoker, payload []byte) (events.APIGatewayV2HTTPResponse, error) {
-	var out []byte
-	err := g.withTimeout(ctx, func(ctx context.Context) (err error) {
-		out, err = fn.Invoke(ctx, payload)
-		return err
-	})
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	if max := g.limits.MaxResponsePayload; max > 0 && len(out) > max {
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("function response of %d bytes is over Lambda's %d-byte limit", len(out), max)
-	}
-	return decodeResponse(out)
-}
-
-// invokeDirect runs an in-process function with the event value, under
-// the same timeout and response limit as invoke.
-func (g *Gateway) invokeDirect(ctx context.Context, fn HTTPFunc, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	var res events.APIGatewayV2HTTPResponse
-	err := g.withTimeout(ctx, func(ctx context.Context) (err error) {
-		res, err = fn(ctx, ev)
-		return err
-	})
-	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, err
-	}
-	if max := g.limits.MaxResponsePayload; max > 0 {
-		n, err := responseSize(&res, max)
-		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, err
-		}
-		if n > max {
-			return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("function response of %d bytes is over Lambda's %d-byte limit", n, max)
-		}
-	}
-	return res, nil
-}
-
-// withTimeout runs call on a worker and answers at the integration
-// timeout whatever the function does, as API Gateway would. A function
-// that gives up because the deadline passed (it honours ctx) timed out
-// just as one that never answers does. The variables call sets are read
-// only after it returned.
-func (g *Gateway) withTimeout(ctx context.Context, call func(context.Context) error) error {
-	if g.limits.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, g.limits.Timeout)
-		defer cancel()
-	}
-	done := make(chan error, 1)
-	g.workers.run(func() { done <- call(ctx) })
-	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return errcode.New(errcode.Unavailable,
-			"the function did not answer within API Gateway's %s integration timeout; for large layers use `berth push` or `berth proxy`", g.limits.Timeout)
-	}
-	if err != nil {
-		return fmt.Errorf("function failed: %w", err)
-	}
-	return nil
-}
-
-// statusCodeFirst begins a JSON object whose first key is statusCode.
-var statusCodeFirst = []byte(`{"statusCode":`)
-
-// decodeResponse reads a function's output as API Gateway does for
-// payload 2.0: a JSON object with statusCode is a full response; any
-// other valid JSON is the body of a 200 application/json response (the
-// inferred format; a JSON string is the body itself), and anything else
-// is an error (docs/gateway-facts.md §4).
-func decodeResponse(out []byte) (events.APIGatewayV2HTTPResponse, error) {
-	// Fast path: aws-lambda-go encodes a full response with statusCode as
-	// the first key; one decode settles it. Any other output, or one that
-	// does not decode, takes the general path below.
-	if bytes.HasPrefix(out, statusCodeFirst) {
-		var res events.APIGatewayV2HTTPResponse
-		if json.Unmarshal(out, &res) == nil {
-			return res, nil
-		}
-	}
-	var res events.APIGatewayV2HTTPResponse
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(out, &fields) == nil && fields["statusCode"] != nil {
-		if err := json.Unmarshal(out, &res); err != nil {
-			return res, fmt.Errorf("function response is not a payload-2.0 response: %w", err)
-		}
-		return res, nil
-	}
-	var body bytes.Buffer
-	if err := json.Compact(&body, out); err != nil {
-		return res, fmt.Errorf("function response is not JSON: %w", err)
-	}
-	res = events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK,
-		Headers: map[string]string{"content-type": "application/json"}, Body: body.String()}
-	var s string
-	if json.Unmarshal(out, &s) == nil {
-		res.Body = s
-	}
-	return res, nil
-}
-
-func (g *Gateway) write(w http.ResponseWriter, r *http.Request, res events.APIGatewayV2HTTPResponse) {
-	body := []byte(res.Body)
-	if res.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(res.Body)
-		if err != nil {
-			g.fail(w, r, fmt.Errorf("function returned invalid base64: %w", err))
-			return
-		}
-		body = b
-	}
-	h := w.Header()
-	for k, v := range res.Headers {
-		h.Set(k, v)
-	}
-	for _, c := range res.Cookies {
-		h.Add("Set-Cookie", c)
-	}
-	if r.Method != http.MethodHead || h.Get("Content-Length") == "" {
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-	}
-	status := res.StatusCode
-	if status == 0 {
-		status = http.StatusOK
-	}
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
-}
-
-// fail answers an error the gateway itself hit, as the spec's JSON.
-func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if e := errcode.From(err); e.Code == errcode.Unknown {
-		g.log.Error("gateway error", "path", r.URL.Path, "error", err.Error())
+// fail answers an error the gateway itself hit, as the spec's JSON with
+// the request id, and returns the status; an internal one is logged with
+// that id.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, id string, err error) int {
+	e := errcode.From(err)
+	if e.Code == errcode.Unknown {
+		g.log.Error("gateway error", "request_id", id, "path", r.URL.Path, "error", err.Error())
 	}
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	errcode.Write(w, r, err)
+	errcode.Write(w, r.WithContext(reqinfo.With(r.Context(), &reqinfo.Info{ID: id})), err)
+	return e.HTTPStatus()
 }
 
 // headerBytes counts what the HTTP API quota counts: the request line and

@@ -1,174 +1,174 @@
-// Package lambdahttp adapts an http.Handler to an API Gateway HTTP API
-// (payload format 2.0) Lambda handler. It is the same few steps as
-// aws-lambda-go-api-proxy's httpadapter, kept here so that we control
-// what matters to a registry: HEAD responses keep their Content-Length,
-// binary bodies round-trip as base64, and the route API Gateway chose
-// (route key and path parameters) reaches the handler.
+// Package lambdahttp is the Lambda edge of Berth's functions: it turns
+// API Gateway HTTP API events (payload format 2.0) into http.Requests for
+// a function's http.Handler and its response back into the event API
+// Gateway expects, through aws-lambda-go-api-proxy's httpadapter, and
+// adapts the authorizer (authorizer.go). Both write one structured log
+// line per request. The function mains, the local gateway's in-process
+// path and Lambda mode all run this code.
+//
+// The library does the conversion; this package adds only what a
+// registry needs that it does not do, each pinned by a test that fails
+// without it (lambdahttp_test.go):
+//   - the route API Gateway chose (route key and path parameters), the
+//     request id and the authorizer's context reach the handler through
+//     context values the domain packages read (route, reqinfo, authz),
+//     which import no Lambda types;
+//   - rawPath, which API Gateway passes percent-decoded, is escaped
+//     before the library parses it as a URL (a "?" or "%" in it would
+//     otherwise become a query or fail the request);
+//   - a handler that writes nothing answers 200 and the first
+//     WriteHeader wins, as with net/http (the library fails the first
+//     and lets the last status win);
+//   - an empty answer that states its Content-Length (a HEAD) repeats it
+//     as X-Berth-Content-Length, a name no front door rewrites
+//     (docs/doctor.md).
 package lambdahttp
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
-	"unicode/utf8"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
-	berthevents "github.com/berth-registry/berth/shared/events"
+	"github.com/berth-registry/berth/shared/authz"
+	"github.com/berth-registry/berth/shared/reqinfo"
 	"github.com/berth-registry/berth/shared/route"
 )
 
 // HandlerFunc is a payload-2.0 Lambda handler.
 type HandlerFunc func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
-type requestIDKey struct{}
-
-type authorizerKey struct{}
-
-// AuthorizerContext returns the Lambda authorizer's context that API
-// Gateway passed with the request (requestContext.authorizer.lambda), or
-// nil.
-func AuthorizerContext(ctx context.Context) map[string]any {
-	m, _ := ctx.Value(authorizerKey{}).(map[string]any)
-	return m
-}
-
-// WithAuthorizerContext returns ctx carrying an authorizer context (for
-// handlers served outside Lambda).
-func WithAuthorizerContext(ctx context.Context, c map[string]any) context.Context {
-	return context.WithValue(ctx, authorizerKey{}, c)
-}
-
-// RequestID returns the API Gateway request id of the request in ctx.
-func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(requestIDKey{}).(string)
-	return s
-}
-
-// Handler returns a Lambda handler that serves each event with h.
-func Handler(h http.Handler) HandlerFunc {
+// Handler returns the Lambda handler that serves each event with h and
+// logs one line per request to log.
+//
+// It runs the steps of httpadapter.HandlerAdapterV2.ProxyWithContext
+// with the library's own converters (core.RequestAccessorV2,
+// core.ProxyResponseWriterV2), but gives the request its context once:
+// ProxyWithContext also stores a copy of the whole request context in
+// it, which nothing here reads, at an allocation per request on the
+// local gateway's in-process path.
+func Handler(h http.Handler, log *slog.Logger) HandlerFunc {
+	var conv core.RequestAccessorV2
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		r, err := Request(ctx, ev)
-		if err != nil {
-			return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Body: `{"errors":[{"code":"UNKNOWN","message":"malformed request"}]}`}, nil
+		start := time.Now()
+		info := &reqinfo.Info{ID: ev.RequestContext.RequestID}
+		rctx := reqinfo.With(ctx, info)
+		method := ev.RequestContext.HTTP.Method
+		m, routed := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath)
+		if routed {
+			rctx = route.WithMatch(rctx, m)
 		}
-		rec := newRecorder()
-		h.ServeHTTP(rec, r)
-		return rec.response(), nil
+		if a := ev.RequestContext.Authorizer; a != nil && a.Lambda != nil {
+			rctx = authz.WithAuthorizerContext(rctx, a.Lambda)
+		}
+		path := ev.RawPath
+		ev.RawPath = escapePath(path)
+		res, err := serve(conv, h, rctx, ev)
+		if err == nil && res.Body == "" {
+			if cl := res.Headers["Content-Length"]; cl != "" {
+				res.Headers["X-Berth-Content-Length"] = cl
+			}
+		}
+		if log.Enabled(ctx, slog.LevelInfo) {
+			attrs := make([]slog.Attr, 0, 13)
+			attrs = append(attrs,
+				slog.String("request_id", info.ID),
+				slog.String("route", ev.RouteKey),
+				slog.String("method", method),
+				slog.String("path", path),
+				slog.String("function", m.Route.Function),
+				slog.String("repository", m.Name()),
+				slog.String("principal", info.Principal),
+				slog.Int("status", res.StatusCode),
+				slog.Int("bytes_in", bodyLen(ev.Body, ev.IsBase64Encoded)),
+				slog.Int("bytes_out", bodyLen(res.Body, res.IsBase64Encoded)),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			)
+			if lc, ok := lambdacontext.FromContext(ctx); ok {
+				attrs = append(attrs, slog.String("lambda_request_id", lc.AwsRequestID))
+			}
+			if err != nil {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+			// Logged with the caller's context, which carries no request
+			// info: request_id is here once, whatever the log handler adds.
+			log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+		}
+		return res, err
 	}
 }
 
-// Request builds the http.Request an event describes.
-func Request(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Request, error) {
-	var body []byte
-	if ev.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(ev.Body)
-		if err != nil {
-			return nil, err
-		}
-		body = b
-	} else {
-		body = []byte(ev.Body)
-	}
-	// rawPath reaches Lambda percent-decoded (docs/gateway-facts.md §3);
-	// re-escape it so URL.Path and URL.EscapedPath agree.
-	u := &url.URL{Path: ev.RawPath, RawQuery: ev.RawQueryString}
-	uri := u.RequestURI()
-	method := ev.RequestContext.HTTP.Method
-	// The context is complete before the request is made, which spares
-	// copying the request with WithContext.
-	ctx = context.WithValue(ctx, requestIDKey{}, ev.RequestContext.RequestID)
-	ctx = berthevents.WithRequestID(ctx, ev.RequestContext.RequestID) // for the events the request makes
-	if a := ev.RequestContext.Authorizer; a != nil && a.Lambda != nil {
-		ctx = WithAuthorizerContext(ctx, a.Lambda)
-	}
-	if m, ok := route.FromEvent(ev.RouteKey, ev.PathParameters, method, ev.RawPath); ok {
-		ctx = route.WithMatch(ctx, m)
-	}
-	r, err := http.NewRequestWithContext(ctx, method, uri, bytes.NewReader(body))
+// serve converts ev, serves it with h and converts the answer, as
+// ProxyWithContext does (its errors are its own: an event that is no
+// request, an answer that is none), logged in the request's line.
+func serve(conv core.RequestAccessorV2, h http.Handler, ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	r, err := conv.EventToRequest(ev)
 	if err != nil {
-		return nil, err
+		return core.GatewayTimeoutV2(), fmt.Errorf("the event is no HTTP request: %w", err)
 	}
-	// As r.Header.Set(k, v) for each header, with the one-value slices
-	// cut from one array (capped, so an Add reallocates, as after Set).
-	vals := make([]string, 0, len(ev.Headers))
-	for k, v := range ev.Headers {
-		vals = append(vals, v)
-		n := len(vals)
-		r.Header[http.CanonicalHeaderKey(k)] = vals[n-1 : n : n]
+	w := core.NewProxyResponseWriterV2()
+	sw := &statusWriter{ResponseWriter: w}
+	h.ServeHTTP(sw, r.WithContext(ctx))
+	if sw.status == 0 {
+		w.WriteHeader(http.StatusOK)
 	}
-	if len(ev.Cookies) > 0 {
-		r.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))
+	res, err := w.GetProxyResponse()
+	if err != nil {
+		return core.GatewayTimeoutV2(), fmt.Errorf("the handler's answer is no HTTP response: %w", err)
 	}
-	r.ContentLength = int64(len(body))
-	r.Host = ev.Headers["host"]
-	if r.Host == "" {
-		r.Host = ev.RequestContext.DomainName
-	}
-	r.RemoteAddr = ev.RequestContext.HTTP.SourceIP
-	r.RequestURI = uri
-	return r, nil
+	return res, nil
 }
 
-// recorder captures a handler's response.
-type recorder struct {
-	header http.Header
+// escapePath escapes a percent-decoded rawPath for the library, which
+// appends it to a URL it parses; the handler sees it decoded again in
+// URL.Path. Paths that need no escaping (every valid registry path) are
+// returned as they are, without allocating.
+func escapePath(p string) string {
+	u := url.URL{Path: p}
+	return u.EscapedPath()
+}
+
+// bodyLen is the length of an event or response body as bytes.
+func bodyLen(body string, b64 bool) int {
+	if b64 {
+		return base64.StdEncoding.DecodedLen(len(body)) - padding(body)
+	}
+	return len(body)
+}
+
+func padding(s string) int {
+	n := 0
+	for i := len(s) - 1; i >= 0 && s[i] == '='; i-- {
+		n++
+	}
+	return n
+}
+
+// statusWriter keeps net/http's rules the library's writer does not:
+// the first WriteHeader wins, and a body written first means 200.
+type statusWriter struct {
+	http.ResponseWriter
 	status int
-	body   bytes.Buffer
 }
 
-func newRecorder() *recorder { return &recorder{header: http.Header{}} }
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
 
-func (w *recorder) Header() http.Header { return w.header }
-
-func (w *recorder) WriteHeader(status int) {
+func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = status
+		w.WriteHeader(http.StatusOK)
 	}
-}
-
-func (w *recorder) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(b)
-}
-
-// textual reports whether a body of this content type travels as plain
-// text rather than base64.
-func textual(contentType string, body []byte) bool {
-	ct := strings.ToLower(contentType)
-	isText := strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json") || strings.Contains(ct, "xml") || strings.Contains(ct, "javascript")
-	return isText && utf8.Valid(body)
-}
-
-func (w *recorder) response() events.APIGatewayV2HTTPResponse {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	res := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}}
-	for k, vs := range w.header {
-		if http.CanonicalHeaderKey(k) == "Set-Cookie" {
-			res.Cookies = append(res.Cookies, vs...)
-			continue
-		}
-		res.Headers[k] = strings.Join(vs, ",")
-	}
-	b := w.body.Bytes()
-	if cl := w.header.Get("Content-Length"); cl != "" && len(b) == 0 {
-		// A HEAD answer's length, repeated under a name no front door
-		// rewrites, so an edge function can restore Content-Length if
-		// the gateway drops it (docs/doctor.md).
-		res.Headers["X-Berth-Content-Length"] = cl
-	}
-	if len(b) > 0 {
-		if textual(w.header.Get("Content-Type"), b) {
-			res.Body = string(b)
-		} else {
-			res.Body = base64.StdEncoding.EncodeToString(b)
-			res.IsBase64Encoded = true
-		}
-	}
-	return res
+	return w.ResponseWriter.Write(b)
 }

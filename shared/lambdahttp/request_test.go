@@ -5,14 +5,20 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/berth-registry/berth/shared/lambdahttp"
+	"github.com/berth-registry/berth/shared/reqinfo"
 	"github.com/berth-registry/berth/shared/route"
 )
+
+// quiet discards the adapter's log lines.
+var quiet = slog.New(slog.DiscardHandler)
 
 // seen is what a handler observed of its request.
 type seen struct {
@@ -30,7 +36,7 @@ func capture(t *testing.T, ev events.APIGatewayV2HTTPRequest) seen {
 			t.Errorf("read body: %v", err)
 		}
 		s = seen{r: r, body: b}
-	}))
+	}), quiet)
 	res, err := h(context.Background(), ev)
 	if err != nil {
 		t.Fatalf("handler: %v", err)
@@ -42,6 +48,9 @@ func capture(t *testing.T, ev events.APIGatewayV2HTTPRequest) seen {
 }
 
 // event is a minimal payload-2.0 event for method and path.
+// eventV2 is the event type the adapter takes.
+type eventV2 = events.APIGatewayV2HTTPRequest
+
 func event(method, path string) events.APIGatewayV2HTTPRequest {
 	return events.APIGatewayV2HTTPRequest{
 		Version:  "2.0",
@@ -90,17 +99,16 @@ func TestRequestBody(t *testing.T) {
 	}
 }
 
-func TestRequestMalformedBase64IsRejected(t *testing.T) {
+// TestRequestMalformedBase64IsAnError: API Gateway never sends one; if
+// something did, the invocation fails (API Gateway answers 500) and the
+// handler never sees a corrupted body.
+func TestRequestMalformedBase64IsAnError(t *testing.T) {
 	ev := event("PUT", "/v2/a/manifests/b")
 	ev.Body, ev.IsBase64Encoded = "not base64!", true
 	ran := false
-	h := lambdahttp.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
-	res, err := h(context.Background(), ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ran || res.StatusCode != http.StatusBadRequest {
-		t.Fatalf("handler ran = %v, status %d; want not run, 400", ran, res.StatusCode)
+	h := lambdahttp.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }), quiet)
+	if _, err := h(context.Background(), ev); ran || err == nil {
+		t.Fatalf("handler ran = %v, error %v; want not run, an error", ran, err)
 	}
 }
 
@@ -108,14 +116,18 @@ func TestRequestHeadersCookiesQuery(t *testing.T) {
 	ev := event("GET", "/v2/a/tags/list")
 	ev.RawQueryString = "n=10&last=v%2B1&tag=a&tag=b"
 	ev.QueryStringParameters = map[string]string{"n": "10", "last": "v+1", "tag": "a,b"}
+	// Repeated headers reach Lambda comma-joined (payload 2.0); the
+	// handler sees them as separate values again.
 	ev.Headers["accept"] = "application/vnd.oci.image.index.v1+json,application/json"
 	ev.Headers["authorization"] = "Bearer t0ken"
 	ev.Headers["x-forwarded-proto"] = "https"
 	ev.Cookies = []string{"session=abc123", "theme=dark"}
 	s := capture(t, ev)
 	r := s.r
+	if got, want := r.Header.Values("Accept"), []string{"application/vnd.oci.image.index.v1+json", "application/json"}; !slices.Equal(got, want) {
+		t.Errorf("Accept values = %q, want %q", got, want)
+	}
 	for k, want := range map[string]string{
-		"Accept":            "application/vnd.oci.image.index.v1+json,application/json",
 		"Authorization":     "Bearer t0ken",
 		"X-Forwarded-Proto": "https",
 	} {
@@ -138,14 +150,6 @@ func TestRequestHeadersCookiesQuery(t *testing.T) {
 	}
 	if r.Method != "GET" || r.URL.Path != "/v2/a/tags/list" {
 		t.Errorf("request %s %s", r.Method, r.URL.Path)
-	}
-}
-
-func TestRequestHostFallsBackToDomainName(t *testing.T) {
-	ev := event("GET", "/v2/")
-	delete(ev.Headers, "host")
-	if got := capture(t, ev).r.Host; got != "abc123.execute-api.eu-west-1.amazonaws.com" {
-		t.Fatalf("Host = %q, want the domain name", got)
 	}
 }
 
@@ -192,7 +196,7 @@ func TestRequestRouteAndRequestID(t *testing.T) {
 			ev.RouteKey, ev.RequestContext.RouteKey = tt.routeKey, tt.routeKey
 			ev.PathParameters = tt.params
 			r := capture(t, ev).r
-			if got := lambdahttp.RequestID(r.Context()); got != "ATfSmjLgPHcESJw=" {
+			if got := reqinfo.ID(r.Context()); got != "ATfSmjLgPHcESJw=" {
 				t.Errorf("RequestID = %q", got)
 			}
 			m, ok := route.FromContext(r.Context())
@@ -206,12 +210,6 @@ func TestRequestRouteAndRequestID(t *testing.T) {
 				t.Errorf("match %q → %s name %q %s=%q", m.Route.Key(), m.Route.Function, m.Name(), tt.param, m.Param(tt.param))
 			}
 		})
-	}
-}
-
-func TestRequestIDOfABareContextIsEmpty(t *testing.T) {
-	if got := lambdahttp.RequestID(context.Background()); got != "" {
-		t.Fatalf("RequestID = %q, want empty", got)
 	}
 }
 

@@ -26,6 +26,21 @@ func FuzzValidName(f *testing.F) {
 	})
 }
 
+// tagReference is the spec's tag grammar, as an oracle for ValidTag.
+var tagReference = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
+// FuzzValidTag checks ValidTag against the spec's tag grammar.
+func FuzzValidTag(f *testing.F) {
+	for _, s := range []string{"v1", "latest", "_x", ".x", "-x", "a.b-c_d", strings.Repeat("a", 128), strings.Repeat("a", 129), "a:b", "é", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tag string) {
+		if got, want := ValidTag(tag), tagReference.MatchString(tag); got != want {
+			t.Fatalf("ValidTag(%q) = %v, want %v", tag, got, want)
+		}
+	})
+}
+
 // FuzzParseManifest checks the manifest and index parser on any body and
 // Content-Type: it never panics, and whatever it accepts is a schema 2
 // manifest of a supported media type whose every reference is a valid

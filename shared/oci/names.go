@@ -8,18 +8,54 @@ import (
 	_ "crypto/sha256" // registers sha256 for go-digest
 	_ "crypto/sha512" // registers sha512 for go-digest
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 )
 
-// nameComponent is one path component of a repository name, from the
-// distribution-spec "Pulling manifests" section.
-var nameComponent = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+// The grammars below are matched by hand rather than by regexp: every
+// function's cold start would otherwise compile them (about 0.9 ms of
+// package init, docs/lambda-mode.md). fuzz_test.go checks each against
+// the spec's regular expression.
 
-// tagPattern is the spec's tag grammar.
-var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+// nameComponent reports whether c is one path component of a repository
+// name, `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` (distribution-spec, "Pulling
+// manifests").
+func nameComponent(c string) bool {
+	i := 0
+	for {
+		start := i
+		for i < len(c) && (c[i] >= 'a' && c[i] <= 'z' || c[i] >= '0' && c[i] <= '9') {
+			i++
+		}
+		if i == start {
+			return false // a separator at the start or end, or two in a row
+		}
+		if i == len(c) {
+			return true
+		}
+		switch {
+		case c[i] == '.':
+			i++
+		case c[i] == '_':
+			i++
+			if i < len(c) && c[i] == '_' {
+				i++
+			}
+		case c[i] == '-':
+			for i < len(c) && c[i] == '-' {
+				i++
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// tagChar reports whether b may appear in a tag after its first byte.
+func tagChar(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '.' || b == '-'
+}
 
 // MaxNameLength is the longest repository name accepted; the spec asks
 // registries to accept at least 255 characters including a hostname.
@@ -43,7 +79,7 @@ func ValidName(name string) error {
 		if c == "" {
 			return fmt.Errorf("repository name %q has an empty component (two slashes in a row, or one at an end)", name)
 		}
-		if !nameComponent.MatchString(c) {
+		if !nameComponent(c) {
 			return fmt.Errorf("repository name component %q must match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*", c)
 		}
 	}
@@ -53,8 +89,19 @@ func ValidName(name string) error {
 	return nil
 }
 
-// ValidTag reports whether tag matches the spec's tag grammar.
-func ValidTag(tag string) bool { return tagPattern.MatchString(tag) }
+// ValidTag reports whether tag matches the spec's tag grammar,
+// `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
+func ValidTag(tag string) bool {
+	if tag == "" || len(tag) > 128 || tag[0] == '.' || tag[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		if !tagChar(tag[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // IsDigest reports whether a reference looks like a digest rather than a
 // tag (tags cannot contain ':').

@@ -15,8 +15,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/proxy"
 	"github.com/berth-registry/berth/shared/push"
@@ -39,7 +39,7 @@ func newEnv(t *testing.T) *env {
 		Auth: true, Service: "berth", Tenancy: "dev", TokenTTL: 15 * time.Minute,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	l, err := app.NewLocal(t.Context(), cfg, quiet)
+	l, err := inprocess.New(t.Context(), cfg, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/push"
 	berth "github.com/berth-registry/berth/shared/registry"
+	"github.com/berth-registry/berth/shared/registry/registrytest"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
 )
@@ -35,7 +36,7 @@ func TestUploadFallsBackToChunksWithoutDirectUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := berth.New(meta, plainStore{objs}, berth.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil))).Mux()
+	mux := registrytest.Mux(berth.New(meta, plainStore{objs}, berth.DefaultConfig(), berth.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))))
 	var mu sync.Mutex
 	var patches []int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -18,8 +18,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/push"
 )
 
@@ -40,7 +40,7 @@ func startRegistry(t *testing.T) *registry {
 		Backend: "embedded", Data: t.TempDir(), Limits: true, PresignTTL: 15 * time.Minute,
 		Auth: true, Service: "berth", Tenancy: "dev", TokenTTL: 15 * time.Minute,
 	}
-	l, err := app.NewLocal(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := inprocess.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,8 @@ func (reg *Registry) repository(ctx context.Context, name string) (store.Reposit
 		return r, err
 	}
 	p, enforced := principal(ctx)
-	if enforced && reg.Policy != nil {
-		v, err := reg.Policy.PrincipalVerb(ctx, p, name)
+	if enforced {
+		v, err := reg.policy.PrincipalVerb(ctx, p, name)
 		if err != nil {
 			return r, err
 		}
@@ -49,15 +49,12 @@ func (reg *Registry) repository(ctx context.Context, name string) (store.Reposit
 
 // record appends an audit event for the request's principal.
 func (reg *Registry) record(ctx context.Context, action, target, detail string) {
-	if reg.Audit == nil {
-		return
-	}
 	p, _ := principal(ctx)
 	e := authz.NewAuditEvent(p, action, target, detail)
 	if t, _ := auth.SplitRepo(target); t != "" {
 		e.Tenancy = t
 	}
-	if err := reg.Audit.AppendAudit(ctx, e); err != nil {
+	if err := reg.audit.AppendAudit(ctx, e); err != nil {
 		reg.log.WarnContext(ctx, "audit write failed", "error", err.Error())
 	}
 }
@@ -66,13 +63,13 @@ func (reg *Registry) record(ctx context.Context, action, target, detail string) 
 // in the catalog.
 func (reg *Registry) listable(ctx context.Context, name string) (bool, error) {
 	p, enforced := principal(ctx)
-	if !enforced || reg.Policy == nil {
+	if !enforced {
 		return true, nil
 	}
 	if t, _ := auth.SplitRepo(name); t != p.Tenancy {
 		return false, nil
 	}
-	v, err := reg.Policy.PrincipalVerb(ctx, p, name)
+	v, err := reg.policy.PrincipalVerb(ctx, p, name)
 	return v >= auth.Inspect, err
 }
 

@@ -13,7 +13,7 @@ import (
 // b.Key, and links it into repo. When the digest is recorded already,
 // the record is checked before it is trusted (shared/content).
 func (reg *Registry) recordBlob(ctx context.Context, repo string, b store.Blob) error {
-	linked, err := content.Blobs{Meta: reg.meta, Objects: reg.blobs, Touch: reg.Touch, RehashMax: reg.cfg.RehashMax, Log: reg.log}.Record(ctx, b)
+	linked, err := content.Blobs{Meta: reg.meta, Objects: reg.blobs, Touch: reg.meta, RehashMax: reg.cfg.RehashMax, Log: reg.log}.Record(ctx, b)
 	if errors.Is(err, content.ErrCollected) {
 		return errcode.New(errcode.BlobUploadUnknown, "blob %s was garbage-collected since it was uploaded; upload it again", b.Digest)
 	} else if err != nil {

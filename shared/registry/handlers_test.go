@@ -84,7 +84,7 @@ func TestClientValuesAreCheckedBeforeStorage(t *testing.T) {
 // still starts the upload.
 func TestCatchAllTrailingSlash(t *testing.T) {
 	e := newEnv(t)
-	reg := registry.New(e.meta, e.objs, registry.DefaultConfig(), slog.New(slog.DiscardHandler))
+	reg := registry.New(e.meta, e.objs, registry.DefaultConfig(), registry.WithLogger(slog.New(slog.DiscardHandler)))
 	var catchAll route.Route
 	for _, r := range route.Table() {
 		if r.Method == route.Any {

@@ -131,7 +131,7 @@ func (reg *Registry) catalog(w http.ResponseWriter, r *http.Request, _ route.Mat
 // more follow.
 func (reg *Registry) visibleRepositories(ctx context.Context, last string, n int) ([]string, bool, error) {
 	var out []string
-	if p, ok := principal(ctx); ok && reg.Policy != nil {
+	if p, ok := principal(ctx); ok {
 		// Start at the tenancy's namespace: nothing before it is visible.
 		if lo := p.Tenancy + "/"; last < lo {
 			last = lo
@@ -147,7 +147,7 @@ func (reg *Registry) visibleRepositories(ctx context.Context, last string, n int
 			if err != nil {
 				return nil, false, err
 			}
-			if p, enforced := principal(ctx); enforced && reg.Policy != nil && !strings.HasPrefix(name, p.Tenancy+"/") {
+			if p, enforced := principal(ctx); enforced && !strings.HasPrefix(name, p.Tenancy+"/") {
 				return out, false, nil // past the tenancy's names
 			}
 			if ok {

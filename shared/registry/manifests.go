@@ -243,12 +243,12 @@ func (reg *Registry) putManifest(w http.ResponseWriter, r *http.Request, name, r
 		}
 		h.Add("OCI-Tag", tag)
 	}
-	if len(tags) > 0 && reg.Touch != nil {
+	if len(tags) > 0 {
 		// Validate after the write, as retention does (no lock stops
 		// either side): a run may have binned this very manifest (an old
 		// one pushed again) between our PutManifest and our tags, and
 		// checked for tags before they landed. Put it back, so a tag never
-		// points at nothing. (Only where retention runs: Touch is set.)
+		// points at nothing.
 		if _, err := reg.meta.GetManifest(ctx, name, d); errors.Is(err, store.ErrNotFound) {
 			if err := reg.meta.PutManifest(ctx, man); err != nil {
 				return fmt.Errorf("put manifest back: %w", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/registry"
+	"github.com/berth-registry/berth/shared/registry/registrytest"
 	"github.com/berth-registry/berth/shared/store/local"
 )
 
@@ -53,9 +54,8 @@ func BenchmarkPutManifestRepeatedLayers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	reg := registry.New(meta, objs, registry.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	reg.Touch = meta
-	h := reg.Mux()
+	reg := registry.New(meta, objs, registry.DefaultConfig(), registry.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	h := registrytest.Mux(reg)
 	send := func(method, path string, body []byte, want int) {
 		req := httptest.NewRequest(method, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", oci.MediaTypeImageManifest)

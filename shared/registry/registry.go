@@ -40,7 +40,7 @@ type Config struct {
 	VerifyStep   int64
 	VerifyBudget time.Duration
 	// Now is the clock that push, tag and upload times are read from
-	// (nil: the wall clock); shared/app passes the process's one clock
+	// (nil: the wall clock); shared/app/registryfn passes the process's one clock
 	// (shared/clock), so BERTH_TEST_CLOCK moves them with every other
 	// recorded time.
 	Now func() time.Time
@@ -64,26 +64,32 @@ func DefaultConfig() Config {
 	}
 }
 
+// Store is what the registry keeps its records in: the metadata store
+// with the touches that mark blobs a push reuses (blob HEAD, mount,
+// commit, manifest push), so that garbage collection keeps them. Both
+// of Berth's stores implement it.
+type Store interface {
+	store.Metadata
+	store.BlobTouches
+}
+
 // Registry serves the distribution API from a metadata store and a blob
 // store.
 type Registry struct {
-	meta  store.Metadata
+	meta  Store
 	blobs store.BlobStore
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
-	// Policy, when set, answers the access questions that go beyond the
-	// authorizer's decision (may this principal create a repository,
-	// which repositories may it list). Unset: everything is allowed.
-	Policy Policy
-	// Audit, when set, records pushes, deletes and created repositories.
-	Audit store.Audit
-	// Pulls, when set, counts manifest GETs for retention and may add a
-	// Warning to the response.
-	Pulls PullRecorder
-	// Touch, when set, marks blobs that pushes reuse (HEAD, mount,
-	// commit, manifest push) so that garbage collection keeps them.
-	Touch store.BlobTouches
+	// policy answers the access questions that go beyond the
+	// authorizer's decision (WithPolicy).
+	policy Policy
+	// audit records pushes, deletes and created repositories
+	// (WithAudit).
+	audit Auditor
+	// pulls counts manifest GETs (WithPulls).
+	pulls PullRecorder
+	// quota refuses pushes past a tenancy's quota (WithQuota).
 	quota Quota
 	// up, when set, fills pull-through cached repositories.
 	up Upstream
@@ -98,17 +104,11 @@ type Quota interface {
 	Admit(ctx context.Context, repo string, size int64) error
 }
 
-// Option configures a Registry.
-type Option func(*Registry)
-
 // WithQuota checks pushes against tenancies' quotas.
 func WithQuota(q Quota) Option { return func(reg *Registry) { reg.quota = q } }
 
-// admit asks the Quota hook, if any.
+// admit asks the tenancy's quota.
 func (reg *Registry) admit(ctx context.Context, repo string, size int64) error {
-	if reg.quota == nil {
-		return nil
-	}
 	return reg.quota.Admit(ctx, repo, size)
 }
 
@@ -157,21 +157,67 @@ type Policy interface {
 	PrincipalVerb(ctx context.Context, p auth.Principal, repo string) (auth.Verb, error)
 }
 
-// New returns a Registry configured by opts.
-func New(meta store.Metadata, blobs store.BlobStore, cfg Config, log *slog.Logger, opts ...Option) *Registry {
-	if log == nil {
-		log = slog.Default()
-	}
+// Auditor records what principals did (store.Audit's writing half).
+type Auditor interface {
+	// AppendAudit records an event.
+	AppendAudit(ctx context.Context, e store.AuditEvent) error
+}
+
+// Option gives the registry a collaborator that not every deployment
+// has.
+type Option func(*Registry)
+
+// WithLogger logs failures to log (default: slog.Default()).
+func WithLogger(log *slog.Logger) Option { return func(r *Registry) { r.log = log } }
+
+// WithPolicy answers the access questions that go beyond the
+// authorizer's decision with p: may this principal create a repository,
+// which repositories may it list. Without it everything is allowed.
+func WithPolicy(p Policy) Option { return func(r *Registry) { r.policy = p } }
+
+// WithAudit records pushes, deletes and created repositories in a.
+func WithAudit(a Auditor) Option { return func(r *Registry) { r.audit = a } }
+
+// WithPulls counts manifest GETs with p (for retention), which may add a
+// Warning to the response.
+func WithPulls(p PullRecorder) Option { return func(r *Registry) { r.pulls = p } }
+
+// New returns a Registry over meta and blobs.
+func New(meta Store, blobs store.BlobStore, cfg Config, opts ...Option) *Registry {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	reg := &Registry{meta: meta, blobs: blobs, cfg: cfg, log: log, now: now}
+	reg := &Registry{meta: meta, blobs: blobs, cfg: cfg, log: slog.Default(), now: now,
+		policy: allowAll{}, audit: noAudit{}, pulls: noPulls{}, quota: noQuota{}}
 	for _, o := range opts {
 		o(reg)
 	}
 	return reg
 }
+
+// allowAll is the policy of a registry without one: every principal may
+// do everything the authorizer let through.
+type allowAll struct{}
+
+func (allowAll) PrincipalVerb(context.Context, auth.Principal, string) (auth.Verb, error) {
+	return auth.Manage, nil
+}
+
+// noAudit keeps no trail.
+type noAudit struct{}
+
+func (noAudit) AppendAudit(context.Context, store.AuditEvent) error { return nil }
+
+// noQuota admits everything.
+type noQuota struct{}
+
+func (noQuota) Admit(context.Context, string, int64) error { return nil }
+
+// noPulls counts nothing.
+type noPulls struct{}
+
+func (noPulls) Pulled(context.Context, string, digest.Digest) (string, error) { return "", nil }
 
 // handlerFunc is a handler that returns its error for one place to write.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, m route.Match) error
@@ -198,24 +244,6 @@ func (reg *Registry) Handler(function string) http.Handler {
 		panic("registry: unknown function " + function)
 	}
 	return reg.wrap(function, h)
-}
-
-// Mux returns one handler serving every function, dispatching with the
-// route table (for tests and in-process clients).
-func (reg *Registry) Mux() http.Handler {
-	handlers := map[string]http.Handler{}
-	for _, f := range route.RegistryFunctions {
-		handlers[f] = reg.Handler(f)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m, ok := route.Find(r.Method, r.URL.EscapedPath())
-		h := handlers[m.Route.Function] // nil for /token and /api: not the registry's
-		if !ok || h == nil {
-			errcode.Write(w, r, errcode.New(errcode.Unsupported, "no such API endpoint").WithStatus(http.StatusNotFound))
-			return
-		}
-		h.ServeHTTP(w, r.WithContext(route.WithMatch(r.Context(), m)))
-	})
 }
 
 func (reg *Registry) wrap(function string, h handlerFunc) http.Handler {

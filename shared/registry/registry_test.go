@@ -22,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/registry"
+	"github.com/berth-registry/berth/shared/registry/registrytest"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
 )
@@ -110,8 +111,8 @@ func newEnvConfig(t *testing.T, cfg registry.Config, wrap func(*local.Objects) s
 	if wrap != nil {
 		blobs = wrap(e.objs)
 	}
-	reg := registry.New(e.meta, blobs, cfg, slog.New(slog.NewTextHandler(e.logs, nil)))
-	mux := reg.Mux()
+	reg := registry.New(e.meta, blobs, cfg, registry.WithLogger(slog.New(slog.NewTextHandler(e.logs, nil))))
+	mux := registrytest.Mux(reg)
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, local.ObjectPathPrefix) {
 			e.objs.ServeHTTP(w, r)

@@ -3,7 +3,10 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -20,13 +23,43 @@ type PullRecorder interface {
 	Pulled(ctx context.Context, repo string, d digest.Digest) (warning string, err error)
 }
 
-// pulled records a manifest GET through the Pulls hook; a failure is
-// logged, never the pull's.
-func (reg *Registry) pulled(w http.ResponseWriter, r *http.Request, name string, d digest.Digest) {
-	if reg.Pulls == nil {
-		return
+// PullTracker counts manifest pulls in the store's image statistics
+// (WithPulls) and answers the advance notice of a deletion that a pull
+// carries: one write per pull, which returns the image's statistics,
+// notice included, so a warning costs no read.
+type PullTracker struct {
+	Stats store.PullStats
+	// Now is the clock pulls are recorded with (nil: the wall clock).
+	Now func() time.Time
+}
+
+// Pulled implements PullRecorder.
+func (p PullTracker) Pulled(ctx context.Context, repo string, d digest.Digest) (string, error) {
+	now := time.Now().UTC()
+	if p.Now != nil {
+		now = p.Now()
 	}
-	warning, err := reg.Pulls.Pulled(r.Context(), name, d)
+	st, err := p.Stats.RecordPull(ctx, repo, d, now)
+	if err != nil || st.Notice == nil {
+		return "", err
+	}
+	return Warning(*st.Notice), nil
+}
+
+// Warning is the text of the Warning header (RFC 7234 §5.5, code 299)
+// that a pull of an image with a retention notice carries.
+func Warning(n store.Notice) string {
+	msg := fmt.Sprintf("retention policy %q will delete this image at or after %s: %s",
+		n.Policy, n.At.UTC().Format(time.RFC3339), n.Reason)
+	// The header's quoted-string cannot carry quotes or backslashes.
+	msg = strings.NewReplacer(`"`, "'", `\`, "/").Replace(msg)
+	return `299 - "` + msg + `"`
+}
+
+// pulled records a manifest GET (WithPulls); a failure is logged, never
+// the pull's.
+func (reg *Registry) pulled(w http.ResponseWriter, r *http.Request, name string, d digest.Digest) {
+	warning, err := reg.pulls.Pulled(r.Context(), name, d)
 	if err != nil {
 		reg.log.WarnContext(r.Context(), "recording a pull failed", "repository", name, "digest", d.String(), "error", err.Error())
 		return
@@ -37,17 +70,14 @@ func (reg *Registry) pulled(w http.ResponseWriter, r *http.Request, name string,
 }
 
 // link reads the link of d in repo for a client that may be about to
-// reuse the blob (blob HEAD, mount source): through the Touch hook it
-// also marks the link in use, so garbage collection keeps it.
+// reuse the blob (blob HEAD, mount source), marking the link in use so
+// that garbage collection keeps it.
 func (reg *Registry) link(ctx context.Context, repo string, d digest.Digest) (store.Blob, error) {
-	if reg.Touch == nil {
-		return reg.meta.GetLink(ctx, repo, d)
-	}
-	return reg.Touch.TouchLink(ctx, repo, d)
+	return reg.meta.TouchLink(ctx, repo, d)
 }
 
 // confirmBlobs re-touches, after a manifest is stored, the links of the
-// blobs it references (through the Touch hook). A link garbage
+// blobs it references. A link garbage
 // collection removed since checkReferences read it means the blob may be
 // gone: the manifest is taken back (unless it was stored before this
 // push) and the push refused, so no stored manifest points at a deleted
@@ -55,11 +85,8 @@ func (reg *Registry) link(ctx context.Context, repo string, d digest.Digest) (st
 // published manifest.pushed (a push without tags), which a take-back
 // answers with image.deleted.
 func (reg *Registry) confirmBlobs(ctx context.Context, name string, blobs []digest.Digest, d digest.Digest, existed, announced bool) error {
-	if reg.Touch == nil {
-		return nil
-	}
 	err := each(len(blobs), func(i int) error {
-		_, err := reg.Touch.TouchLink(ctx, name, blobs[i])
+		_, err := reg.meta.TouchLink(ctx, name, blobs[i])
 		if errors.Is(err, store.ErrNotFound) {
 			e := errcode.New(errcode.ManifestBlobUnknown, "blob %s was garbage-collected from repository %q during the push; push it again", blobs[i], name)
 			e.Detail = map[string]string{"digest": blobs[i].String()}

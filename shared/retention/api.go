@@ -1,17 +1,12 @@
 package retention
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strconv"
-	"strings"
 
+	"github.com/berth-registry/berth/shared/api"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/clock"
@@ -20,17 +15,16 @@ import (
 )
 
 // The retention API answers with errcode's codes of Berth's own APIs
-// (INVALID, NOT_FOUND, CONFLICT), like the admin API.
-
-func invalid(format string, args ...any) error { return errcode.New(errcode.Invalid, format, args...) }
-
-func notFound(format string, args ...any) error {
-	return errcode.New(errcode.NotFound, format, args...)
-}
-
-func conflict(format string, args ...any) error {
-	return errcode.New(errcode.Conflict, format, args...)
-}
+// (INVALID, NOT_FOUND, CONFLICT), like the admin API, through shared/api.
+var (
+	invalid  = api.Invalid
+	notFound = api.NotFound
+	conflict = api.Conflict
+	missing  = api.Missing
+	decode   = api.DecodeOptional
+	reply    = api.Reply
+	clip     = api.Clip
+)
 
 // APIConfig configures the retention API.
 type APIConfig struct {
@@ -44,102 +38,75 @@ type APIConfig struct {
 	Clock *clock.Clock
 }
 
-// api serves /api/retention/.
-type api struct {
+// API serves /api/retention/.
+type API struct {
 	svc *Service
 	ids store.Identity
 	cfg APIConfig
 	log *slog.Logger
+	mux *api.Mux
 }
 
-// API returns the retention admin API, served under /api/retention/ by
-// the admin function (behind authz.Enforce, which puts the principal in
-// the request's context). docs/retention.md lists its endpoints.
-func API(svc *Service, ids store.Identity, cfg APIConfig) http.Handler {
-	return &api{svc: svc, ids: ids, cfg: cfg, log: svc.log}
+// NewAPI returns the retention admin API, served under /api/retention/
+// by the admin function (behind authz.Enforce, which puts the principal
+// in the request's context). docs/retention.md lists its endpoints.
+func NewAPI(svc *Service, ids store.Identity, cfg APIConfig) *API {
+	a := &API{svc: svc, ids: ids, cfg: cfg, log: svc.log}
+	a.mux = api.NewMux(svc.log)
+	a.Routes(a.mux)
+	a.mux.NotFound(Prefix, "docs/retention.md")
+	return a
 }
 
 // Prefix is the path the retention API serves under.
 const Prefix = "/api/retention/"
 
-// caller is a request's principal with its groups read from the store.
-type caller struct {
-	auth.Principal
-	super bool
-}
+// ServeHTTP serves the retention API alone (the admin function serves
+// it with the admin API's on one api.Mux: Routes).
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-func (c caller) admin(tenancy string) bool { return c.super || (c.Tenancy == tenancy && c.IsAdmin()) }
+type handler func(w http.ResponseWriter, r *http.Request, c authz.Actor) error
 
-type handler func(w http.ResponseWriter, r *http.Request, c caller, path []string) error
-
-func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := a.serve(w, r); err != nil {
-		var e *errcode.Error
-		if !errors.As(err, &e) {
-			a.log.ErrorContext(r.Context(), "retention API request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
-		}
-		errcode.Write(w, r, err)
+// Routes adds the retention API's endpoints to m (docs/retention.md).
+func (a *API) Routes(m *api.Mux) {
+	for pattern, h := range map[string]handler{
+		"GET /api/retention/policies":                  a.listPolicies,
+		"POST /api/retention/policies":                 a.createPolicy,
+		"GET /api/retention/policies/{name}":           a.getPolicy,
+		"PUT /api/retention/policies/{name}":           a.putPolicy,
+		"PATCH /api/retention/policies/{name}":         a.patchPolicy,
+		"DELETE /api/retention/policies/{name}":        a.deletePolicy,
+		"GET /api/retention/repositories/{repo...}":    a.repository,
+		"PUT /api/retention/repositories/{repo...}":    a.assign,
+		"DELETE /api/retention/repositories/{repo...}": a.unassign,
+		"GET /api/retention/runs":                      a.listRuns,
+		"POST /api/retention/runs":                     a.startRun,
+		"GET /api/retention/runs/{run}":                a.getRun,
+		"GET /api/retention/runs/{run}/decisions":      a.decisions,
+		"POST /api/retention/runs/{run}/restore":       a.restoreRun,
+		"GET /api/retention/bin":                       a.bin,
+		"POST /api/retention/bin/restore":              a.binRestore,
+		"GET /api/retention/pins":                      a.pins,
+		"PUT /api/retention/pins/{image...}":           a.pin,
+		"DELETE /api/retention/pins/{image...}":        a.unpin,
+		"GET /api/retention/images/{image...}":         a.image,
+		"POST /api/retention/gc":                       a.collect,
+		"GET /api/retention/clock":                     a.clock,
+		"POST /api/retention/clock":                    a.clock,
+	} {
+		m.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
+			c, err := authz.ActorFrom(r.Context(), a.ids, a.cfg.Tenancy)
+			if err != nil {
+				return err
+			}
+			return h(w, r, c)
+		})
 	}
-}
-
-func (a *api) serve(w http.ResponseWriter, r *http.Request) error {
-	rest, ok := strings.CutPrefix(r.URL.Path, Prefix)
-	path := strings.Split(strings.TrimSuffix(rest, "/"), "/")
-	if !ok || slices.Contains(path, "") {
-		return notFound("no retention API endpoint at %s; see docs/retention.md", r.URL.Path)
-	}
-	routes := map[string]map[string]handler{
-		"policies":     {"GET": a.policies, "POST": a.createPolicy, "PUT": a.putPolicy, "PATCH": a.patchPolicy, "DELETE": a.deletePolicy},
-		"repositories": {"GET": a.repository, "PUT": a.assign, "DELETE": a.unassign},
-		"runs":         {"GET": a.runs, "POST": a.runsPost},
-		"bin":          {"GET": a.bin, "POST": a.binRestore},
-		"pins":         {"GET": a.pins, "PUT": a.pin, "DELETE": a.unpin},
-		"images":       {"GET": a.image},
-		"gc":           {"POST": a.collect},
-		"clock":        {"GET": a.clock, "POST": a.clock},
-	}
-	ms, ok := routes[path[0]]
-	if !ok {
-		return notFound("no retention API endpoint at %s; see docs/retention.md", r.URL.Path)
-	}
-	h, ok := ms[r.Method]
-	if !ok {
-		var allow []string
-		for m := range ms {
-			allow = append(allow, m)
-		}
-		slices.Sort(allow)
-		return errcode.New(errcode.Unsupported, "%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, ", ")).
-			WithHeader("Allow", strings.Join(allow, ", "))
-	}
-	c, err := a.caller(r.Context())
-	if err != nil {
-		return err
-	}
-	return h(w, r, c, path[1:])
-}
-
-// caller reads the principal from the enforced decision and its groups
-// from the store (fresher than the authorizer's cache).
-func (a *api) caller(ctx context.Context) (caller, error) {
-	d, ok := authz.DecisionFrom(ctx)
-	if !ok || d.Principal.Anonymous() {
-		return caller{}, errcode.New(errcode.Unauthorized, "the retention API needs credentials: Basic <tenancy>/<user> with an auth token")
-	}
-	p := d.Principal
-	u, err := a.ids.GetUser(ctx, p.Tenancy, p.User)
-	if errors.Is(err, store.ErrNotFound) {
-		return caller{}, errcode.New(errcode.Unauthorized, "user %s no longer exists", p)
-	} else if err != nil {
-		return caller{}, err
-	}
-	p.Groups = slices.Clone(u.Groups)
-	return caller{Principal: p, super: p.Tenancy == a.cfg.Tenancy && p.IsAdmin()}, nil
 }
 
 // tenancy is the tenancy a request acts in (?tenancy=, else the
 // caller's), which the caller must administer.
-func (a *api) tenancy(r *http.Request, c caller, explicit string) (string, error) {
+func (a *API) tenancy(r *http.Request, c authz.Actor, explicit string) (string, error) {
 	t := explicit
 	if t == "" {
 		t = r.URL.Query().Get("tenancy")
@@ -150,7 +117,7 @@ func (a *api) tenancy(r *http.Request, c caller, explicit string) (string, error
 	if err := auth.CheckTenancy(t); err != nil {
 		return "", invalid("%v", err)
 	}
-	if !c.admin(t) {
+	if !c.Admin(t) {
 		return "", errcode.New(errcode.Denied, "%s may not manage retention in tenancy %s: that needs the %s group of %s", c.Principal, t, auth.AdminGroup, t)
 	}
 	if _, err := a.ids.GetTenancy(r.Context(), t); errors.Is(err, store.ErrNotFound) {
@@ -163,7 +130,7 @@ func (a *api) tenancy(r *http.Request, c caller, explicit string) (string, error
 
 // repo checks a repository name the caller must administer the tenancy
 // of, and returns the tenancy.
-func (a *api) repo(r *http.Request, c caller, name string) (string, error) {
+func (a *API) repo(r *http.Request, c authz.Actor, name string) (string, error) {
 	if err := auth.CheckRepository(name); err != nil {
 		return "", errcode.New(errcode.NameInvalid, "%v", err)
 	}
@@ -189,16 +156,8 @@ func checkRun(id string) error {
 	return nil
 }
 
-// clip shortens a value quoted in a message.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
-
 // record appends an audit event; a failure is logged, not answered.
-func (a *api) record(ctx context.Context, c caller, tenancy, action, target, detail string) {
+func (a *API) record(ctx context.Context, c authz.Actor, tenancy, action, target, detail string) {
 	e := authz.NewAuditEvent(c.Principal, action, target, detail)
 	e.Tenancy = tenancy
 	if err := a.ids.AppendAudit(ctx, e); err != nil {
@@ -206,56 +165,5 @@ func (a *api) record(ctx context.Context, c caller, tenancy, action, target, det
 	}
 }
 
-const maxBody = 64 << 10
-
-// decode reads a JSON body into v, refusing unknown fields.
-func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		return invalid("the request body could not be read or is over %d bytes", maxBody)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalid("the request body is not valid JSON for %s %s: %v", r.Method, r.URL.Path, err)
-	}
-	return nil
-}
-
-// reply writes v as JSON.
-func reply(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	return nil
-}
-
 // limit reads ?limit= within [1, max].
-func limit(r *http.Request, def, max int) (int, error) {
-	s := r.URL.Query().Get("limit")
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > max {
-		return 0, invalid("limit must be a number from 1 to %d, not %q", max, s)
-	}
-	return n, nil
-}
-
-// missing maps ErrNotFound to a 404 saying what is missing.
-func missing(err error, format string, args ...any) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound(format, args...)
-	}
-	return err
-}
+func limit(r *http.Request, def, max int) (int, error) { return api.IntParam(r, "limit", def, max) }

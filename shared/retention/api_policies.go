@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
@@ -38,7 +39,7 @@ type breakerView struct {
 	MaxDeleteCount int     `json:"maxDeleteCount"`
 }
 
-func (a *api) view(p store.RetentionPolicy, assigned []store.Assignment) policyView {
+func (a *API) view(p store.RetentionPolicy, assigned []store.Assignment) policyView {
 	v := policyView{RetentionPolicy: p, Repositories: []string{}}
 	if !p.Changed.IsZero() {
 		v.CoolingUntil = p.Changed.Add(a.svc.cfg.Cooling).UTC()
@@ -59,13 +60,22 @@ func (a *api) view(p store.RetentionPolicy, assigned []store.Assignment) policyV
 // If-Match: <etag> applies only to that version.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-// GET /api/retention/policies[/<name>]?tenancy=
-func (a *api) policies(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	if len(path) == 1 {
-		if err := checkPolicyName(path[0]); err != nil {
-			return err
-		}
+// GET /api/retention/policies?tenancy=
+func (a *API) listPolicies(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	return a.policies(w, r, c, "")
+}
+
+// GET /api/retention/policies/<name>?tenancy=
+func (a *API) getPolicy(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	name := r.PathValue("name")
+	if err := checkPolicyName(name); err != nil {
+		return err
 	}
+	return a.policies(w, r, c, name)
+}
+
+// policies answers a tenancy's policies, or the one named.
+func (a *API) policies(w http.ResponseWriter, r *http.Request, c authz.Actor, name string) error {
 	t, err := a.tenancy(r, c, "")
 	if err != nil {
 		return err
@@ -83,14 +93,14 @@ func (a *api) policies(w http.ResponseWriter, r *http.Request, c caller, path []
 	}
 	out := []policyView{}
 	for _, p := range ps {
-		if len(path) == 1 && p.Name == path[0] {
+		if p.Name == name {
 			w.Header().Set("ETag", etag(p.Version))
 			return reply(w, http.StatusOK, a.view(p, as))
 		}
 		out = append(out, a.view(p, as))
 	}
-	if len(path) > 0 {
-		return notFound("retention policy %q does not exist in tenancy %s", strings.Join(path, "/"), t)
+	if name != "" {
+		return notFound("retention policy %q does not exist in tenancy %s", name, t)
 	}
 	return reply(w, http.StatusOK, map[string]any{"policies": out})
 }
@@ -105,10 +115,7 @@ const (
 )
 
 // POST /api/retention/policies: create an override policy.
-func (a *api) createPolicy(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	if len(path) > 0 {
-		return notFound("POST a new policy to %spolicies", Prefix)
-	}
+func (a *API) createPolicy(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
 	body, name, err := policyRequest(r, "")
 	if err != nil {
 		return err
@@ -120,25 +127,23 @@ func (a *api) createPolicy(w http.ResponseWriter, r *http.Request, c caller, pat
 }
 
 // PUT /api/retention/policies/<name>: create or replace a policy.
-func (a *api) putPolicy(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	return a.namedWrite(w, r, c, path, replaceWhole)
+func (a *API) putPolicy(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	return a.namedWrite(w, r, c, replaceWhole)
 }
 
 // PATCH /api/retention/policies/<name>: change the fields named (JSON
 // merge patch), creating the policy if needed.
-func (a *api) patchPolicy(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	return a.namedWrite(w, r, c, path, mergeNamed)
+func (a *API) patchPolicy(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	return a.namedWrite(w, r, c, mergeNamed)
 }
 
-func (a *api) namedWrite(w http.ResponseWriter, r *http.Request, c caller, path []string, mode policyWrite) error {
-	if len(path) != 1 {
-		return notFound("name the policy: %s %spolicies/<name>", r.Method, Prefix)
-	}
-	body, _, err := policyRequest(r, path[0])
+func (a *API) namedWrite(w http.ResponseWriter, r *http.Request, c authz.Actor, mode policyWrite) error {
+	name := r.PathValue("name")
+	body, _, err := policyRequest(r, name)
 	if err != nil {
 		return err
 	}
-	return a.writePolicy(w, r, c, path[0], body, mode)
+	return a.writePolicy(w, r, c, name, body, mode)
 }
 
 // policyRequest reads a write's body: its fields, and the policy name
@@ -177,7 +182,7 @@ type policyAnswer struct {
 	Impact  *Impact  `json:"impact,omitempty"`
 }
 
-func (a *api) writePolicy(w http.ResponseWriter, r *http.Request, c caller, name string, body map[string]json.RawMessage, mode policyWrite) error {
+func (a *API) writePolicy(w http.ResponseWriter, r *http.Request, c authz.Actor, name string, body map[string]json.RawMessage, mode policyWrite) error {
 	if err := checkPolicyName(name); err != nil {
 		return err
 	}
@@ -270,11 +275,9 @@ func (a *api) writePolicy(w http.ResponseWriter, r *http.Request, c caller, name
 
 // DELETE /api/retention/policies/<name>: delete an override without
 // repositories, or reset the global policy to retain everything.
-func (a *api) deletePolicy(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	if len(path) != 1 {
-		return notFound("name the policy: DELETE %spolicies/<name>", Prefix)
-	}
-	if err := checkPolicyName(path[0]); err != nil {
+func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	name := r.PathValue("name")
+	if err := checkPolicyName(name); err != nil {
 		return err
 	}
 	t, err := a.tenancy(r, c, "")
@@ -288,29 +291,29 @@ func (a *api) deletePolicy(w http.ResponseWriter, r *http.Request, c caller, pat
 	}
 	var repos []string
 	for _, x := range as {
-		if x.Policy == path[0] {
+		if x.Policy == name {
 			repos = append(repos, x.Repo)
 		}
 	}
 	if len(repos) > 0 {
-		return conflict("retention policy %q still governs %s; unassign them first", path[0], strings.Join(repos, ", "))
+		return conflict("retention policy %q still governs %s; unassign them first", name, strings.Join(repos, ", "))
 	}
-	ev := policyEvent(ctx, a.svc.Now(), store.RetentionPolicy{Tenancy: t, Name: path[0]}, events.Deleted, "")
-	err = a.svc.st.Ret.DeleteRetentionPolicy(events.With(ctx, ev), t, path[0])
-	if errors.Is(err, store.ErrNotFound) && path[0] == store.GlobalPolicy {
+	ev := policyEvent(ctx, a.svc.Now(), store.RetentionPolicy{Tenancy: t, Name: name}, events.Deleted, "")
+	err = a.svc.st.Ret.DeleteRetentionPolicy(events.With(ctx, ev), t, name)
+	if errors.Is(err, store.ErrNotFound) && name == store.GlobalPolicy {
 		err = nil // retaining everything already
 	}
-	if err := missing(err, "retention policy %q does not exist in tenancy %s", path[0], t); err != nil {
+	if err := missing(err, "retention policy %q does not exist in tenancy %s", name, t); err != nil {
 		return err
 	}
-	a.record(ctx, c, t, "delete retention policy", path[0], "")
+	a.record(ctx, c, t, "delete retention policy", name, "")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // GET /api/retention/repositories/<repo>: the policy that governs it.
-func (a *api) repository(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	name := strings.Join(path, "/")
+func (a *API) repository(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	name := r.PathValue("repo")
 	t, err := a.repo(r, c, name)
 	if err != nil {
 		return err
@@ -324,8 +327,8 @@ func (a *api) repository(w http.ResponseWriter, r *http.Request, c caller, path 
 }
 
 // PUT /api/retention/repositories/<repo> {"policy": "<name>"}
-func (a *api) assign(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	name := strings.Join(path, "/")
+func (a *API) assign(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	name := r.PathValue("repo")
 	t, err := a.repo(r, c, name)
 	if err != nil {
 		return err
@@ -359,8 +362,8 @@ func (a *api) assign(w http.ResponseWriter, r *http.Request, c caller, path []st
 }
 
 // DELETE /api/retention/repositories/<repo>: back to the global policy.
-func (a *api) unassign(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	name := strings.Join(path, "/")
+func (a *API) unassign(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	name := r.PathValue("repo")
 	t, err := a.repo(r, c, name)
 	if err != nil {
 		return err

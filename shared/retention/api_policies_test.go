@@ -22,7 +22,7 @@ type policyAPI struct {
 func newPolicyAPI(t *testing.T, e *env) policyAPI {
 	e.must("tenancy", e.meta.CreateTenancy(e.ctx(), store.Tenancy{Name: "dev"}))
 	e.must("user", e.meta.PutUser(e.ctx(), store.User{Tenancy: "dev", Name: "admin", Groups: []string{auth.AdminGroup}}))
-	return policyAPI{t: t, h: retention.API(e.svc, e.meta, retention.APIConfig{Tenancy: "dev"})}
+	return policyAPI{t: t, h: retention.NewAPI(e.svc, e.meta, retention.APIConfig{Tenancy: "dev"})}
 }
 
 // answer is a policy write's answer, as far as the tests read it.

@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/store"
@@ -27,7 +28,7 @@ type runView struct {
 	Decisions []store.Decision `json:"decisions,omitempty"`
 }
 
-func (a *api) runView(r *http.Request, run store.RetentionRun, decisions bool) (runView, error) {
+func (a *API) runView(r *http.Request, run store.RetentionRun, decisions bool) (runView, error) {
 	ctx := r.Context()
 	rs, err := a.svc.st.Ret.ListRunRepos(ctx, run.Tenancy, run.ID)
 	if err != nil {
@@ -45,30 +46,29 @@ func (a *api) runView(r *http.Request, run store.RetentionRun, decisions bool) (
 	return v, nil
 }
 
-// runsPost serves POST /api/retention/runs (start one) and
-// POST /api/retention/runs/<id>/restore.
-func (a *api) runsPost(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	if len(path) == 2 && path[1] == "restore" {
-		if err := checkRun(path[0]); err != nil {
-			return err
-		}
-		t, err := a.tenancy(r, c, "")
-		if err != nil {
-			return err
-		}
-		if _, err := a.svc.st.Ret.GetRun(r.Context(), t, path[0]); err != nil {
-			return missing(err, "run %q does not exist in tenancy %s", path[0], t)
-		}
-		n, err := a.svc.RestoreRun(r.Context(), t, path[0])
-		if err != nil {
-			return err
-		}
-		a.record(r.Context(), c, t, "restore retention run", path[0], itoa(n)+" images")
-		return reply(w, http.StatusOK, map[string]any{"restored": n})
+// POST /api/retention/runs/<id>/restore
+func (a *API) restoreRun(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	id := r.PathValue("run")
+	if err := checkRun(id); err != nil {
+		return err
 	}
-	if len(path) != 0 {
-		return notFound("no retention API endpoint at %s", r.URL.Path)
+	t, err := a.tenancy(r, c, "")
+	if err != nil {
+		return err
 	}
+	if _, err := a.svc.st.Ret.GetRun(r.Context(), t, id); err != nil {
+		return missing(err, "run %q does not exist in tenancy %s", id, t)
+	}
+	n, err := a.svc.RestoreRun(r.Context(), t, id)
+	if err != nil {
+		return err
+	}
+	a.record(r.Context(), c, t, "restore retention run", id, itoa(n)+" images")
+	return reply(w, http.StatusOK, map[string]any{"restored": n})
+}
+
+// POST /api/retention/runs: start a run.
+func (a *API) startRun(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
 	var b struct {
 		Tenancy    string `json:"tenancy"`
 		Repository string `json:"repository"`
@@ -124,74 +124,94 @@ func (a *api) runsPost(w http.ResponseWriter, r *http.Request, c caller, path []
 	return reply(w, status, v)
 }
 
-// GET /api/retention/runs, runs/<id>, runs/<id>/decisions
-func (a *api) runs(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
+// runsTenancy is the tenancy a runs request reads, after its cursors
+// and run id are checked.
+func (a *API) runsTenancy(r *http.Request, c authz.Actor) (string, error) {
 	t, err := a.tenancy(r, c, "")
 	if err != nil {
-		return err
+		return "", err
 	}
-	ctx := r.Context()
-	q := r.URL.Query()
-	if len(path) > 0 {
-		if err := checkRun(path[0]); err != nil {
-			return err
+	if id := r.PathValue("run"); id != "" {
+		if err := checkRun(id); err != nil {
+			return "", err
 		}
 	}
+	q := r.URL.Query()
 	if b := q.Get("before"); b != "" && !validRunID(b) {
-		return invalid("before must be a run id (the \"next\" of the previous page), not %q", clip(b))
+		return "", invalid("before must be a run id (the \"next\" of the previous page), not %q", clip(b))
 	}
 	if after := q.Get("after"); after != "" {
 		if err := checkDecisionCursor(after); err != nil {
-			return err
+			return "", err
 		}
 	}
-	switch {
-	case len(path) == 0:
-		n, err := limit(r, 50, 500)
-		if err != nil {
-			return err
-		}
-		runs, err := a.svc.st.Ret.ListRuns(ctx, t, q.Get("before"), n)
-		if err != nil {
-			return err
-		}
-		if runs == nil {
-			runs = []store.RetentionRun{}
-		}
-		res := map[string]any{"runs": runs}
-		if len(runs) == n {
-			res["next"] = runs[len(runs)-1].ID
-		}
-		return reply(w, http.StatusOK, res)
-	case len(path) == 1:
-		run, err := a.svc.st.Ret.GetRun(ctx, t, path[0])
-		if err != nil {
-			return missing(err, "run %q does not exist in tenancy %s", path[0], t)
-		}
-		v, err := a.runView(r, run, false)
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, v)
-	case len(path) == 2 && path[1] == "decisions":
-		n, err := limit(r, 1000, 1000)
-		if err != nil {
-			return err
-		}
-		ds, err := a.svc.st.Ret.ListDecisions(ctx, t, path[0], q.Get("after"), n)
-		if err != nil {
-			return err
-		}
-		if ds == nil {
-			ds = []store.Decision{}
-		}
-		res := map[string]any{"decisions": ds}
-		if len(ds) == n {
-			res["next"] = store.DecisionCursor(ds[len(ds)-1])
-		}
-		return reply(w, http.StatusOK, res)
+	return t, nil
+}
+
+// GET /api/retention/runs?before=&limit=
+func (a *API) listRuns(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	t, err := a.runsTenancy(r, c)
+	if err != nil {
+		return err
 	}
-	return notFound("no retention API endpoint at %s", r.URL.Path)
+	n, err := limit(r, 50, 500)
+	if err != nil {
+		return err
+	}
+	runs, err := a.svc.st.Ret.ListRuns(r.Context(), t, r.URL.Query().Get("before"), n)
+	if err != nil {
+		return err
+	}
+	if runs == nil {
+		runs = []store.RetentionRun{}
+	}
+	res := map[string]any{"runs": runs}
+	if len(runs) == n {
+		res["next"] = runs[len(runs)-1].ID
+	}
+	return reply(w, http.StatusOK, res)
+}
+
+// GET /api/retention/runs/<id>
+func (a *API) getRun(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	t, err := a.runsTenancy(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("run")
+	run, err := a.svc.st.Ret.GetRun(r.Context(), t, id)
+	if err != nil {
+		return missing(err, "run %q does not exist in tenancy %s", id, t)
+	}
+	v, err := a.runView(r, run, false)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, v)
+}
+
+// GET /api/retention/runs/<id>/decisions?after=&limit=
+func (a *API) decisions(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	t, err := a.runsTenancy(r, c)
+	if err != nil {
+		return err
+	}
+	n, err := limit(r, 1000, 1000)
+	if err != nil {
+		return err
+	}
+	ds, err := a.svc.st.Ret.ListDecisions(r.Context(), t, r.PathValue("run"), r.URL.Query().Get("after"), n)
+	if err != nil {
+		return err
+	}
+	if ds == nil {
+		ds = []store.Decision{}
+	}
+	res := map[string]any{"decisions": ds}
+	if len(ds) == n {
+		res["next"] = store.DecisionCursor(ds[len(ds)-1])
+	}
+	return reply(w, http.StatusOK, res)
 }
 
 // checkDecisionCursor refuses an after= that store.DecisionCursor could
@@ -207,10 +227,9 @@ func checkDecisionCursor(s string) error {
 	return nil
 }
 
-// imageRef parses "<repo>@<digest>" from the path segments after the
-// endpoint.
-func imageRef(path []string) (string, digest.Digest, error) {
-	ref := strings.Join(path, "/")
+// imageRef parses the "<repo>@<digest>" an image path names.
+func imageRef(r *http.Request) (string, digest.Digest, error) {
+	ref := r.PathValue("image")
 	i := strings.LastIndex(ref, "@")
 	if i < 0 {
 		return "", "", invalid("name an image as <repository>@<digest>")
@@ -222,159 +241,10 @@ func imageRef(path []string) (string, digest.Digest, error) {
 	return ref[:i], d, nil
 }
 
-// GET /api/retention/bin?repository=
-func (a *api) bin(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
-	repo := r.URL.Query().Get("repository")
-	if _, err := a.repo(r, c, repo); err != nil {
-		return err
-	}
-	n, err := limit(r, 100, 1000)
-	if err != nil {
-		return err
-	}
-	after := r.URL.Query().Get("after")
-	if after != "" {
-		if _, err := oci.ParseDigest(after); err != nil {
-			return errcode.New(errcode.DigestInvalid, "after: %v", err)
-		}
-	}
-	bs, err := a.svc.Binned(r.Context(), repo, digest.Digest(after), n)
-	if err != nil {
-		return err
-	}
-	type entry struct {
-		Digest    digest.Digest `json:"digest"`
-		MediaType string        `json:"mediaType"`
-		Tags      []string      `json:"tags"`
-		RunID     string        `json:"runId"`
-		Deleted   time.Time     `json:"deleted,omitzero"`
-		Expires   time.Time     `json:"expires,omitzero"`
-		Reason    string        `json:"reason"`
-	}
-	out := []entry{}
-	for _, b := range bs {
-		e := entry{Digest: b.Manifest.Digest, MediaType: b.Manifest.MediaType, Tags: []string{}, RunID: b.RunID, Deleted: b.Deleted, Expires: b.Expires, Reason: b.Reason}
-		for _, t := range b.Tags {
-			e.Tags = append(e.Tags, t.Name)
-		}
-		out = append(out, e)
-	}
-	return reply(w, http.StatusOK, map[string]any{"images": out})
-}
-
-// POST /api/retention/bin/restore {"repository", "digest"}
-func (a *api) binRestore(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	if len(path) != 1 || path[0] != "restore" {
-		return notFound("POST %sbin/restore restores an image", Prefix)
-	}
-	var b struct {
-		Repository string `json:"repository"`
-		Digest     string `json:"digest"`
-	}
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	t, err := a.repo(r, c, b.Repository)
-	if err != nil {
-		return err
-	}
-	d, err := oci.ParseDigest(b.Digest)
-	if err != nil {
-		return errcode.New(errcode.DigestInvalid, "%v", err)
-	}
-	n, err := a.svc.Restore(r.Context(), b.Repository, d)
-	if err != nil {
-		return missing(err, "%s@%s is not in the recycle bin (never deleted, restored already, or expired)", b.Repository, d)
-	}
-	a.record(r.Context(), c, t, "restore image", b.Repository+"@"+d.String(), itoa(n)+" images")
-	return reply(w, http.StatusOK, map[string]any{"restored": n})
-}
-
-// GET /api/retention/pins?repository=
-func (a *api) pins(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
-	repo := r.URL.Query().Get("repository")
-	if _, err := a.repo(r, c, repo); err != nil {
-		return err
-	}
-	ps, err := a.svc.st.Ret.ListPins(r.Context(), repo)
-	if err != nil {
-		return err
-	}
-	if ps == nil {
-		ps = []store.Pin{}
-	}
-	return reply(w, http.StatusOK, map[string]any{"pins": ps})
-}
-
-// PUT /api/retention/pins/<repo>@<digest> {"expires", "note"}
-func (a *api) pin(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	repo, d, err := imageRef(path)
-	if err != nil {
-		return err
-	}
-	t, err := a.repo(r, c, repo)
-	if err != nil {
-		return err
-	}
-	var b struct {
-		Expires string `json:"expires"`
-		Note    string `json:"note"`
-	}
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	p := store.Pin{Repo: repo, Digest: d, Note: b.Note, By: c.String(), Created: a.svc.Now()}
-	if b.Expires != "" {
-		if p.Expires, err = time.Parse(time.RFC3339, b.Expires); err != nil {
-			return invalid("expires must be an RFC 3339 time, not %q", b.Expires)
-		}
-	}
-	if err := a.svc.st.Ret.PutPin(r.Context(), p); err != nil {
-		return err
-	}
-	a.record(r.Context(), c, t, "pin image", repo+"@"+d.String(), b.Expires)
-	return reply(w, http.StatusOK, p)
-}
-
-// DELETE /api/retention/pins/<repo>@<digest>
-func (a *api) unpin(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	repo, d, err := imageRef(path)
-	if err != nil {
-		return err
-	}
-	t, err := a.repo(r, c, repo)
-	if err != nil {
-		return err
-	}
-	if err := missing(a.svc.st.Ret.DeletePin(r.Context(), repo, d), "%s@%s is not pinned", repo, d); err != nil {
-		return err
-	}
-	a.record(r.Context(), c, t, "unpin image", repo+"@"+d.String(), "")
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// GET /api/retention/images/<repo>@<digest>: pulls, marks, notice, pin
-// and bin state (the retention part of image details).
-func (a *api) image(w http.ResponseWriter, r *http.Request, c caller, path []string) error {
-	repo, d, err := imageRef(path)
-	if err != nil {
-		return err
-	}
-	if _, err := a.repo(r, c, repo); err != nil {
-		return err
-	}
-	details, err := a.svc.ImageDetails(r.Context(), repo, d)
-	if err != nil {
-		return err
-	}
-	return reply(w, http.StatusOK, details)
-}
-
 // POST /api/retention/gc: collect garbage now (all tenancies share
 // blobs, so only the bootstrap tenancy's administrators may).
-func (a *api) collect(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
-	if !c.super {
+func (a *API) collect(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
+	if !c.Super {
 		return errcode.New(errcode.Denied, "garbage collection spans every tenancy: only administrators of %s may start it", a.cfg.Tenancy)
 	}
 	res, err := a.svc.Collect(r.Context(), a.svc.Now())
@@ -386,13 +256,13 @@ func (a *api) collect(w http.ResponseWriter, r *http.Request, c caller, _ []stri
 
 // GET|POST /api/retention/clock {"advance": "<duration>"}: the test
 // clock (BERTH_TEST_CLOCK=1 only), which every recorded time reads.
-func (a *api) clock(w http.ResponseWriter, r *http.Request, c caller, _ []string) error {
+func (a *API) clock(w http.ResponseWriter, r *http.Request, c authz.Actor) error {
 	if !a.cfg.Clock.Test() {
 		return notFound("the clock can be moved only when the server runs with BERTH_TEST_CLOCK=1")
 	}
 	now := a.cfg.Clock.Now()
 	if r.Method == http.MethodPost {
-		if !c.super {
+		if !c.Super {
 			return errcode.New(errcode.Denied, "only administrators of %s may move the clock", a.cfg.Tenancy)
 		}
 		var b struct {

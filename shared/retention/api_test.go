@@ -44,7 +44,7 @@ func TestAPI(t *testing.T) {
 	cfg := e.svc.Config()
 	cfg.TestClock = false
 	svc := retention.New(retention.Stores{Meta: e.meta, Ret: e.meta, Blobs: e.objs, Tenancies: e.meta}, cfg, quiet)
-	h := retention.API(svc, e.meta, retention.APIConfig{Tenancy: "dev"})
+	h := retention.NewAPI(svc, e.meta, retention.APIConfig{Tenancy: "dev"})
 	admin := &auth.Principal{Tenancy: "dev", User: "admin"}
 	member := &auth.Principal{Tenancy: "dev", User: "dev1"}
 	outsider := &auth.Principal{Tenancy: "other", User: "admin"}

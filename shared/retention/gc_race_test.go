@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-registry/berth/shared/registry"
+	"github.com/berth-registry/berth/shared/registry/registrytest"
 	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
@@ -63,11 +64,10 @@ func TestGCIsSafeAgainstConcurrentPushes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := registry.New(meta, objs, registry.DefaultConfig(), quiet)
-	reg.Touch = meta
+	reg := registry.New(meta, objs, registry.DefaultConfig(), registry.WithLogger(quiet))
 	mux := http.NewServeMux()
 	mux.Handle(local.ObjectPathPrefix, objs)
-	mux.Handle("/", reg.Mux())
+	mux.Handle("/", registrytest.Mux(reg))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")

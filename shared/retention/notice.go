@@ -63,16 +63,6 @@ func (g *graph) notices(in Input, cands map[digest.Digest]Candidate, pins map[di
 	return out
 }
 
-// Warning is the text of the Warning header (RFC 7234 §5.5, code 299)
-// that a pull of an image with a notice carries.
-func Warning(n store.Notice) string {
-	msg := fmt.Sprintf("retention policy %q will delete this image at or after %s: %s",
-		n.Policy, n.At.UTC().Format(time.RFC3339), n.Reason)
-	// The header's quoted-string cannot carry quotes or backslashes.
-	msg = strings.NewReplacer(`"`, "'", `\`, "/").Replace(msg)
-	return `299 - "` + msg + `"`
-}
-
 // tripped reports whether deleting n of total images trips the circuit
 // breaker.
 func tripped(c Config, p store.RetentionPolicy, n, total int) bool {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/registry"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -268,7 +269,7 @@ func TestEvaluateMarksAndNotices(t *testing.T) {
 	if got["a"].Notice != nil {
 		t.Errorf("a tagged, recently pushed image has a notice")
 	}
-	w := Warning(*n)
+	w := registry.Warning(*n)
 	if !strings.HasPrefix(w, `299 - "retention policy 'weekly' will delete this image at or after 2026-03-11T12:00:00Z`) || strings.Count(w, `"`) != 2 {
 		t.Errorf("Warning = %s", w)
 	}

@@ -3,36 +3,11 @@ package retention
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/shared/store"
 )
-
-// PullTracker counts manifest pulls (registry.Registry's Pulls hook) and
-// answers the advance notice a pull carries: one write per pull, which
-// returns the image's statistics, notice included, so a warning costs no
-// read.
-type PullTracker struct {
-	Stats store.PullStats
-	// Now is the clock pulls are recorded with (the service's).
-	Now func() time.Time
-}
-
-// Pulled records a pull of repo@d and returns the Warning header value
-// for the client, or "".
-func (p PullTracker) Pulled(ctx context.Context, repo string, d digest.Digest) (string, error) {
-	now := time.Now().UTC()
-	if p.Now != nil {
-		now = p.Now()
-	}
-	st, err := p.Stats.RecordPull(ctx, repo, d, now)
-	if err != nil || st.Notice == nil {
-		return "", err
-	}
-	return Warning(*st.Notice), nil
-}
 
 // ImageDetails is what retention knows of one image: its activity
 // (first and last pushed, last pulled, pulls: what the criteria read),

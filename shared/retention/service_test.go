@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/registry"
 	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/store/local"
@@ -300,7 +301,7 @@ func TestPullWarnsOfAComingDeletion(t *testing.T) {
 	e.policy(store.RetentionPolicy{Name: store.GlobalPolicy, UntaggedDays: 7})
 	e.now = days(6).Add(time.Hour) // due in 23 h, within the 24 h window
 	e.run(retention.RunRequest{DryRun: true})
-	pt := retention.PullTracker{Stats: e.meta, Now: e.svc.Now}
+	pt := registry.PullTracker{Stats: e.meta, Now: e.svc.Now}
 	w, err := pt.Pulled(e.ctx(), "dev/app", doomed)
 	e.must("Pulled", err)
 	if !strings.HasPrefix(w, `299 - "retention policy 'global' will delete this image at or after `+days(7).Format(time.RFC3339)) {

@@ -149,11 +149,36 @@ type Match struct {
 
 // Name is the repository name: the n1..nK parameters joined with '/'.
 func (m Match) Name() string {
-	parts := make([]string, 0, m.Route.Depth)
-	for i := 1; i <= m.Route.Depth; i++ {
-		parts = append(parts, m.Params[fmt.Sprintf("n%d", i)])
+	switch {
+	case m.Route.Depth == 0:
+		return ""
+	case m.Route.Depth == 1:
+		return m.Params[nameParams[0]]
 	}
-	return strings.Join(parts, "/")
+	n := m.Route.Depth - 1
+	for i := range m.Route.Depth {
+		n += len(m.Params[nameParam(i)])
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := range m.Route.Depth {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(m.Params[nameParam(i)])
+	}
+	return b.String()
+}
+
+// nameParams are the names of the name segments' parameters, n1..n8
+// (every request asks for them: spared formatting).
+var nameParams = [...]string{"n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"}
+
+func nameParam(i int) string {
+	if i < len(nameParams) {
+		return nameParams[i]
+	}
+	return fmt.Sprintf("n%d", i+1)
 }
 
 // Param returns one path parameter ("ref", "digest", "id", "proxy").
@@ -230,58 +255,67 @@ const catchAll = "/v2/{proxy+}"
 func (r *Router) find(method, rawPath string) (Match, bool) {
 	segs := split(rawPath)
 	var best *compiled
-	var bestParams map[string]string
 	for _, list := range [2][]int{r.bySegs[len(segs)], r.greedy} {
 		for _, i := range list {
 			c := &r.routes[i]
 			if c.Method != method && c.Method != Any {
 				continue
 			}
-			params, ok := c.match(segs)
-			if !ok {
+			if !c.matches(segs) {
 				continue
 			}
 			if best == nil || c.moreSpecific(best) {
-				best, bestParams = c, params
+				best = c
 			}
 		}
 	}
 	if best == nil {
 		return Match{}, false
 	}
-	return Match{Route: best.Route, Params: bestParams}, true
+	// Only the chosen route pays for its parameters.
+	return Match{Route: best.Route, Params: best.params(segs)}, true
 }
 
-func (c *compiled) match(segs []string) (map[string]string, bool) {
+// matches reports whether the route matches a request's segments.
+func (c *compiled) matches(segs []string) bool {
 	if c.greedy {
 		if len(segs) < len(c.segs) {
-			return nil, false
+			return false
 		}
 	} else if len(segs) != len(c.segs) {
-		return nil, false
+		return false
 	}
-	var params map[string]string
 	for i, p := range c.segs {
 		if isVar(p) {
-			if params == nil {
-				params = map[string]string{}
+			if segs[i] == "" && (!c.greedy || i < len(c.segs)-1) {
+				return false
 			}
-			name := strings.Trim(p, "{}+")
-			if c.greedy && i == len(c.segs)-1 {
-				params[name] = unescape(strings.Join(segs[i:], "/"))
-				return params, true
-			}
-			if segs[i] == "" {
-				return nil, false
-			}
-			params[name] = unescape(segs[i])
-			continue
-		}
-		if p != segs[i] {
-			return nil, false
+		} else if p != segs[i] {
+			return false
 		}
 	}
-	return params, true
+	return true
+}
+
+// params are the path parameters of segments the route matches,
+// decoded.
+func (c *compiled) params(segs []string) map[string]string {
+	var params map[string]string
+	for i, p := range c.segs {
+		if !isVar(p) {
+			continue
+		}
+		if params == nil {
+			params = map[string]string{}
+		}
+		name := strings.Trim(p, "{}+")
+		if c.greedy && i == len(c.segs)-1 {
+			params[name] = unescape(strings.Join(segs[i:], "/"))
+			return params
+		}
+		params[name] = unescape(segs[i])
+	}
+	return params
 }
 
 func (c *compiled) moreSpecific(o *compiled) bool {

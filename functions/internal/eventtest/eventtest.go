@@ -12,18 +12,20 @@
 //			{File: "token-get.json", Status: 200, Headers: map[string]string{"Content-Type": "application/json"}},
 //		}
 //		eventtest.Covered(t, route.Token, cases)
-//		eventtest.Run(t, eventtest.Function(t, route.Token, t.TempDir()), cases)
+//		eventtest.Env(t)
+//		eventtest.Run(t, eventtest.Function(t, route.Token), cases)
 //	}
 //
-// [Function] builds the handler with app.Function from the environment
-// [Env] sets; a function that needs more settings sets them with
-// t.Setenv before calling it. [Seed] fills the store with content first,
-// by pushing events through the registry.
+// [Env] sets the environment the stack gives a function (the aws
+// backend, against emulators); [Function] builds the handler with the
+// constructor the function's main calls; a function that needs more
+// settings sets them with t.Setenv before calling it. [Seed] fills the
+// store with content first, by pushing events through the registry.
 //
 // A function whose events are not HTTP requests (the authorizer's are
 // events.APIGatewayV2CustomAuthorizerV2Request) reads them with [Decode],
-// builds its handler after [Env] (app.Authorizer), checks the responses
-// itself, and proves every events/<name>-*.json is run with
+// builds its handler after [Env] (authfn.Authorizer), checks the
+// responses itself, and proves every events/<name>-*.json is run with
 // [CoveredFiles].
 package eventtest
 

@@ -1,11 +1,12 @@
 // Package kmskey keeps Berth's keys in AWS KMS. The registry-token
 // signing key is an asymmetric ECC_NIST_P256 key whose private half
 // never leaves KMS: the token function signs through kms:Sign; the
-// authorizer fetches the public key once per cold start
-// (kms:GetPublicKey) and verifies locally, so checking a token costs no
-// KMS call. A symmetric key seals the pull-through cache's upstream
-// credentials (Sealer). It lives beside the other AWS stores because,
-// like them, it is where a secret is kept.
+// authorizer fetches the public key once per execution environment, on
+// its first request (kms:GetPublicKey, shared/app/authfn), and verifies
+// locally, so checking a token costs no KMS call. A symmetric key seals
+// the pull-through cache's upstream credentials (Sealer). It lives
+// beside the other AWS stores because, like them, it is where a secret
+// is kept.
 package kmskey
 
 import (

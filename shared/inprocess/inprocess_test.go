@@ -1,4 +1,4 @@
-package app_test
+package inprocess_test
 
 import (
 	"bytes"
@@ -17,8 +17,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/store/local"
 )
@@ -28,7 +28,7 @@ import (
 type server struct {
 	t       *testing.T
 	cfg     config.Config
-	local   *app.Local
+	local   *inprocess.Local
 	handler atomic.Pointer[http.Handler]
 	srv     *httptest.Server
 	client  *http.Client // does not follow redirects
@@ -54,7 +54,7 @@ func newServer(t *testing.T) *server {
 
 // start opens a Local on the data dir and routes the address to it.
 func (s *server) start() {
-	l, err := app.NewLocal(context.Background(), s.cfg, slog.New(slog.DiscardHandler))
+	l, err := inprocess.New(context.Background(), s.cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		s.t.Fatal(err)
 	}

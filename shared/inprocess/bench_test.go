@@ -1,4 +1,4 @@
-package app_test
+package inprocess_test
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/inprocess"
 )
 
 // BenchmarkManifestThroughGateway measures the local gateway's manifest
@@ -21,7 +21,7 @@ import (
 // without the network: what the gateway adds per request.
 func BenchmarkManifestThroughGateway(b *testing.B) {
 	cfg := config.Config{Backend: "embedded", Data: b.TempDir(), Limits: true, PresignTTL: 15 * time.Minute}
-	l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := inprocess.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}

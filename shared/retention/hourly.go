@@ -2,7 +2,6 @@ package retention
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,17 +9,8 @@ import (
 	"github.com/berth-registry/berth/shared/store"
 )
 
-// Event is what the retention function receives: EventBridge's
-// scheduled event (source "aws.events", detail-type "Scheduled Event"),
-// a repository Job from the fan-out, or {"action": "gc"}.
-type Event struct {
-	Source     string `json:"source,omitempty"`
-	DetailType string `json:"detail-type,omitempty"`
-	Action     string `json:"action,omitempty"`
-	Job
-}
-
-// Result is what one invocation did.
+// Result is what one pass did: the hourly pass (Hourly), a repository
+// job, or a collection.
 type Result struct {
 	// Runs are the runs a scheduled event started.
 	Runs []store.RetentionRun `json:"runs,omitempty"`
@@ -28,25 +18,6 @@ type Result struct {
 	Job *store.RunRepo `json:"job,omitempty"`
 	// Collection is the garbage collection's outcome.
 	Collection *Collection `json:"collection,omitempty"`
-}
-
-// Handle runs one invocation of the retention function.
-func (s *Service) Handle(ctx context.Context, raw json.RawMessage) (Result, error) {
-	var ev Event
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return Result{}, fmt.Errorf("retention event is not JSON: %w", err)
-	}
-	switch {
-	case ev.RunID != "" && ev.Repository != "" && ev.Tenancy != "":
-		out, err := s.RunRepository(ctx, ev.Job)
-		return Result{Job: &out}, err
-	case ev.DetailType == "Scheduled Event":
-		return s.Hourly(ctx)
-	case ev.Action == "gc":
-		c, err := s.Collect(ctx, s.Now())
-		return Result{Collection: &c}, err
-	}
-	return Result{}, errors.New(`retention event is neither a scheduled event, a repository job ({"tenancy", "repository", "runId"}) nor {"action": "gc"}`)
 }
 
 // Hourly starts a run in every tenancy (its jobs fan out through the

@@ -1,4 +1,4 @@
-package app_test
+package inprocess_test
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/integration/harness"
-	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/authfn"
 	"github.com/berth-registry/berth/shared/config"
-	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/inprocess"
 )
 
 // TestLocalAWSBackendKeepsItsSigningKeyInData: the README's aws-backend
@@ -39,9 +39,9 @@ func TestLocalAWSBackendKeepsItsSigningKeyInData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func() (*app.Local, *httptest.Server) {
+	start := func() (*inprocess.Local, *httptest.Server) {
 		t.Helper()
-		l, err := app.NewLocal(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		l, err := inprocess.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatalf("berth serve with the README's aws-backend environment: %v", err)
 		}
@@ -69,10 +69,10 @@ func TestLocalAWSBackendKeepsItsSigningKeyInData(t *testing.T) {
 		t.Errorf("GET /v2/ after a restart with a token issued before it: %d, want 200", res.StatusCode)
 	}
 
-	if _, err := app.Function(context.Background(), route.Token); err == nil || !strings.Contains(err.Error(), "BERTH_SIGNING_KEY_ID") {
+	if _, err := authfn.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "BERTH_SIGNING_KEY_ID") {
 		t.Errorf("the token function in Lambda on the aws backend without a key: %v, want an error naming BERTH_SIGNING_KEY_ID", err)
 	}
-	if _, err := app.Authorizer(context.Background()); err == nil || !strings.Contains(err.Error(), "BERTH_SIGNING_KEY_ID") {
+	if _, err := authfn.Authorizer(context.Background()); err == nil || !strings.Contains(err.Error(), "BERTH_SIGNING_KEY_ID") {
 		t.Errorf("the authorizer in Lambda on the aws backend without a key: %v, want an error naming BERTH_SIGNING_KEY_ID", err)
 	}
 }

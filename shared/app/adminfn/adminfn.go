@@ -1,0 +1,81 @@
+// Package adminfn wires the admin function (functions/admin): the admin
+// API and retention's under /api, on one api.Mux, behind the enforcement
+// point. Retention runs started through the API go to the retention
+// function (BERTH_RETENTION_FUNCTION) on AWS.
+package adminfn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+
+	"github.com/berth-registry/berth/shared/admin"
+	"github.com/berth-registry/berth/shared/api"
+	"github.com/berth-registry/berth/shared/app"
+	"github.com/berth-registry/berth/shared/app/fillfn"
+	"github.com/berth-registry/berth/shared/app/retentionfn"
+	"github.com/berth-registry/berth/shared/authz"
+	"github.com/berth-registry/berth/shared/backend"
+	"github.com/berth-registry/berth/shared/lambdahttp"
+	"github.com/berth-registry/berth/shared/metrics"
+	"github.com/berth-registry/berth/shared/pullthrough"
+	"github.com/berth-registry/berth/shared/retention"
+	"github.com/berth-registry/berth/shared/route"
+	"github.com/berth-registry/berth/shared/scrub"
+)
+
+// Handler is the admin function's http.Handler over opened stores, the
+// retention service and the pull-through cache's rules (nil where the
+// store keeps none): /api/retention/ is retention's, the rest the admin
+// API's, behind the enforcement point.
+func Handler(env app.Env, stores *backend.Stores, svc *retention.Service, rules *pullthrough.Rules) http.Handler {
+	cfg := env.Config
+	var opts []admin.Option
+	if sc := scrubber(stores, env); sc != nil {
+		opts = append(opts, admin.WithScrub(sc))
+	}
+	acfg := admin.Config{Tenancy: cfg.Tenancy, Now: env.Clock.Now, OIDCLoopback: cfg.OIDCLoopback, Stats: stores.Meta, Usage: stores.Meta, CacheRules: rules}
+	m := api.NewMux(env.Log)
+	admin.New(stores.IDs, stores.Meta, acfg, env.Log, opts...).Routes(m)
+	retention.NewAPI(svc, stores.IDs, retention.APIConfig{Tenancy: cfg.Tenancy, Clock: env.Clock}).Routes(m)
+	m.NotFound(retention.Prefix, "docs/retention.md")
+	m.NotFound("/api/", "docs/auth.md")
+	return metrics.Handler(env.Metrics, route.Admin, authz.Enforce(m, cfg.Service))
+}
+
+// scrubber builds blob verification where the stores allow it: records
+// the collector can list, objects that stream (nil otherwise).
+func scrubber(stores *backend.Stores, env app.Env) *scrub.Scrubber {
+	rec, ok := stores.Meta.(scrub.Records)
+	objs, ok2 := stores.Blobs.(scrub.Objects)
+	if !ok || !ok2 {
+		return nil
+	}
+	return scrub.New(rec, objs, env.Log)
+}
+
+// New returns the admin function's Lambda handler, with its stores
+// opened from the environment.
+func New(ctx context.Context) (lambdahttp.HandlerFunc, error) {
+	env, stores, err := app.LoadAWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !env.Config.Auth {
+		return nil, errors.New("the admin function needs authentication on (BERTH_AUTH=on, as the stack sets it)")
+	}
+	svc, err := retentionfn.Service(ctx, env, stores, os.Getenv("BERTH_RETENTION_FUNCTION"))
+	if err != nil {
+		return nil, err
+	}
+	cache, err := fillfn.Open(ctx, env, stores)
+	if err != nil {
+		return nil, err
+	}
+	var rules *pullthrough.Rules
+	if cache != nil {
+		rules = cache.Rules
+	}
+	return lambdahttp.Handler(Handler(env, stores, svc, rules), env.Log), nil
+}
