@@ -90,6 +90,7 @@ func benchmarkHandlers(b *testing.B, backend string) {
 		{name: "base, GET /v2/", step: step{route.Base, func() []byte { return f.raw(b, "base-get.json", "") }, 200}},
 		{name: "manifests, HEAD by tag", step: step{route.Manifests, func() []byte { return f.raw(b, "manifests-head.json", "") }, 200}},
 		{name: "manifests, GET by tag", step: step{route.Manifests, func() []byte { return f.raw(b, "manifests-get.json", "") }, 200}},
+		{name: "manifests, PUT by tag", step: step{route.Manifests, func() []byte { return f.raw(b, "manifests-put.json", "") }, 201}},
 		{name: "blobs, HEAD", step: step{route.Blobs, func() []byte { return f.raw(b, "blobs-head.json", "") }, 200}},
 		{name: "blobs, GET (307)", step: step{route.Blobs, func() []byte { return f.raw(b, "blobs-get.json", "") }, 307}},
 		{name: "tags, list", step: step{route.Tags, func() []byte { return f.raw(b, "tags-list.json", "") }, 200}},
