@@ -178,6 +178,32 @@ func TestOneClock(t *testing.T) {
 	s.api("GET", "/api/retention/images/dev/app@"+c.images["A"].String(), nil, http.StatusOK, &details)
 	same("A restored", details.Restored, day(56))
 	same("A's last push after the restore", details.LastPushed, day(20))
+	// The audit trail reads the one clock too: the restore, the pin
+	// below and day 20's policy change are stamped with their days.
+	var audit struct {
+		Events []struct {
+			Time   time.Time `json:"time"`
+			Action string    `json:"action"`
+		} `json:"events"`
+	}
+	s.api("GET", "/api/tenancies/dev/audit", nil, http.StatusOK, &audit)
+	stamped := map[string]time.Time{}
+	for _, e := range audit.Events {
+		if _, seen := stamped[e.Action]; !seen { // newest first
+			stamped[e.Action] = e.Time
+		}
+	}
+	if _, ok := stamped["restore image"]; !ok {
+		t.Errorf("no audit of the restore among %v", stamped)
+	}
+	for action, at := range stamped {
+		if at.Before(day(0)) || at.After(day(56)) {
+			t.Errorf("audit %q stamped %v, outside the test clock's days 0–56", action, at)
+		}
+		if action == "restore image" {
+			same("audit of the restore", at, day(56))
+		}
+	}
 	last := s.run(map[string]any{"dryRun": true})
 	if dry := c.decided(last.Dec); dry["A"].Action == store.ActionDelete {
 		t.Errorf("a run right after the restore deletes A again: %+v", dry["A"])

@@ -264,7 +264,7 @@ func (a *API) tenancyExists(ctx context.Context, t string) error {
 // record appends an audit event to a tenancy's trail; a failure is
 // logged, not answered (the change itself was made).
 func (a *API) record(ctx context.Context, who authz.Actor, tenancy, action, target, detail string) {
-	e := authz.NewAuditEvent(who.Principal, action, target, detail)
+	e := authz.NewAuditEvent(a.now(), who.Principal, action, target, detail)
 	e.Tenancy = tenancy
 	if err := a.ids.AppendAudit(ctx, e); err != nil {
 		a.log.WarnContext(ctx, "audit write failed", "action", action, "target", target, "error", err.Error())

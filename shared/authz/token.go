@@ -244,14 +244,16 @@ func (s *TokenService) record(r *http.Request, c Credentials, action string) {
 	if c.Federation != nil {
 		detail = c.Federation.String()
 	}
-	if err := s.audit.AppendAudit(r.Context(), NewAuditEvent(c.Principal, action, "", detail)); err != nil {
+	if err := s.audit.AppendAudit(r.Context(), NewAuditEvent(s.authz.now(), c.Principal, action, "", detail)); err != nil {
 		s.log.WarnContext(r.Context(), "audit write failed", "error", err.Error())
 	}
 }
 
-// NewAuditEvent makes an audit event with a time-ordered id.
-func NewAuditEvent(p auth.Principal, action, target, detail string) store.AuditEvent {
-	now := time.Now().UTC()
+// NewAuditEvent makes an audit event at now (the process's one clock,
+// shared/clock: a test clock stamps the trail as it stamps everything
+// else) with a time-ordered id.
+func NewAuditEvent(now time.Time, p auth.Principal, action, target, detail string) store.AuditEvent {
+	now = now.UTC()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return store.AuditEvent{

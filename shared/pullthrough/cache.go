@@ -232,7 +232,7 @@ func (c *Cache) record(ctx context.Context, by auth.Principal, action, target, d
 	if c.st.Audit == nil {
 		return
 	}
-	e := authz.NewAuditEvent(by, action, target, detail)
+	e := authz.NewAuditEvent(c.cfg.Now(), by, action, target, detail)
 	e.Tenancy, _ = auth.SplitRepo(target)
 	if err := c.st.Audit.AppendAudit(ctx, e); err != nil {
 		c.log.WarnContext(ctx, "audit write failed", "action", action, "target", target, "error", err.Error())

@@ -50,7 +50,7 @@ func (reg *Registry) repository(ctx context.Context, name string) (store.Reposit
 // record appends an audit event for the request's principal.
 func (reg *Registry) record(ctx context.Context, action, target, detail string) {
 	p, _ := principal(ctx)
-	e := authz.NewAuditEvent(p, action, target, detail)
+	e := authz.NewAuditEvent(reg.now(), p, action, target, detail)
 	if t, _ := auth.SplitRepo(target); t != "" {
 		e.Tenancy = t
 	}

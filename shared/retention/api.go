@@ -158,7 +158,7 @@ func checkRun(id string) error {
 
 // record appends an audit event; a failure is logged, not answered.
 func (a *API) record(ctx context.Context, c authz.Actor, tenancy, action, target, detail string) {
-	e := authz.NewAuditEvent(c.Principal, action, target, detail)
+	e := authz.NewAuditEvent(a.cfg.Clock.Now(), c.Principal, action, target, detail)
 	e.Tenancy = tenancy
 	if err := a.ids.AppendAudit(ctx, e); err != nil {
 		a.log.WarnContext(ctx, "audit write failed", "action", action, "error", err.Error())
