@@ -23,6 +23,7 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/berth-registry/berth/shared/config"
+	"github.com/berth-registry/berth/shared/emulator"
 	"github.com/berth-registry/berth/shared/inprocess"
 )
 
@@ -151,22 +152,6 @@ func startGGCR(label bool) (*server, error) {
 	return &server{name: ggcrName, host: host, handler: handler, transport: newTransport(4), close: stop}, nil
 }
 
-// distributionConfig is distribution's configuration: the filesystem
-// driver, no authentication, no access log.
-const distributionConfig = `version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-`
-
 // startDistribution runs the distribution registry named by
 // BERTH_DISTRIBUTION_REGISTRY (scripts/bench.sh builds it from the Go
 // module proxy when unset) on a free port with its data under dir.
@@ -185,7 +170,7 @@ func startDistribution(ctx context.Context, dir string) (*server, error) {
 		return nil, err
 	}
 	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, distributionConfig, filepath.Join(dir, "data"), addr), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(emulator.DistributionConfig(filepath.Join(dir, "data"), addr, "error")), 0o644); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", cfgPath)
