@@ -3,7 +3,9 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,4 +139,35 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestVerifyConcurrently: one verifier checks tokens from many
+// goroutines at once (the authorizer serves concurrent requests in
+// berth serve), each getting its own token's claims.
+func TestVerifyConcurrently(t *testing.T) {
+	key := testKey(t)
+	iss := NewIssuer(KeySigner{key}, "berth", "registry", time.Minute)
+	v := NewVerifier("berth", "registry", &key.PublicKey)
+	toks := make([]string, 8)
+	for i := range toks {
+		tok, _, err := iss.Issue(context.Background(), fmt.Sprintf("dev/u%d", i), pullApp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks[i] = tok
+	}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 50 {
+				k := (g + i) % len(toks)
+				c, err := v.Verify(toks[k])
+				if err != nil || c.Subject != fmt.Sprintf("dev/u%d", k) {
+					t.Errorf("token %d: %v, %v", k, c, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
