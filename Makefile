@@ -9,7 +9,7 @@ export BERTH_DATA ?= .berth
 # RACE_PKGS are the packages with concurrency (goroutines, shared caches,
 # the race suite): `make test` runs them under the race detector.
 RACE_PKGS := ./cmd/berth/ ./shared/authz/ ./shared/backend/ ./shared/gateway/ ./shared/proxy/ ./shared/push/ \
-	./shared/registry/ ./shared/retention/ ./shared/store/... ./shared/oidc/ ./shared/pullthrough/ ./integration/pullthrough/ ./integration/race/
+	./shared/registry/ ./shared/retention/ ./shared/store/... ./shared/oidc/ ./shared/iamlogin/ ./shared/pullthrough/ ./integration/pullthrough/ ./integration/race/
 # RACE_ITERATIONS is how many rounds of each pair the race suite fires in
 # `make test` (under the race detector); run alone it fires 200
 # (BERTH_RACE_ITERATIONS, docs/storage.md "Testing the races").
@@ -33,7 +33,7 @@ coldstart:
 ## test: every test, infra/ included; tests needing a tool this machine lacks skip and say so
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 $(filter-out $(shell $(GO) list $(RACE_PKGS)),$(shell $(GO) list ./...))
+	$(GO) test -count=1 -timeout 30m $(filter-out $(shell $(GO) list $(RACE_PKGS)),$(shell $(GO) list ./...))
 	@$(MAKE) --no-print-directory race
 	@$(MAKE) --no-print-directory infra-test
 
@@ -44,8 +44,8 @@ race:
 	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ]; then flag=-race; \
 	elif [ "$$CI" = true ]; then echo "race: FAIL: the race detector needs cgo and a C compiler (apt-get install gcc)"; exit 1; \
 	else flag=; echo "race: SKIP the race detector: no C compiler (install gcc); the tests run without it"; fi; \
-	set -x; BERTH_RACE_ITERATIONS=$${BERTH_RACE_ITERATIONS:-$(RACE_ITERATIONS)} $(GO) test -count=1 $$flag -v -run '^TestRace' ./integration/race/ && \
-	$(GO) test -count=1 $$flag $(filter-out ./integration/race/,$(RACE_PKGS))
+	set -x; BERTH_RACE_ITERATIONS=$${BERTH_RACE_ITERATIONS:-$(RACE_ITERATIONS)} $(GO) test -count=1 -timeout 40m $$flag -v -run '^TestRace' ./integration/race/ && \
+	$(GO) test -count=1 -timeout 30m $$flag $(filter-out ./integration/race/,$(RACE_PKGS))
 
 ## build: dist/<function>/bootstrap and dist/<function>.zip for Lambda (linux/arm64)
 build: $(addprefix build-,$(FUNCTIONS))
@@ -55,9 +55,11 @@ $(addprefix build-,$(FUNCTIONS)): build-%:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o dist/$*/bootstrap ./functions/$*
 	@cd dist/$* && rm -f ../$*.zip && $(GO) run ../../scripts/zipbootstrap ../$*.zip bootstrap
 
-## cli: bin/berth and bin/berth-credential-provider (the kubelet's, docs/keyless.md) for this machine
+## cli: bin/berth and bin/berth-credential-provider (the kubelet's, docs/keyless.md) for this machine;
+## bin/docker-credential-berth links to berth (docker's credential helper, docs/auth.md)
 cli:
 	$(GO) build -o bin/berth ./cmd/berth
+	ln -sf berth bin/docker-credential-berth
 	$(GO) build -o bin/berth-credential-provider ./cmd/berth-credential-provider
 
 ## conformance: the OCI conformance suite against a fresh local gateway

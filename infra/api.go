@@ -174,6 +174,21 @@ func (s *Stack) authorizer() awsapigatewayv2.IHttpRouteAuthorizer {
 		})
 }
 
+// awsLoginAudience tells the functions that check AWS IAM logins which
+// registry names a login may be signed for (BERTH_STS_AUDIENCE,
+// docs/auth.md): behind CloudFront the Host a function sees is the
+// API's, not the one clients sign for. Without the front door the
+// default (the Host each request came with) is right. The functions need
+// no IAM permission for it: sts:GetCallerIdentity is signed by the
+// client and needs none.
+func (s *Stack) awsLoginAudience(public, api *string) {
+	for _, name := range []string{route.Token, route.Authorizer} {
+		if fn, ok := s.Functions[name]; ok {
+			fn.AddEnvironment(jsii.String("BERTH_STS_AUDIENCE"), awscdk.Fn_Join(jsii.String(","), &[]*string{public, api}), nil)
+		}
+	}
+}
+
 // outputs are what ops need after a deploy: the registry URL, the docker
 // login line, the resource names, the tenancy to bootstrap, and the DNS
 // target of a custom domain.
@@ -193,6 +208,7 @@ func (s *Stack) outputs(domain awsapigatewayv2.DomainName) {
 			host = jsii.String(s.cfg.DomainName)
 		}
 		out(s, "ApiUrl", jsii.String("https://"+*apiHost), "the HTTP API behind CloudFront (the token realm's host)")
+		s.awsLoginAudience(host, apiHost)
 	case domain != nil:
 		host = jsii.String(s.cfg.DomainName)
 		out(s, "DomainTarget", domain.RegionalDomainName(), "CNAME (or alias) "+s.cfg.DomainName+" to this")

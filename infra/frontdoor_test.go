@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/berth-registry/berth/shared/route"
 	"strings"
 	"sync"
 	"testing"
@@ -201,6 +202,41 @@ func TestFrontDoorOutputsNameTheDistribution(t *testing.T) {
 				t.Errorf("%s %v behind the CloudFront front door", typ, ids)
 			}
 		}
+	}
+}
+
+// Behind CloudFront a function sees the API's Host, not the one a client
+// signs an AWS IAM login for: the token and authorizer functions are told
+// both names (BERTH_STS_AUDIENCE, docs/auth.md). Nothing else is: no IAM
+// permission is needed for sts:GetCallerIdentity.
+func TestFrontDoorTellsAWSLoginsTheirAudience(t *testing.T) {
+	f := frontDoorStacks(t)
+	for _, c := range []struct {
+		name string
+		tpl  *tpl
+		host string
+	}{{"custom domain", f.west, testDomain}, {"distribution", f.east, ""}} {
+		t.Run(c.name, func(t *testing.T) {
+			distID, _ := c.tpl.one(t, "AWS::CloudFront::Distribution")
+			host := c.host
+			if host == "" {
+				host = distID
+			}
+			ids := c.tpl.functions()
+			for name, id := range ids {
+				got := render(path(c.tpl.Resources[id].Properties, "Environment", "Variables", "BERTH_STS_AUDIENCE"), nil)
+				if name != route.Token && name != route.Authorizer {
+					if got != "null" {
+						t.Errorf("%s: BERTH_STS_AUDIENCE %q, want none", name, got)
+					}
+					continue
+				}
+				public, api, _ := strings.Cut(got, ",")
+				if public != host || !strings.Contains(api, ".execute-api.") {
+					t.Errorf("%s: BERTH_STS_AUDIENCE %q, want %s and the API's host", name, got, host)
+				}
+			}
+		})
 	}
 }
 

@@ -71,6 +71,7 @@ var groups = []group{
 		{"delete", "delete a policy", (*cli).policiesDelete},
 	}},
 	federationGroup,
+	awsRolesGroup,
 	{"repos", "manage repositories", []command{
 		{"list", "list repositories", (*cli).reposList},
 		{"get", "show a repository's settings, tags and manifests", (*cli).reposGet},
@@ -100,7 +101,9 @@ var commands = []topCommand{
 		"<source> <[registry/]repo[:tag]>"},
 	{command{"proxy", "a local registry endpoint: an unchanged docker push sends layers of any size through it", (*cli).proxy}, "[--listen 127.0.0.1:5001]"},
 	{command{"doctor", "check a deployed registry's front door (docs/doctor.md)", (*cli).doctor}, "<url> [-u <tenancy>/<user> --password-stdin]"},
-	{command{"login", "log in to a registry's admin API and save the credentials", (*cli).login}, "<url> -u <tenancy>/<user> --password-stdin"},
+	{command{"login", "log in to a registry's admin API and save the credentials", (*cli).login}, "<url> -u <tenancy>/<user> --password-stdin | --aws <url> -u <tenancy>"},
+	{command{"credential-helper", "docker's credential helper over the saved login (as docker-credential-berth; docs/auth.md)", (*cli).credentialHelper}, "get|store|erase|list"},
+	{command{"aws-token", "print a fresh AWS IAM login token (for docker login -u <tenancy>/aws)", (*cli).awsTokenCmd}, ""},
 	{command{"logout", "forget the saved credentials", (*cli).logout}, ""},
 	{command{"audit", "show the tenancy's audit trail", (*cli).audit}, ""},
 }

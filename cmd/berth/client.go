@@ -20,6 +20,9 @@ type settings struct {
 	URL      string `json:"url"`
 	Username string `json:"username"`
 	Token    string `json:"token"`
+	// AWS, for an AWS IAM login (berth login --aws), says where the
+	// registry checks it; Token is then signed afresh on each load.
+	AWS *awsSettings `json:"aws,omitempty"`
 }
 
 // tenancy is the namespace of the saved login ("dev" of "dev/admin").
@@ -66,6 +69,11 @@ func (c *cli) loadSettings() (settings, error) {
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return s, fmt.Errorf("%s is not valid JSON (%v); log in again to rewrite it", p, err)
+	}
+	if s.AWS != nil && s.URL != "" {
+		if s.Token, err = c.awsToken(context.Background(), s); err != nil {
+			return s, fmt.Errorf("signing an AWS login for %s: %w", s.URL, err)
+		}
 	}
 	if s.URL == "" || s.Username == "" || s.Token == "" {
 		return s, errNotLoggedIn

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -38,6 +39,13 @@ aws backend against emulators (docs/lambda-mode.md).
 `
 
 func main() {
+	if filepath.Base(os.Args[0]) == credentialHelperName {
+		err := newCLI().credentialHelper(context.Background(), os.Args[1:])
+		if errors.Is(err, errCredentialsNotFound) {
+			os.Exit(1) // the message is on stdout, as docker reads it
+		}
+		os.Exit(exitCode(err))
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage())
 		os.Exit(2)

@@ -22,14 +22,22 @@ func (c *cli) login(ctx context.Context, args []string) error {
 		"Log in to a Berth registry as <tenancy>/<user> with an auth token read from stdin,\n"+
 			"and save the URL and credentials in ~/.config/berth/config.json (mode 0600;\n"+
 			"BERTH_CONFIG names another file). Example:\n\n"+
-			"  echo \"$TOKEN\" | berth login https://registry.example.com -u dev/admin --password-stdin")
+			"  echo \"$TOKEN\" | berth login https://registry.example.com -u dev/admin --password-stdin\n\n"+
+			"With --aws, log in as <tenancy>/aws with the AWS credentials at hand (the SDK's\n"+
+			"chain: environment, profile, SSO, instance or task role); each later command\n"+
+			"signs a fresh login, and nothing secret is saved:\n\n"+
+			"  berth login --aws https://registry.example.com -u dev")
 	var user string
 	fs.StringVar(&user, "u", "", "login name: `<tenancy>/<user>`")
 	fs.StringVar(&user, "username", "", "same as -u")
 	stdin := fs.Bool("password-stdin", false, "read the auth token from stdin")
+	withAWS := fs.Bool("aws", false, "log in as <tenancy>/aws with your AWS credentials (an IAM role the tenancy maps; docs/auth.md)")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	if *withAWS {
+		return c.awsLogin(ctx, pos[0], user)
 	}
 	if t, u, ok := strings.Cut(user, "/"); !ok || t == "" || u == "" {
 		return usagef("berth login needs -u <tenancy>/<user> (for example -u dev/admin)")

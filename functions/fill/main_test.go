@@ -116,14 +116,15 @@ func push(t *testing.T, url string, body []byte) {
 	}
 }
 
-// TestLinksOnlyWhatItServes: the fill function links the cache, KMS (to
-// open upstream credentials) and the stores, and no registry API
-// wiring, admin API, retention, local gateway or embedded store.
+// TestLinksOnlyWhatItServes: the fill function links the cache, the
+// stores and shared/awscall (kms:Decrypt opens upstream credentials),
+// and no registry API wiring, admin API, retention, SDK KMS or Lambda
+// client, local gateway or embedded store.
 func TestLinksOnlyWhatItServes(t *testing.T) {
-	linktest.Check(t, slices.Concat(linktest.Every, []string{
+	linktest.Check(t, slices.Concat(linktest.Every, linktest.NoKMS, []string{
 		"github.com/berth-registry/berth/shared/admin", "github.com/berth-registry/berth/shared/retention",
-		"github.com/berth-registry/berth/shared/app/registryfn", "github.com/berth-registry/berth/shared/app/authfn",
+		"github.com/berth-registry/berth/shared/app/registryfn", "github.com/aws/aws-sdk-go-v2/service/lambda",
 	}), []string{
-		"github.com/berth-registry/berth/shared/pullthrough", "github.com/aws/aws-sdk-go-v2/service/kms",
+		"github.com/berth-registry/berth/shared/pullthrough", "github.com/berth-registry/berth/shared/awscall",
 	})
 }

@@ -73,12 +73,13 @@ func TestEvents(t *testing.T) {
 }
 
 // TestLinksOnlyWhatItServes: the retention function links retention and
-// its dispatcher to Lambda, and no registry, admin API, HTTP adapter,
-// signing key (KMS), local gateway, embedded store or SDK credential
-// chain.
+// its dispatcher to Lambda (through shared/awscall), and no registry,
+// admin API, HTTP adapter, signing key (KMS), SDK Lambda client, local
+// gateway, embedded store or SDK credential chain.
 func TestLinksOnlyWhatItServes(t *testing.T) {
 	linktest.Check(t, slices.Concat(linktest.Every, linktest.NoKMS, []string{
 		"github.com/berth-registry/berth/shared/registry", "github.com/berth-registry/berth/shared/admin",
 		"github.com/berth-registry/berth/shared/lambdahttp", "github.com/awslabs/aws-lambda-go-api-proxy",
-	}), []string{"github.com/berth-registry/berth/shared/retention", "github.com/aws/aws-sdk-go-v2/service/lambda"})
+		"github.com/aws/aws-sdk-go-v2/service/lambda",
+	}), []string{"github.com/berth-registry/berth/shared/retention", "github.com/berth-registry/berth/shared/awscall"})
 }

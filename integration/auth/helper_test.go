@@ -74,14 +74,18 @@ func onBackends(t *testing.T, test func(t *testing.T, backend string)) {
 // start starts the registry on backend as `make run` would with
 // BERTH_AUTH=on, and seeds tenancies dev and other with the users of
 // seededUsers.
-func start(t *testing.T, backend string) *registry {
+func start(t *testing.T, backend string, edits ...func(*config.Config)) *registry {
 	t.Helper()
-	cfg := harness.OnBackend(t, backend, config.Config{
+	base := config.Config{
 		Auth: true, Limits: true,
 		PresignTTL: 15 * time.Minute, Service: service, TokenTTL: 15 * time.Minute, Tenancy: "dev",
 		// The tests' OIDC issuer (keyless_test.go) serves on 127.0.0.1.
 		OIDCLoopback: true,
-	})
+	}
+	for _, edit := range edits {
+		edit(&base)
+	}
+	cfg := harness.OnBackend(t, backend, base)
 	host, l := harness.Start(t, cfg)
 	r := &registry{
 		t: t, base: "http://" + host, data: cfg.Data, cfg: cfg, local: l,

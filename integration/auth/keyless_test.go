@@ -61,11 +61,17 @@ func startKeyless(t *testing.T, backend string) *keyless {
 // rule creates a federation rule through the admin API.
 func (k *keyless) rule(as, tenancy string, body map[string]any) {
 	k.t.Helper()
+	k.create(as, "/api/tenancies/"+tenancy+"/federation-rules", body)
+}
+
+// create POSTs body as JSON to an admin API collection as login as,
+// which must answer 201.
+func (r *registry) create(as, path string, body map[string]any) {
+	r.t.Helper()
 	b, _ := json.Marshal(body)
-	res := client{k.registry, k.as(as), basicMode}.do("POST", "/api/tenancies/"+tenancy+"/federation-rules", b,
-		http.Header{"Content-Type": {"application/json"}})
+	res := client{r, r.as(as), basicMode}.do("POST", path, b, http.Header{"Content-Type": {"application/json"}})
 	if res.Status != http.StatusCreated {
-		k.t.Fatalf("create federation rule %v: %v", body["name"], res)
+		r.t.Fatalf("POST %s %v: %v", path, body["name"], res)
 	}
 }
 

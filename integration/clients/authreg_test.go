@@ -40,9 +40,9 @@ type authRegistry struct {
 // The authorizer caches a tenancy's policies and a repository's
 // visibility for 10 seconds, so seed them (AddUser, Allow, MakePublic)
 // before the first client request.
-func startAuthRegistry(t testing.TB, limits bool) *authRegistry {
+func startAuthRegistry(t testing.TB, limits bool, edits ...func(*config.Config)) *authRegistry {
 	t.Helper()
-	reg, l := serve(t, config.Config{
+	cfg := config.Config{
 		Auth:       true,
 		Backend:    "embedded",
 		Data:       t.TempDir(),
@@ -53,7 +53,11 @@ func startAuthRegistry(t testing.TB, limits bool) *authRegistry {
 		Tenancy:    tenancy,
 		// keyless_test.go's OIDC issuer serves on 127.0.0.1.
 		OIDCLoopback: true,
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	reg, l := serve(t, cfg)
 	reg.Authorization = basicAuth(tenancy+"/admin", l.AdminToken)
 	return &authRegistry{registry: reg, local: l, Admin: l.AdminToken}
 }

@@ -19,10 +19,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
 	"github.com/berth-registry/berth/integration/harness"
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/emulator"
@@ -248,13 +244,7 @@ func (c *cache) noSecret(t *testing.T, secret string) {
 // KMS endpoint at it, and returns the key's ARN.
 func kmsKey(t *testing.T) string {
 	t.Helper()
-	ep := emulator.KMS(t)
-	t.Setenv("AWS_ENDPOINT_URL_KMS", ep)
-	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	out, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("berth test: pull-through credentials")})
-	if err != nil {
-		t.Fatalf("creating a key in the KMS emulator: %v", err)
-	}
-	return aws.ToString(out.KeyMetadata.Arn)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
+	_, key := emulator.KMSKey(t)
+	return key
 }

@@ -129,6 +129,8 @@ type call struct {
 	// cacheRule is a pull-through cache rule's prefix (a repository
 	// name).
 	cacheRule string
+	// mapping is an AWS role mapping's name.
+	mapping string
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
@@ -161,6 +163,11 @@ func (a *API) Routes(m *api.Mux) {
 		"GET /api/tenancies/{tenancy}/federation-rules/{rule}":        a.getRule,
 		"PUT /api/tenancies/{tenancy}/federation-rules/{rule}":        a.putRule,
 		"DELETE /api/tenancies/{tenancy}/federation-rules/{rule}":     a.deleteRule,
+		"GET /api/tenancies/{tenancy}/aws-roles":                      a.listMappings,
+		"POST /api/tenancies/{tenancy}/aws-roles":                     a.createMapping,
+		"GET /api/tenancies/{tenancy}/aws-roles/{mapping}":            a.getMapping,
+		"PUT /api/tenancies/{tenancy}/aws-roles/{mapping}":            a.putMapping,
+		"DELETE /api/tenancies/{tenancy}/aws-roles/{mapping}":         a.deleteMapping,
 		"GET /api/tenancies/{tenancy}/audit":                          a.listAudit,
 		"GET /api/tenancies/{tenancy}/usage":                          a.getUsage,
 		"GET /api/tenancies/{tenancy}/quota":                          a.getUsage,
@@ -190,7 +197,7 @@ func (a *API) handle(h handlerFunc) api.HandlerFunc {
 		c := &call{
 			tenancy: r.PathValue("tenancy"), user: r.PathValue("user"), group: r.PathValue("group"),
 			policy: r.PathValue("policy"), token: r.PathValue("token"), rule: r.PathValue("rule"),
-			repo: r.PathValue("repo"), cacheRule: r.PathValue("prefix"),
+			repo: r.PathValue("repo"), cacheRule: r.PathValue("prefix"), mapping: r.PathValue("mapping"),
 		}
 		if image := r.PathValue("image"); image != "" {
 			i := strings.LastIndex(image, "@")
@@ -218,6 +225,7 @@ func (c *call) check() error {
 	}{
 		{c.tenancy, checkTenancyName}, {c.user, checkUserName}, {c.group, checkGroupName},
 		{c.policy, checkPolicyName}, {c.repo, checkRepoName}, {c.rule, checkRuleName}, {c.cacheRule, checkRepoName},
+		{c.mapping, checkMappingName},
 	} {
 		if n.v == "" {
 			continue

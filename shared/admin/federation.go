@@ -188,11 +188,9 @@ func (a *API) checkRule(b ruleBody) (store.FederationRule, error) {
 		}
 		x.Claims[k] = v
 	}
-	switch lt := b.MaxLifetimeSeconds; {
-	case lt == 0:
-		x.MaxLifetimeSeconds = DefaultRuleLifetime
-	case lt < minRuleLifetime || lt > maxRuleLifetime:
-		return x, invalid("maxLifetimeSeconds must be %d to %d (the registry's own token lifetime bounds it too)", minRuleLifetime, maxRuleLifetime)
+	var err error
+	if x.MaxLifetimeSeconds, err = ruleLifetime(b.MaxLifetimeSeconds); err != nil {
+		return x, err
 	}
 	if len(b.JWKSHosts) > 5 {
 		return x, invalid("jwksHosts holds at most 5 hosts")
@@ -217,6 +215,18 @@ func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, c *call) error 
 	}
 	a.record(ctx, c.who, c.tenancy, "delete federation rule", c.rule, "")
 	return noContent(w)
+}
+
+// ruleLifetime checks the maxLifetimeSeconds of a federation rule or an
+// AWS role mapping, 0 meaning the default.
+func ruleLifetime(lt int) (int, error) {
+	switch {
+	case lt == 0:
+		return DefaultRuleLifetime, nil
+	case lt < minRuleLifetime || lt > maxRuleLifetime:
+		return 0, invalid("maxLifetimeSeconds must be %d to %d (the registry's own token lifetime bounds it too)", minRuleLifetime, maxRuleLifetime)
+	}
+	return lt, nil
 }
 
 func checkRuleName(s string) error {

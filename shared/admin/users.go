@@ -85,8 +85,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err := checkUserName(req.Name); err != nil {
 		return err
 	}
-	if req.Name == auth.FederatedUser {
-		return invalid("user name %q is reserved: %s/%s is the login of keyless (OIDC) logins, see docs/keyless.md", req.Name, c.tenancy, req.Name)
+	if auth.Keyless(req.Name) {
+		return invalid("user name %q is reserved: %s/%s is the login of keyless (OIDC or AWS IAM) logins, see docs/keyless.md and docs/auth.md", req.Name, c.tenancy, req.Name)
 	}
 	groups, err := a.checkGroups(ctx, c.tenancy, req.Groups)
 	if err != nil {

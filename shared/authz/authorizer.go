@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/iamlogin"
 	"github.com/berth-registry/berth/shared/oci"
 	"github.com/berth-registry/berth/shared/oidc"
 	"github.com/berth-registry/berth/shared/route"
@@ -28,6 +29,7 @@ type Authorizer struct {
 	repos    store.Repositories
 	verifier *auth.Verifier
 	oidc     *oidc.Verifier
+	aws      *iamlogin.Verifier
 	now      func() time.Time
 	cache    *ttlCache
 	refusals Refusals
@@ -63,6 +65,9 @@ type Request struct {
 	Path          string
 	Query         url.Values
 	Authorization string
+	// Host is the request's Host header: an AWS IAM login must be
+	// signed for it (WithHost).
+	Host string
 	// Match is the route API Gateway chose; ok false for a path outside
 	// the route table.
 	Match route.Match
@@ -77,7 +82,8 @@ type Credentials struct {
 	// Expires, when set, bounds the registry tokens issued for these
 	// credentials: a keyless login's OIDC token expiry or rule limit.
 	Expires time.Time
-	// Federation says how a keyless login (Via "oidc") was made.
+	// Federation says how a keyless login (Via "oidc" or "aws") was
+	// made.
 	Federation *Federation
 }
 
@@ -279,7 +285,7 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 	} else if action == route.ActionCatalog {
 		scope = scopeFor("", action)
 	}
-	c, err := a.Authenticate(ctx, r.Authorization)
+	c, err := a.Authenticate(WithHost(ctx, r.Host), r.Authorization)
 	var ae *AuthError
 	if errors.As(err, &ae) {
 		return unauthorized(scope, ae.Msg), nil
@@ -324,7 +330,7 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 		return Decision{}, err
 	}
 	if have < auth.VerbFor(action) {
-		if c.Via != "basic" && c.Via != "oidc" {
+		if c.Via != "basic" && c.Via != "oidc" && c.Via != "aws" {
 			msg := fmt.Sprintf("authentication required to %s %s", action, name)
 			if !c.Principal.Anonymous() {
 				// Docker shows this after logging in with a token its
@@ -398,7 +404,7 @@ func (a *Authorizer) PrincipalVerb(ctx context.Context, p auth.Principal, repo s
 
 // groups returns a user's groups (cached); none for a deleted user.
 func (a *Authorizer) groups(ctx context.Context, tenancy, user string) ([]string, error) {
-	if user == auth.FederatedUser {
+	if auth.Keyless(user) {
 		// A keyless login has no stored user: its groups were its
 		// rules', and a registry token does not carry them.
 		return []string{}, nil

@@ -14,14 +14,22 @@ import (
 )
 
 // Federation is how a keyless login was made: the OIDC token's issuer
-// and subject, and the federation rules it met (for the audit trail).
+// and subject, and the federation rules it met; or, for an AWS IAM
+// login, the caller's ARN, its role and the role mappings it met (for
+// the audit trail).
 type Federation struct {
 	Issuer, Subject string
-	Rules           []string
+	// Role is an AWS IAM login's role ARN (Subject is the caller's
+	// session ARN); empty for OIDC.
+	Role  string
+	Rules []string
 }
 
 // String is the audit trail's detail of the login.
 func (f *Federation) String() string {
+	if f.Role != "" {
+		return fmt.Sprintf("caller=%s role=%s mappings=%s", f.Subject, f.Role, strings.Join(f.Rules, ","))
+	}
 	return fmt.Sprintf("issuer=%s subject=%s rules=%s", f.Issuer, f.Subject, strings.Join(f.Rules, ","))
 }
 
@@ -43,14 +51,14 @@ const maxRules = 50
 // login, which the kubelet credential provider hands to containerd).
 func (a *Authorizer) Login(ctx context.Context, login, password string) (Credentials, error) {
 	tenancy, user, _ := strings.Cut(login, "/")
-	if user != auth.FederatedUser {
+	if !auth.Keyless(user) {
 		p, err := a.Basic(ctx, login, password)
 		if err != nil {
 			return Credentials{}, err
 		}
 		return Credentials{Principal: p, Via: "basic"}, nil
 	}
-	if a.oidc == nil {
+	if (user == auth.FederatedUser && a.oidc == nil) || (user == auth.AWSUser && a.aws == nil) {
 		return Credentials{}, &AuthError{Msg: "keyless logins (" + login + ") are not accepted here"}
 	}
 	if auth.CheckTenancy(tenancy) != nil {
@@ -66,6 +74,9 @@ func (a *Authorizer) Login(ctx context.Context, login, password string) (Credent
 			return Credentials{Principal: bearerPrincipal(c), Via: "bearer", Claims: c, Expires: c.ExpiresAt.Time}, nil
 		}
 	}
+	if user == auth.AWSUser {
+		return a.awsLogin(ctx, tenancy, password)
+	}
 	return a.federated(ctx, tenancy, password)
 }
 
@@ -77,7 +88,7 @@ func bearerPrincipal(c *auth.Claims) auth.Principal {
 	if c.Subject != "" {
 		p.Tenancy, p.User, _ = strings.Cut(c.Subject, "/")
 	}
-	if p.User == auth.FederatedUser {
+	if auth.Keyless(p.User) {
 		p.Groups = append([]string{}, c.Groups...)
 	}
 	return p
@@ -190,18 +201,24 @@ func tokenError(err error) error {
 // federationRules returns a tenancy's federation rules (cached like
 // policies: no storage read per request).
 func (a *Authorizer) federationRules(ctx context.Context, tenancy string) ([]store.FederationRule, error) {
-	k := "federation\x00" + tenancy
-	if v, ok := a.cache.get(k); ok {
-		return v.([]store.FederationRule), nil
+	return cachedRules(ctx, a, "federation\x00"+tenancy, tenancy, a.ids.ListFederationRules)
+}
+
+// cachedRules returns what list reads of a tenancy's trust rules
+// (federation rules, AWS role mappings), at most maxRules of them,
+// cached under key like policies.
+func cachedRules[T any](ctx context.Context, a *Authorizer, key, tenancy string, list func(context.Context, string) ([]T, error)) ([]T, error) {
+	if v, ok := a.cache.get(key); ok {
+		return v.([]T), nil
 	}
-	rules, err := a.ids.ListFederationRules(ctx, tenancy)
+	rules, err := list(ctx, tenancy)
 	if err != nil {
 		return nil, err
 	}
 	if len(rules) > maxRules {
 		rules = rules[:maxRules]
 	}
-	a.cache.put(k, rules, policyTTL)
+	a.cache.put(key, rules, policyTTL)
 	return rules, nil
 }
 

@@ -48,6 +48,7 @@ type tokenResponse struct {
 
 // ServeHTTP implements http.Handler.
 func (s *TokenService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(WithHost(r.Context(), r.Host))
 	if err := s.serve(w, r); err != nil {
 		var e *errcode.Error
 		if !errors.As(err, &e) {
@@ -67,6 +68,9 @@ func (s *TokenService) serve(w http.ResponseWriter, r *http.Request) error {
 	)
 	switch r.Method {
 	case http.MethodGet:
+		if r.URL.Query().Has("aws") {
+			return s.awsInfo(w)
+		}
 		scopes = r.URL.Query()["scope"]
 		h := r.Header.Get("Authorization")
 		if c, err = s.authz.Authenticate(ctx, h); err != nil {
@@ -145,7 +149,7 @@ func (s *TokenService) mint(r *http.Request, c Credentials, scopes []string) (st
 		}
 	}
 	var groups []string
-	if c.Principal.User == auth.FederatedUser {
+	if auth.Keyless(c.Principal.User) {
 		groups = c.Principal.Groups
 	}
 	tok, claims, err := s.issuer.IssueUntil(r.Context(), subject(c.Principal), groups, access, c.Expires)

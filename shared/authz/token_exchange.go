@@ -18,6 +18,9 @@ const (
 	tokenTypeIDToken   = "urn:ietf:params:oauth:token-type:id_token"
 	tokenTypeJWT       = "urn:ietf:params:oauth:token-type:jwt"
 	tokenTypeAccess    = "urn:ietf:params:oauth:token-type:access_token"
+	// TokenTypeAWSLogin is the subject_token_type of an AWS IAM login
+	// token (shared/iamlogin), Berth's own.
+	TokenTypeAWSLogin = "urn:berth:params:oauth:token-type:aws-login"
 )
 
 // exchangeResponse is RFC 8693 §2.2.1's answer.
@@ -36,7 +39,8 @@ type oauthError struct {
 }
 
 // exchange serves POST /token with the token-exchange grant: the
-// subject_token is an OIDC ID token, audience names the tenancy whose
+// subject_token is an OIDC ID token (or an AWS IAM login token, with
+// subject_token_type TokenTypeAWSLogin), audience names the tenancy whose
 // federation rules judge it, and scope the access asked for (Docker
 // scopes, space-separated). The answer is a registry token acting as
 // the rules' groups, as "<tenancy>/oidc".
@@ -48,8 +52,8 @@ func (s *TokenService) exchange(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case f.Get("subject_token") == "":
 		return invalid("subject_token is required: the OIDC ID token to exchange")
-	case f.Get("subject_token_type") != tokenTypeIDToken && f.Get("subject_token_type") != tokenTypeJWT:
-		return invalid("subject_token_type must be " + tokenTypeIDToken + " or " + tokenTypeJWT)
+	case f.Get("subject_token_type") != tokenTypeIDToken && f.Get("subject_token_type") != tokenTypeJWT && f.Get("subject_token_type") != TokenTypeAWSLogin:
+		return invalid("subject_token_type must be " + tokenTypeIDToken + ", " + tokenTypeJWT + " or " + TokenTypeAWSLogin)
 	case f.Get("actor_token") != "":
 		return invalid("actor_token (delegation) is not supported")
 	case f.Get("requested_token_type") != "" && f.Get("requested_token_type") != tokenTypeAccess:
@@ -59,7 +63,11 @@ func (s *TokenService) exchange(w http.ResponseWriter, r *http.Request) error {
 	if tenancy == "" || strings.Contains(tenancy, "/") {
 		return invalid("audience must name the tenancy whose federation rules apply, such as audience=dev")
 	}
-	c, err := s.authz.Login(r.Context(), tenancy+"/"+auth.FederatedUser, f.Get("subject_token"))
+	user, via := auth.FederatedUser, "oidc"
+	if f.Get("subject_token_type") == TokenTypeAWSLogin {
+		user, via = auth.AWSUser, "aws"
+	}
+	c, err := s.authz.Login(r.Context(), tenancy+"/"+user, f.Get("subject_token"))
 	var ae *AuthError
 	switch {
 	case errors.As(err, &ae):
@@ -71,8 +79,8 @@ func (s *TokenService) exchange(w http.ResponseWriter, r *http.Request) error {
 		return invalid(ae.Msg)
 	case err != nil:
 		return s.credentialError(r, err)
-	case c.Via != "oidc":
-		return invalid("subject_token must be an OIDC ID token")
+	case c.Via != via:
+		return invalid("subject_token must be an OIDC ID token, or an AWS login token with its subject_token_type")
 	}
 	reqinfo.SetPrincipal(r.Context(), c.Principal.String())
 	tok, claims, access, err := s.mint(r, c, strings.Fields(f.Get("scope")))

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -74,6 +75,18 @@ type Config struct {
 	// (BERTH_OIDC_LOOPBACK=1): for tests and a registry whose issuer
 	// runs on the same machine, never on AWS.
 	OIDCLoopback bool
+	// STSRegion turns AWS IAM logins on (docs/auth.md): the region their
+	// signatures must be scoped to (BERTH_STS_REGION, default
+	// AWS_REGION, which Lambda sets; unset, the logins are off).
+	STSRegion string
+	// STSEndpoint is the STS endpoint AWS IAM logins are checked at
+	// (BERTH_STS_ENDPOINT, default https://sts.<STSRegion>.amazonaws.com):
+	// https, or http on a loopback host with BERTH_OIDC_LOOPBACK=1.
+	STSEndpoint string
+	// STSAudiences are the registry host names an AWS IAM login may be
+	// signed for (BERTH_STS_AUDIENCE, comma-separated); unset, the host
+	// each request was sent to.
+	STSAudiences []string
 	// WebhookURL, when set, receives every event as a signed POST
 	// (BERTH_WEBHOOK_URL; the embedded backend only: on AWS events go
 	// to EventBridge), signed with WebhookSecret (BERTH_WEBHOOK_SECRET,
@@ -127,6 +140,16 @@ func FromEnv() (Config, error) {
 	c.SigningKeyID = os.Getenv("BERTH_SIGNING_KEY_ID")
 	c.CacheKeyID = os.Getenv("BERTH_CACHE_KEY_ID")
 	c.FillFunction = os.Getenv("BERTH_FILL_FUNCTION")
+	c.STSRegion = env("BERTH_STS_REGION", os.Getenv("AWS_REGION"))
+	c.STSEndpoint = os.Getenv("BERTH_STS_ENDPOINT")
+	for _, a := range strings.Split(os.Getenv("BERTH_STS_AUDIENCE"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.STSAudiences = append(c.STSAudiences, a)
+		}
+	}
+	if c.STSEndpoint != "" && c.STSRegion == "" {
+		return c, fmt.Errorf("BERTH_STS_ENDPOINT needs BERTH_STS_REGION (or AWS_REGION): the region AWS IAM logins are signed for")
+	}
 	var err error
 	if c.TestClock, err = flag("BERTH_TEST_CLOCK", "a test clock"); err != nil {
 		return c, err

@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -136,6 +137,20 @@ func KMS(t testing.TB) string {
 		t.Fatalf("starting local-kms: %v", kmsErr)
 	}
 	return kmsStarted
+}
+
+// KMSKey creates a symmetric key (ENCRYPT_DECRYPT, as the stack's cache
+// key) in the KMS emulator of KMS and returns a client of the emulator
+// and the key's ARN.
+func KMSKey(t testing.TB) (*kms.Client, string) {
+	t.Helper()
+	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(KMS(t)),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	out, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("berth test: " + t.Name())})
+	if err != nil {
+		t.Fatalf("creating a key in the KMS emulator: %v", err)
+	}
+	return c, aws.ToString(out.KeyMetadata.Arn)
 }
 
 // RIE returns the Lambda Runtime Interface Emulator: $BERTH_RIE, else

@@ -238,7 +238,7 @@ func cache(ctx context.Context, env app.Env, stores *backend.Stores) (*cachefn.C
 	cfg := env.Config
 	var sealer pullthrough.Sealer
 	if cfg.CacheKeyID != "" {
-		s, err := fillfn.Sealer(ctx, env)
+		s, err := adminfn.Sealer(ctx, env)
 		if err != nil {
 			return nil, err
 		}

@@ -47,7 +47,7 @@ func Authorizer(d Decider, log *slog.Logger) AuthorizerFunc {
 		q, _ := url.ParseQuery(ev.RawQueryString)
 		dec, err := d.Decide(rctx, authz.Request{
 			Method: method, Path: ev.RawPath, Query: q,
-			Authorization: ev.Headers["authorization"], Match: m,
+			Authorization: ev.Headers["authorization"], Host: ev.Headers["host"], Match: m,
 		})
 		if err != nil {
 			log.ErrorContext(ctx, "authorizer could not decide", "request_id", info.ID,

@@ -8,7 +8,8 @@ import (
 )
 
 // Sealer encrypts upstream credentials at rest: a KMS key on AWS
-// (shared/store/kmskey), a key file in the data directory for the
+// (shared/store/kmskey; the functions that only open credentials use
+// shared/app/fillfn's Opener), a key file in the data directory for the
 // embedded backend (shared/store/local). The context is bound to the
 // ciphertext (KMS encryption context, AES-GCM additional data): sealed
 // credentials copied to another rule do not open.

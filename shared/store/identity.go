@@ -137,6 +137,7 @@ type Identity interface {
 	Tokens
 	Policies
 	FederationRules
+	RoleMappings
 	Audit
 }
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/api"
 	"github.com/berth-registry/berth/shared/app"
@@ -23,7 +25,30 @@ import (
 	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/scrub"
+	"github.com/berth-registry/berth/shared/store/kmskey"
 )
+
+// Sealer returns what seals (and opens) upstream credentials on AWS:
+// the KMS key BERTH_CACHE_KEY_ID through the SDK's KMS client
+// (kms:Encrypt when a rule is written), or nil (rules with credentials
+// are refused, and a warning says why) when the stack gave none. The
+// functions that only open credentials use fillfn.Opener, which links
+// no KMS client.
+func Sealer(ctx context.Context, env app.Env) (pullthrough.Sealer, error) {
+	if env.Config.CacheKeyID == "" {
+		env.Log.Warn("no key to seal pull-through cache credentials with (set BERTH_CACHE_KEY_ID): rules with credentials are refused")
+		return nil, nil
+	}
+	awsCfg, err := env.SDK(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return kmskey.NewSealer(kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+		if ep := backend.Endpoint("KMS"); ep != nil {
+			o.BaseEndpoint = ep
+		}
+	}), env.Config.CacheKeyID), nil
+}
 
 // Handler is the admin function's http.Handler over opened stores, the
 // retention service and the pull-through cache's rules (nil where the
@@ -69,7 +94,11 @@ func New(ctx context.Context) (lambdahttp.HandlerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache, err := fillfn.Open(ctx, env, stores)
+	sealer, err := Sealer(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := fillfn.OpenWith(ctx, env, stores, sealer)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ package authfn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/berth-registry/berth/shared/config"
 	"github.com/berth-registry/berth/shared/errcode"
 	berthevents "github.com/berth-registry/berth/shared/events"
+	"github.com/berth-registry/berth/shared/iamlogin"
 	"github.com/berth-registry/berth/shared/lambdahttp"
 	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/oidc"
@@ -115,6 +117,14 @@ func New(ctx context.Context, env app.Env, st Stores) (*Auth, error) {
 	// invocations.
 	fed := oidc.NewVerifier(oidc.Options{AllowLoopback: cfg.OIDCLoopback})
 	a := authz.NewAuthorizer(st.IDs, st.Repos, v).WithClock(env.Clock.Now).WithFederation(fed)
+	if cfg.STSRegion != "" {
+		sts, err := iamlogin.NewVerifier(iamlogin.Options{Endpoint: cfg.STSEndpoint, Region: cfg.STSRegion,
+			Audiences: cfg.STSAudiences, AllowLoopback: cfg.OIDCLoopback})
+		if err != nil {
+			return nil, fmt.Errorf("AWS IAM logins: %w", err)
+		}
+		a = a.WithAWS(sts)
+	}
 	if lr, ok := st.IDs.(store.LoginRefusals); ok && cfg.LoginAlertThreshold > 0 {
 		a = a.WithRefusals(berthevents.NewRefusalCounter(lr, st.IDs, cfg.LoginAlertThreshold, cfg.LoginAlertWindow, env.Clock.Now, env.Log))
 	}

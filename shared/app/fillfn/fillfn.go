@@ -1,44 +1,65 @@
 // Package fillfn wires the parts of the pull-through cache
 // (docs/pull-through.md) that need AWS beyond the table and bucket: the
-// KMS key that seals upstream credentials (BERTH_CACHE_KEY_ID) and the
+// KMS key that opens upstream credentials (BERTH_CACHE_KEY_ID) and the
 // fill function (functions/fill, BERTH_FILL_FUNCTION) that runs fills
 // too long for a request. The functions that fill (manifests, blobs, the
 // fill function) and the one that writes rules (admin) link it; the
 // other registry functions only guard cached repositories
-// (shared/app/cachefn) and link no KMS.
+// (shared/app/cachefn). It calls KMS and Lambda through shared/awscall,
+// so it links neither SDK client: the admin function brings the KMS
+// client that seals (adminfn.Sealer).
 package fillfn
 
 import (
 	"context"
+	"errors"
 	"fmt"
-
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/app/cachefn"
 	"github.com/berth-registry/berth/shared/app/invoke"
+	"github.com/berth-registry/berth/shared/awscall"
 	"github.com/berth-registry/berth/shared/backend"
 	"github.com/berth-registry/berth/shared/pullthrough"
-	"github.com/berth-registry/berth/shared/store/kmskey"
 )
 
-// Sealer returns what seals upstream credentials on AWS: the KMS key
-// BERTH_CACHE_KEY_ID, or nil (rules with credentials are refused, and a
-// warning says why) when the stack gave none.
-func Sealer(ctx context.Context, env app.Env) (pullthrough.Sealer, error) {
+// Opener returns what opens upstream credentials in the functions that
+// fill: kms:Decrypt with the key BERTH_CACHE_KEY_ID, sent through
+// shared/awscall rather than the SDK's KMS client (bootstrap size and
+// init time); or nil (rules with credentials cannot be used, and a
+// warning says why) when the stack gave no key. It never seals: rules
+// are written through the admin function, whose sealer
+// (adminfn.Sealer) encrypts with the same key and context.
+func Opener(ctx context.Context, env app.Env) (pullthrough.Sealer, error) {
 	if env.Config.CacheKeyID == "" {
-		env.Log.Warn("no key to seal pull-through cache credentials with (set BERTH_CACHE_KEY_ID): rules with credentials are refused")
+		env.Log.Warn("no key to open pull-through cache credentials with (set BERTH_CACHE_KEY_ID): rules with credentials cannot be used")
 		return nil, nil
 	}
 	awsCfg, err := env.SDK(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return kmskey.NewSealer(kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-		if ep := backend.Endpoint("KMS"); ep != nil {
-			o.BaseEndpoint = ep
-		}
-	}), env.Config.CacheKeyID), nil
+	return opener{kms: awscall.NewKMS(awsCfg), keyID: env.Config.CacheKeyID}, nil
+}
+
+// ErrNoSealing is what an Opener's Seal returns.
+var ErrNoSealing = errors.New("this function opens pull-through cache credentials but never seals them: rules are written through the admin API")
+
+// opener implements pullthrough.Sealer with kms:Decrypt alone.
+type opener struct {
+	kms   *awscall.KMS
+	keyID string
+}
+
+// Seal implements pullthrough.Sealer: ErrNoSealing.
+func (opener) Seal(context.Context, []byte, map[string]string) ([]byte, error) {
+	return nil, ErrNoSealing
+}
+
+// Open implements pullthrough.Sealer (kms:Decrypt, with the key named
+// so that a ciphertext of another key is refused).
+func (o opener) Open(ctx context.Context, sealed []byte, context map[string]string) ([]byte, error) {
+	return o.kms.Decrypt(ctx, o.keyID, sealed, context)
 }
 
 // Dispatcher returns where fills too long for a request go: the fill
@@ -65,15 +86,21 @@ func (i Invoker) DispatchFill(ctx context.Context, j pullthrough.Job) error {
 	return nil
 }
 
-// Open builds a function's pull-through cache over its stores: the KMS
-// sealer and the fill function from the environment. A function's fills
-// run in the fill function, never in a goroutine that would freeze with
-// the invocation.
+// Open builds a registry function's pull-through cache over its stores:
+// the Opener and the fill function from the environment. A function's
+// fills run in the fill function, never in a goroutine that would freeze
+// with the invocation.
 func Open(ctx context.Context, env app.Env, stores *backend.Stores) (*cachefn.Cache, error) {
-	sealer, err := Sealer(ctx, env)
+	o, err := Opener(ctx, env)
 	if err != nil {
 		return nil, err
 	}
+	return OpenWith(ctx, env, stores, o)
+}
+
+// OpenWith is Open with sealer in place of the Opener: the admin
+// function's, which seals the credentials of the rules it writes.
+func OpenWith(ctx context.Context, env app.Env, stores *backend.Stores, sealer pullthrough.Sealer) (*cachefn.Cache, error) {
 	d, err := Dispatcher(ctx, env)
 	if err != nil {
 		return nil, err
@@ -101,13 +128,13 @@ func Function(ctx context.Context) (*Filler, error) {
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := Sealer(ctx, env)
+	o, err := Opener(ctx, env)
 	if err != nil {
 		stores.Close()
 		return nil, err
 	}
 	// A fill never dispatches another: its blob is filled here.
-	c := cachefn.New(env, stores, sealer, cachefn.NoFillFunction)
+	c := cachefn.New(env, stores, o, cachefn.NoFillFunction)
 	if c == nil {
 		stores.Close()
 		return nil, fmt.Errorf("the %s backend keeps no pull-through cache state", env.Config.Backend)

@@ -3,8 +3,9 @@
 // twice, and the caller waits only for the queueing (~20 ms). The
 // retention function fans its runs out this way (shared/app/retentionfn)
 // and the blobs function hands long pull-through fills to the fill
-// function (shared/app/fillfn). It is its own package so that only the
-// functions that invoke another link the Lambda client.
+// function (shared/app/fillfn). It calls Lambda through shared/awscall,
+// not the SDK's Lambda client, which would cost the registry functions
+// that fill over a megabyte of bootstrap and its package init.
 package invoke
 
 import (
@@ -12,28 +13,21 @@ import (
 	"encoding/json"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/berth-registry/berth/shared/backend"
+	"github.com/berth-registry/berth/shared/awscall"
 )
 
 // Async invokes one function asynchronously.
 type Async struct {
-	client   *awslambda.Client
+	lambda   *awscall.Lambda
 	function string
 }
 
 // New returns an invoker of the named function with the SDK
-// configuration cfg (and the endpoint backend.Endpoint names, for
-// Lambda mode's emulator).
+// configuration cfg (and the endpoint AWS_ENDPOINT_URL_LAMBDA names,
+// for Lambda mode's invoke API).
 func New(cfg aws.Config, function string) *Async {
-	ep := backend.Endpoint("LAMBDA")
-	return &Async{function: function, client: awslambda.NewFromConfig(cfg, func(o *awslambda.Options) {
-		if ep != nil {
-			o.BaseEndpoint = ep
-		}
-	})}
+	return &Async{lambda: awscall.NewLambda(cfg), function: function}
 }
 
 // Invoke queues one invocation with payload as JSON.
@@ -42,6 +36,5 @@ func (a *Async) Invoke(ctx context.Context, payload any) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: &a.function, InvocationType: types.InvocationTypeEvent, Payload: b})
-	return err
+	return a.lambda.InvokeEvent(ctx, a.function, b)
 }

@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
 	"github.com/berth-registry/berth/shared/emulator"
 	"github.com/berth-registry/berth/shared/store/kmskey"
 )
@@ -16,13 +12,8 @@ import (
 // emulator: the ciphertext opens only with the context it was sealed
 // with, and holds no plaintext.
 func TestSealerOnLocalKMS(t *testing.T) {
-	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(emulator.KMS(t)),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	key, err := c.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String("berth test: cache credentials")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := kmskey.NewSealer(c, aws.ToString(key.KeyMetadata.Arn))
+	c, key := emulator.KMSKey(t)
+	s := kmskey.NewSealer(c, key)
 	secret := []byte(`{"username":"bot","password":"hunter2-upstream-secret"}`)
 	bound := map[string]string{"berth:tenancy": "dev", "berth:cache-rule": "dev/hub"}
 	sealed, err := s.Seal(t.Context(), secret, bound)

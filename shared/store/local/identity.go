@@ -19,7 +19,7 @@ var (
 	bucketAudit     = []byte("audit")
 )
 
-var identityBuckets = [][]byte{bucketTenancies, bucketUsers, bucketGroups, bucketTokens, bucketPolicies, bucketFederation, bucketAudit}
+var identityBuckets = [][]byte{bucketTenancies, bucketUsers, bucketGroups, bucketTokens, bucketPolicies, bucketFederation, bucketRoleMappings, bucketAudit}
 
 var _ store.Identity = (*Metadata)(nil)
 

@@ -23,6 +23,7 @@ func Identity(t *testing.T, open func(t *testing.T) store.Identity) {
 		{"groups and policies", groupPolicyTests},
 		{"tokens", tokenTests},
 		{"federation rules", federationTests},
+		{"AWS role mappings", roleMappingTests},
 		{"audit", auditTests},
 	}
 	for _, g := range groups {
