@@ -66,9 +66,10 @@ cli:
 conformance:
 	./scripts/conformance-local.sh
 
-## bench: the local gateway against go-containerregistry's in-memory registry
+## bench: Berth (auth on as make run gives it, and off) beside distribution and go-containerregistry's
+## in-memory registry, one run, with ratios; BENCH_FLAGS=-quick for a quick run (scripts/bench/main.go)
 bench:
-	./scripts/bench.sh
+	./scripts/bench.sh $(BENCH_FLAGS)
 
 clean:
 	rm -rf dist bin

@@ -188,6 +188,14 @@ type Tags interface {
 	ListTags(ctx context.Context, repo, after string, limit int) ([]Tag, error)
 }
 
+// TagNames is what a Tags store may also offer: ListTags' names alone,
+// for the tags list, which needs nothing else (decoding each record
+// cost more than the rest of listing a thousand tags).
+type TagNames interface {
+	// ListTagNames returns what ListTags returns, names only.
+	ListTagNames(ctx context.Context, repo, after string, limit int) ([]string, error)
+}
+
 // Blobs holds blob records and the per-repository links that make a blob
 // readable in a repository.
 type Blobs interface {
