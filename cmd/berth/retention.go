@@ -255,12 +255,15 @@ func (c *cli) retentionGC(ctx context.Context, args []string) error {
 		return c.printJSON(raw)
 	}
 	var res struct {
-		Links, Blobs, Seen int
-		Bytes              int64
+		Links, Blobs, Seen, Repointed int
+		Bytes                         int64
 	}
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "Removed %d links and %d blobs (%d bytes); %d new blobs seen\n", res.Links, res.Blobs, res.Bytes, res.Seen)
+	if res.Repointed > 0 {
+		fmt.Fprintf(c.stdout, "Repointed %d links at their healed blob's verified copy\n", res.Repointed)
+	}
 	return nil
 }

@@ -47,9 +47,9 @@ func (e *env) measureRes(t *testing.T, method, path string, body []byte, h map[s
 
 // bearer gets a registry token for scope with the admin's Basic
 // credentials, as docker does after a 401.
-func (e *env) bearer(t *testing.T, scope string) string {
+func (e *env) bearer(t *testing.T, scope string, more ...string) string {
 	t.Helper()
-	q := url.Values{"service": {"berth"}, "scope": {scope}}
+	q := url.Values{"service": {"berth"}, "scope": append([]string{scope}, more...)}
 	req, _ := http.NewRequest("GET", e.url("/token?"+q.Encode()), nil)
 	req.SetBasicAuth("dev/admin", e.local.AdminToken)
 	res, err := http.DefaultClient.Do(req)
@@ -143,6 +143,10 @@ func TestCostBudgets(t *testing.T) {
 	check("GET blob (307 to S3)", e.measure(t, "GET", "/v2/"+repo+"/blobs/"+d.String(), nil, auth, http.StatusTemporaryRedirect), budget{1, 0, 0})
 	check("HEAD blob", e.measure(t, "HEAD", "/v2/"+repo+"/blobs/"+d.String(), nil, auth, http.StatusOK), budget{0, 1, 0})
 	check("GET tags/list", e.measure(t, "GET", "/v2/"+repo+"/tags/list", nil, auth, http.StatusOK), unbudgeted)
+	mounted := "dev/cost/mounted"
+	mauth := map[string]string{"Authorization": e.bearer(t, "repository:"+mounted+":pull,push", "repository:"+repo+":pull")}
+	e.measure(t, "POST", "/v2/"+mounted+"/blobs/uploads/", nil, mauth, http.StatusAccepted) // creates the repository
+	check("POST mount (from another repository)", e.measure(t, "POST", "/v2/"+mounted+"/blobs/uploads/?mount="+d.String()+"&from="+repo, nil, mauth, http.StatusCreated), unbudgeted)
 
 	// The authorizer alone, on the same stores: a Bearer token is
 	// verified without the table; Basic reads it, then its cache.

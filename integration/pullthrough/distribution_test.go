@@ -27,22 +27,11 @@ import (
 	"github.com/berth-registry/berth/shared/emulator"
 )
 
-// distributionConfig is the distribution registry's configuration:
-// filesystem storage (blob GETs answered with the bytes, not a
-// redirect) and token authentication trusting the test's token server.
-const distributionConfig = `version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-http:
-  addr: %s
-auth:
+// distributionAuth is the distribution registry's auth section: token
+// authentication trusting the test's token server (after
+// emulator.DistributionConfig: filesystem storage, blob GETs answered
+// with the bytes, not a redirect).
+const distributionAuth = `auth:
   token:
     realm: %s/token
     service: distribution-test
@@ -85,7 +74,7 @@ func startDistribution(t *testing.T) *upstream {
 	}}})
 	addr := freeAddr(t)
 	cfg := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, distributionConfig, filepath.Join(dir, "storage"), addr, "http://"+host, jwks), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(emulator.DistributionConfig(filepath.Join(dir, "storage"), addr, "warn")+fmt.Sprintf(distributionAuth, "http://"+host, jwks)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", cfg)

@@ -3,7 +3,8 @@
 // upload's verification and its cancel, two chunks at one offset, first
 // writes of one immutable tag, a manifest push against retention and
 // garbage collection, a mount against a delete, a restore against
-// garbage collection — through the local gateway, on the embedded and
+// garbage collection, a heal against a mount and garbage collection, a
+// scrub's quarantine against a push of the true bytes — through the local gateway, on the embedded and
 // the aws backend (dynalite and gofakes3), many times each. After every
 // iteration it pulls what the requests left and checks the invariants
 // that docs/storage.md states for each state machine: every digest that

@@ -1,215 +1,203 @@
-// Command bench compares Berth's local gateway (embedded storage, AWS
-// limits on) with go-containerregistry's in-memory registry on the same
-// workloads, both served in-process on 127.0.0.1:
+// Command bench measures Berth beside the distribution registry and
+// go-containerregistry's in-memory registry on the same workloads, in
+// one run on 127.0.0.1:
 //
-//	go run ./scripts/bench [-duration 5s] [-rounds 3] [-reps 3] [-clients 8,32] [-cpuprofile berth.pprof]
+//	go run ./scripts/bench [-quick] [-duration 6s] [-rounds 3] [-reps 3] [-servers ...] [-workloads ...] [-cpuprofile berth.pprof]
 //
-// Workloads: push and pull of an image with 5 × 4 MiB random layers
-// (MB/s, every pulled layer re-hashed), push of 50 small images
-// (images/s), and manifest HEAD and GET by tag (requests/s) with N
-// concurrent keep-alive clients for a fixed duration, checking the status
-// and Docker-Content-Digest of every response; and the same manifest
-// requests made in-process (handler called directly, no sockets),
-// measured per second of CPU time. Inputs are generated from
-// a fixed seed, so both registries see identical bytes. Each workload
-// runs in rounds that alternate which registry goes first, and the median
-// round is reported, so that other load on the machine falls on both.
+// The registries (columns, -servers): distribution (its filesystem
+// driver, no authentication; the binary BERTH_DISTRIBUTION_REGISTRY
+// names, which scripts/bench.sh builds), ggcr (go-containerregistry's
+// in-memory registry), berth-off (`make run` with BERTH_AUTH=off) and
+// berth-on (`make run` as users get it: authentication on, AWS limits
+// on). Both Berths run in this process, configured by config.FromEnv
+// as `berth serve` is, on embedded storage in a temporary directory.
+// Against berth-on the client logs in as the bootstrap admin with its
+// auth token and uses the Docker token flow: go-containerregistry's
+// client asks the token endpoint for a Bearer token per push or pull,
+// and the raw-HTTP workloads send a Bearer token got the same way.
 //
-// Berth runs with authentication off (as `berth serve` with
-// BERTH_AUTH=off; it is on by default there), since ggcr has none: both
-// answer the same anonymous requests.
+// Workloads (-workloads): push (cold push of an image of 5 × 4 MiB
+// random layers, new content every repetition), pull (pull of it, every
+// layer re-hashed), small (50 small images pushed), tags (1,000 tags
+// created on one manifest by PUT, then the list of 1,000 fetched), head
+// and get (manifest HEAD with 8 and GET with 32 concurrent keep-alive
+// clients for a fixed duration, checking status and digest; GET reports
+// its p99 latency too), inproc (the same manifest requests made by
+// calling the handler directly, per second of CPU time; Berth and ggcr
+// only). Inputs come from a fixed seed, so every registry sees the same
+// bytes. Each workload runs in rounds that rotate which registry goes
+// first, and the median is reported, so that other load on the machine
+// falls on all alike.
 //
-// With -cpuprofile, a CPU profile is written for the span of the manifest
-// workloads. Each registry's server goroutines carry the pprof label
-// server=berth or server=ggcr, and the in-process calls inproc=berth or
-// inproc=ggcr, so `go tool pprof -tagfocus=server=berth -top bench
-// berth.pprof` shows Berth's side alone, without the load generator.
+// The table's ratio columns are speed-ups (above 1: the first is
+// faster) for every row, whether its unit is a rate or a time.
+//
+// With -cpuprofile, a CPU profile of the whole run is written. Each
+// in-process registry's server goroutines carry the pprof label
+// server=<name>, and the in-process calls inproc=<name>, so `go tool
+// pprof -tagfocus=server=berth-on -top bench berth.pprof` shows one
+// side alone; -servers and -workloads narrow the run to what is profiled.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
-
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
-
-	"github.com/berth-registry/berth/shared/config"
-	"github.com/berth-registry/berth/shared/inprocess"
 )
 
-// server is one registry under test.
-type server struct {
-	name string
-	host string // 127.0.0.1:port
-	// handler is the registry's http.Handler, for in-process calls.
-	handler http.Handler
-	// transport is shared by the push and pull workloads of this server.
-	transport *http.Transport
-	close     func()
-}
-
-// row is one line of the result table.
+// row is one line of the result table: a value per registry.
 type row struct {
 	workload, unit string
-	berth, ggcr    float64
+	// lowerBetter: the unit is a time, so a speed-up is a÷b inverted.
+	lowerBetter bool
+	vals        map[string]float64
+}
+
+// options are the command's flags.
+type options struct {
+	duration       time.Duration
+	rounds, reps   int
+	tags           int
+	servers, loads []string
+	cpuprofile     string
 }
 
 func main() {
-	duration := flag.Duration("duration", 5*time.Second, "how long each manifest HEAD/GET workload runs per registry and client count")
-	rounds := flag.Int("rounds", 3, "slices the manifest workloads' duration is split into, alternating registries (the median is reported)")
-	reps := flag.Int("reps", 3, "repetitions of the push/pull workloads, alternating registries (the median is reported)")
-	clientsFlag := flag.String("clients", "8,32", "comma-separated concurrent client counts for the manifest workloads")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the manifest workloads to this file (pprof labels server= and inproc= tell the registries apart)")
-	timeout := flag.Duration("timeout", 5*time.Minute, "upper bound on the whole run")
+	var o options
+	quick := flag.Bool("quick", false, "a quick run (about a minute): -duration 2s -rounds 1 -reps 1")
+	flag.DurationVar(&o.duration, "duration", 6*time.Second, "how long each manifest HEAD/GET workload runs per registry")
+	flag.IntVar(&o.rounds, "rounds", 3, "slices the manifest workloads' duration is split into, rotating registries (the median is reported)")
+	flag.IntVar(&o.reps, "reps", 3, "repetitions of the push, pull and tag workloads, rotating registries (the median is reported)")
+	flag.IntVar(&o.tags, "tags", 1000, "tags created and listed by the tags workload")
+	servers := flag.String("servers", strings.Join(allServers, ","), "registries to measure, in column order")
+	loads := flag.String("workloads", strings.Join(allWorkloads, ","), "workloads to run")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (pprof labels server= and inproc= tell the registries apart)")
+	flag.BoolVar(&traceRequests, "trace", false, "log every request the in-process registries serve, with its status and duration")
+	timeout := flag.Duration("timeout", 10*time.Minute, "upper bound on the whole run")
 	flag.Parse()
-	clients, err := parseClients(*clientsFlag)
-	if err != nil || *reps < 1 || *rounds < 1 || *duration <= 0 {
-		fmt.Fprintln(os.Stderr, "bench: -clients must be positive integers, -reps and -rounds ≥ 1, -duration > 0")
+	if *quick {
+		o.duration, o.rounds, o.reps = 2*time.Second, 1, 1
+	}
+	o.servers, o.loads = split(*servers), split(*loads)
+	if o.reps < 1 || o.rounds < 1 || o.duration <= 0 || o.tags < 1 || len(o.servers) == 0 {
+		fmt.Fprintln(os.Stderr, "bench: -reps, -rounds and -tags must be ≥ 1, -duration > 0, -servers not empty")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	rows, err := run(ctx, *duration, *rounds, *reps, clients, *cpuprofile)
-	printTable(os.Stdout, rows)
+	rows, err := run(ctx, o)
+	printTable(os.Stdout, o.servers, rows)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func parseClients(s string) ([]int, error) {
-	var out []int
+func split(s string) []string {
+	var out []string
 	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("bad client count %q", f)
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
 		}
-		out = append(out, n)
 	}
-	return out, nil
+	return out
 }
 
-func run(ctx context.Context, duration time.Duration, rounds, reps int, clients []int, cpuprofile string) ([]row, error) {
+// allWorkloads is every workload, in the order they run.
+var allWorkloads = []string{"push", "pull", "small", "tags", "head", "get", "inproc"}
+
+func run(ctx context.Context, o options) ([]row, error) {
+	for _, w := range o.loads {
+		if !slices.Contains(allWorkloads, w) {
+			return nil, fmt.Errorf("unknown workload %q (want some of %s)", w, strings.Join(allWorkloads, ","))
+		}
+	}
 	dir, err := os.MkdirTemp("", "berth-bench-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	berth, err := startBerth(ctx, dir, cpuprofile != "")
-	if err != nil {
-		return nil, fmt.Errorf("start berth: %w", err)
-	}
-	defer berth.close()
-	mem, err := startGGCR(cpuprofile != "")
-	if err != nil {
-		return nil, fmt.Errorf("start ggcr: %w", err)
-	}
-	defer mem.close()
-	servers := []*server{berth, mem}
-	requests := map[*server]int64{}
-
-	var rows []row
-	// add measures one workload in rounds, alternating which registry
-	// goes first so that load from elsewhere on the machine falls on both
-	// alike, and reports each registry's median.
-	add := func(workload, unit string, rounds int, f func(s *server, round int) (float64, error)) error {
-		vals := map[*server][]float64{}
-		for i := range rounds {
-			order := servers
-			if i%2 == 1 {
-				order = []*server{mem, berth}
-			}
-			for _, s := range order {
-				runtime.GC()
-				v, err := f(s, i)
-				if err != nil {
-					return fmt.Errorf("%s on %s: %w", workload, s.name, err)
-				}
-				vals[s] = append(vals[s], v)
-			}
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			s.close()
 		}
-		r := row{workload: workload, unit: unit, berth: median(vals[berth]), ggcr: median(vals[mem])}
-		rows = append(rows, r)
-		fmt.Fprintf(os.Stderr, "bench: %-26s berth %9.1f  ggcr %9.1f %-8s (rounds: berth %.1f, ggcr %.1f)\n",
-			workload, r.berth, r.ggcr, unit, vals[berth], vals[mem])
-		return nil
-	}
-
-	big, err := bigImages(reps)
-	if err != nil {
-		return rows, err
-	}
-	err = add("push 5×4 MiB image", "MB/s", reps, func(s *server, i int) (float64, error) { return pushBig(ctx, s, big[i]) })
-	if err != nil {
-		return rows, err
-	}
-	err = add("pull 5×4 MiB image", "MB/s", reps, func(s *server, i int) (float64, error) { return pullBig(ctx, s, big[i]) })
-	if err != nil {
-		return rows, err
-	}
-	small, err := smallImages(reps, 50)
-	if err != nil {
-		return rows, err
-	}
-	err = add("push 50 small images", "images/s", reps, func(s *server, i int) (float64, error) { return pushSmall(ctx, s, small[i]) })
-	if err != nil {
-		return rows, err
-	}
-
-	// The manifest workloads read the first big image by tag. One CPU
-	// profile spans them all; the server label tells the sides apart.
-	if cpuprofile != "" {
-		stop, err := startProfile(cpuprofile)
+	}()
+	for _, name := range o.servers {
+		s, err := start(ctx, name, dir, o.cpuprofile != "")
 		if err != nil {
-			return rows, err
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		servers = append(servers, s)
+	}
+	if o.cpuprofile != "" {
+		stop, err := startProfile(o.cpuprofile)
+		if err != nil {
+			return nil, err
 		}
 		defer stop()
 	}
-	for _, method := range []string{http.MethodHead, http.MethodGet} {
-		for _, n := range clients {
-			name := fmt.Sprintf("manifest %s, %d clients", method, n)
-			err := add(name, "req/s", rounds, func(s *server, _ int) (float64, error) {
-				rate, count, err := hammer(ctx, s, method, big[0], n, duration/time.Duration(rounds))
-				requests[s] += count
-				return rate, err
-			})
+	b := &bench{ctx: ctx, o: o, servers: servers}
+	for _, w := range allWorkloads {
+		if !slices.Contains(o.loads, w) {
+			continue
+		}
+		if err := workloads[w](b); err != nil {
+			return b.rows, err
+		}
+	}
+	return b.rows, nil
+}
+
+// bench is one run: its options, servers and the rows measured so far.
+type bench struct {
+	ctx     context.Context
+	o       options
+	servers []*server
+	rows    []row
+	// big are the 5 × 4 MiB images, one per repetition; the pull and
+	// manifest workloads read big[0] (pushed by the push workload, or
+	// by need).
+	big      []testImage
+	bigReady map[*server]bool
+}
+
+// add measures one workload in rounds, rotating which registry goes
+// first, and adds a row of each registry's median.
+func (b *bench) add(workload, unit string, lowerBetter bool, rounds int, f func(s *server, round int) (float64, error)) error {
+	vals := map[string][]float64{}
+	for i := range rounds {
+		for j := range b.servers {
+			s := b.servers[(i+j)%len(b.servers)]
+			runtime.GC()
+			v, err := f(s, i)
 			if err != nil {
-				return rows, err
+				return fmt.Errorf("%s on %s: %w", workload, s.name, err)
 			}
+			vals[s.name] = append(vals[s.name], v)
 		}
 	}
-	// The same requests without sockets or clients: one goroutine calls
-	// each registry's handler directly, and the rate is per second of
-	// the process's CPU time, so that it measures the server's own work
-	// and holds up on a busy machine.
-	for _, method := range []string{http.MethodHead, http.MethodGet} {
-		name := fmt.Sprintf("manifest %s, in-process", method)
-		allocs := map[*server]float64{}
-		err := add(name, "req/CPU-s", rounds, func(s *server, _ int) (float64, error) {
-			rate, a, err := inProcess(ctx, s, method, big[0], duration/time.Duration(rounds))
-			allocs[s] = a
-			return rate, err
-		})
-		if err != nil {
-			return rows, err
-		}
-		fmt.Fprintf(os.Stderr, "bench: %-26s allocations/request: berth %.0f, ggcr %.0f\n", name, allocs[berth], allocs[mem])
+	b.addRow(workload, unit, lowerBetter, vals)
+	return nil
+}
+
+// addRow adds a row of the median of each registry's values.
+func (b *bench) addRow(workload, unit string, lowerBetter bool, vals map[string][]float64) {
+	r := row{workload: workload, unit: unit, lowerBetter: lowerBetter, vals: map[string]float64{}}
+	var line strings.Builder
+	for _, s := range b.servers {
+		r.vals[s.name] = median(vals[s.name])
+		fmt.Fprintf(&line, "  %s %.4g %v", s.name, r.vals[s.name], vals[s.name])
 	}
-	fmt.Fprintf(os.Stderr, "bench: manifest requests served: berth %d, ggcr %d\n", requests[berth], requests[mem])
-	return rows, nil
+	b.rows = append(b.rows, r)
+	fmt.Fprintf(os.Stderr, "bench: %-34s %s:%s\n", workload, unit, line.String())
 }
 
 // startProfile starts a CPU profile written to path when stopped.
@@ -228,84 +216,64 @@ func startProfile(path string) (func(), error) {
 	}, nil
 }
 
-// serve runs h on a fresh 127.0.0.1 port.
-func serve(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() { _ = srv.Serve(ln) }()
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
 	}
-	return ln.Addr().String(), stop, nil
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func startBerth(ctx context.Context, dir string, label bool) (*server, error) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	l, err := inprocess.New(ctx, config.Config{Backend: "embedded", Data: dir, Limits: true, PresignTTL: 15 * time.Minute}, quiet)
-	if err != nil {
-		return nil, err
-	}
-	var h http.Handler = l.Gateway
-	handler := h
-	if label {
-		h = labeled(h, "berth")
-	}
-	host, stop, err := serve(h)
-	if err != nil {
-		l.Close()
-		return nil, err
-	}
-	return &server{name: "berth", host: host, handler: handler, transport: newTransport(4), close: func() { stop(); l.Close() }}, nil
-}
+// ratios are the speed-up columns: numerator and denominator registries.
+var ratios = [][2]string{{berthOnName, distName}, {berthOnName, berthOffName}, {berthOffName, distName}, {berthOnName, ggcrName}}
 
-func startGGCR(label bool) (*server, error) {
-	h := ggcr.New(ggcr.WithReferrersSupport(true), ggcr.Logger(log.New(io.Discard, "", 0)))
-	handler := h
-	if label {
-		h = labeled(h, "ggcr")
+func printTable(w *os.File, names []string, rows []row) {
+	var b strings.Builder
+	b.WriteString("| workload | unit |")
+	for _, n := range names {
+		b.WriteString(" " + n + " |")
 	}
-	host, stop, err := serve(h)
-	if err != nil {
-		return nil, err
-	}
-	return &server{name: "ggcr", host: host, handler: handler, transport: newTransport(4), close: stop}, nil
-}
-
-// labeled tags the goroutines serving h (and those they start) with a
-// pprof label, so a profile can be narrowed to the server side.
-func labeled(h http.Handler, name string) http.Handler {
-	labels := pprof.Labels("server", name)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pprof.Do(r.Context(), labels, func(ctx context.Context) { h.ServeHTTP(w, r.WithContext(ctx)) })
-	})
-}
-
-// newTransport is a keep-alive transport for up to conns parallel
-// connections to one host.
-func newTransport(conns int) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = conns * 2
-	t.MaxIdleConnsPerHost = conns * 2
-	t.Proxy = nil
-	return t
-}
-
-func printTable(w io.Writer, rows []row) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\tunit\tberth\tggcr\tberth/ggcr\t")
-	for _, r := range rows {
-		ratio := "-"
-		if r.ggcr > 0 {
-			ratio = fmt.Sprintf("%.2f×", r.berth/r.ggcr)
+	var rs [][2]string
+	for _, r := range ratios {
+		if slices.Contains(names, r[0]) && slices.Contains(names, r[1]) {
+			rs = append(rs, r)
+			fmt.Fprintf(&b, " %s vs %s |", r[0], r[1])
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%s\t\n", r.workload, r.unit, r.berth, r.ggcr, ratio)
 	}
-	if err := tw.Flush(); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-		fmt.Fprintln(os.Stderr, "bench:", err)
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(names)+len(rs)) + "\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s |", r.workload, r.unit)
+		for _, n := range names {
+			b.WriteString(" " + format(r.vals[n]) + " |")
+		}
+		for _, q := range rs {
+			a, d := r.vals[q[0]], r.vals[q[1]]
+			if r.lowerBetter {
+				a, d = d, a
+			}
+			if d > 0 && a > 0 {
+				fmt.Fprintf(&b, " %.2f× |", a/d)
+			} else {
+				b.WriteString(" - |")
+			}
+		}
+		b.WriteString("\n")
 	}
+	fmt.Fprint(w, b.String())
+}
+
+func format(v float64) string {
+	switch {
+	case v == 0:
+		return "-"
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
 }

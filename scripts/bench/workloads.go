@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -83,7 +82,7 @@ func bigImages(reps int) ([]testImage, error) {
 	sizes := slices.Repeat([]int{bigLayerSize}, bigLayers)
 	var out []testImage
 	for i := range reps {
-		ti, err := newImage("bench/big-"+strconv.Itoa(i), uint64(i), sizes)
+		ti, err := newImage("dev/bench/big-"+strconv.Itoa(i), uint64(i), sizes)
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +102,7 @@ func smallImages(reps, n int) ([][]testImage, error) {
 			if i%2 == 1 {
 				sizes = append(sizes, 16<<10-i*100)
 			}
-			repo := fmt.Sprintf("bench/small-%d-%d", r, i)
+			repo := fmt.Sprintf("dev/bench/small-%d-%d", r, i)
 			ti, err := newImage(repo, uint64(1000+r*n+i), sizes)
 			if err != nil {
 				return nil, err
@@ -119,7 +118,11 @@ func (s *server) ref(repo string) (name.Reference, error) {
 }
 
 func (s *server) options(ctx context.Context) []remote.Option {
-	return []remote.Option{remote.WithContext(ctx), remote.WithTransport(s.transport)}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(s.transport)}
+	if s.login != nil {
+		opts = append(opts, remote.WithAuth(s.login))
+	}
+	return opts
 }
 
 func (s *server) push(ctx context.Context, ti testImage) error {
@@ -130,23 +133,23 @@ func (s *server) push(ctx context.Context, ti testImage) error {
 	return remote.Write(ref, ti.img, s.options(ctx)...)
 }
 
-// pushBig pushes a big image and returns MB/s.
+// pushBig pushes a big image and returns the seconds it took.
 func pushBig(ctx context.Context, s *server, ti testImage) (float64, error) {
 	start := time.Now()
 	if err := s.push(ctx, ti); err != nil {
 		return 0, err
 	}
-	return float64(ti.bytes) / time.Since(start).Seconds() / 1e6, nil
+	return time.Since(start).Seconds(), nil
 }
 
 // pullBig pulls a big image, fetching its config and all layers in
-// parallel and hashing every layer, and returns MB/s.
+// parallel and hashing every layer, and returns the seconds it took.
 func pullBig(ctx context.Context, s *server, ti testImage) (float64, error) {
 	start := time.Now()
 	if err := s.pull(ctx, ti); err != nil {
 		return 0, err
 	}
-	return float64(ti.bytes) / time.Since(start).Seconds() / 1e6, nil
+	return time.Since(start).Seconds(), nil
 }
 
 func (s *server) pull(ctx context.Context, ti testImage) error {
@@ -202,7 +205,7 @@ func checkLayer(l v1.Layer, want v1.Hash) error {
 	return nil
 }
 
-// pushSmall pushes every image in turn and returns images/s.
+// pushSmall pushes every image in turn and returns the seconds it took.
 func pushSmall(ctx context.Context, s *server, imgs []testImage) (float64, error) {
 	start := time.Now()
 	for _, ti := range imgs {
@@ -210,16 +213,21 @@ func pushSmall(ctx context.Context, s *server, imgs []testImage) (float64, error
 			return 0, err
 		}
 	}
-	return float64(len(imgs)) / time.Since(start).Seconds(), nil
+	return time.Since(start).Seconds(), nil
 }
 
 const manifestAccept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, " +
 	"application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
 
 // hammer sends manifest requests by tag from n keep-alive clients for d
-// and returns requests/s and the number of requests. Every response must be 200 with ti's digest and
-// size; a GET's body must hash to that digest.
-func hammer(ctx context.Context, s *server, method string, ti testImage, n int, d time.Duration) (float64, int64, error) {
+// and returns requests/s and the 99th percentile latency. Every response
+// must be 200 with ti's digest and size; a GET's body must hash to that
+// digest.
+func hammer(ctx context.Context, s *server, method string, ti testImage, n int, d time.Duration) (float64, time.Duration, error) {
+	authz, err := s.authorization(ctx, "repository:"+ti.repo+":pull")
+	if err != nil {
+		return 0, 0, err
+	}
 	tr := newTransport(n)
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -232,6 +240,9 @@ func hammer(ctx context.Context, s *server, method string, ti testImage, n int, 
 			return err
 		}
 		req.Header.Set("Accept", manifestAccept)
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
 		res, err := client.Do(req)
 		if err != nil {
 			return err
@@ -266,17 +277,17 @@ func hammer(ctx context.Context, s *server, method string, ti testImage, n int, 
 	if err := context.Cause(ctx); err != nil {
 		return 0, 0, err
 	}
-	var count atomic.Int64
+	lat := make([][]time.Duration, n)
 	start := time.Now()
 	deadline := start.Add(d)
-	for range n {
+	for i := range n {
 		wg.Go(func() {
-			for time.Now().Before(deadline) && ctx.Err() == nil {
+			for t := time.Now(); t.Before(deadline) && ctx.Err() == nil; t = time.Now() {
 				if err := one(); err != nil {
 					cancel(err)
 					return
 				}
-				count.Add(1)
+				lat[i] = append(lat[i], time.Since(t))
 			}
 		})
 	}
@@ -284,7 +295,12 @@ func hammer(ctx context.Context, s *server, method string, ti testImage, n int, 
 	if err := context.Cause(ctx); err != nil {
 		return 0, 0, err
 	}
-	return float64(count.Load()) / time.Since(start).Seconds(), count.Load(), nil
+	all := slices.Concat(lat...)
+	if len(all) == 0 {
+		return 0, 0, fmt.Errorf("%s %s: no request completed in %v", method, url, d)
+	}
+	slices.Sort(all)
+	return float64(len(all)) / time.Since(start).Seconds(), all[len(all)*99/100], nil
 }
 
 // inProcess calls s's handler directly with manifest requests by tag for
@@ -292,6 +308,10 @@ func hammer(ctx context.Context, s *server, method string, ti testImage, n int, 
 // allocations per request. Responses are checked as hammer checks them.
 func inProcess(ctx context.Context, s *server, method string, ti testImage, d time.Duration) (float64, float64, error) {
 	url := "http://" + s.host + "/v2/" + ti.repo + "/manifests/" + tag
+	authz, err := s.authorization(ctx, "repository:"+ti.repo+":pull")
+	if err != nil {
+		return 0, 0, err
+	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpu0, err := cpuTime()
@@ -309,6 +329,9 @@ func inProcess(ctx context.Context, s *server, method string, ti testImage, d ti
 			req := httptest.NewRequestWithContext(ctx, method, url, nil)
 			req.Header.Set("Accept", manifestAccept)
 			req.Header.Set("User-Agent", "Go-http-client/1.1")
+			if authz != "" {
+				req.Header.Set("Authorization", authz)
+			}
 			rec := httptest.NewRecorder()
 			s.handler.ServeHTTP(rec, req)
 			res := rec.Result()
@@ -348,13 +371,4 @@ func cpuTime() (time.Duration, error) {
 func digestOf(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -244,16 +244,21 @@ func (i *Issuer) TTL() time.Duration { return i.ttl }
 // Verifier checks registry tokens: algorithm (ES256 only, so "none" and
 // HMAC-with-the-public-key confusion are refused), key id, signature,
 // expiry, audience and issuer.
+//
+// It remembers the tokens it verified until they expire (see verified),
+// so a client's many requests with one token cost one signature check
+// per process: on Lambda, per warm authorizer instance.
 type Verifier struct {
 	keys    map[string]*ecdsa.PublicKey
 	issuer  string
 	service string
 	now     func() time.Time
+	cache   *verified
 }
 
 // NewVerifier returns a Verifier trusting the given public keys.
 func NewVerifier(issuer, service string, keys ...*ecdsa.PublicKey) *Verifier {
-	v := &Verifier{keys: map[string]*ecdsa.PublicKey{}, issuer: issuer, service: service, now: time.Now}
+	v := &Verifier{keys: map[string]*ecdsa.PublicKey{}, issuer: issuer, service: service, now: time.Now, cache: newVerified()}
 	for _, k := range keys {
 		v.keys[KeyID(k)] = k
 	}
@@ -261,18 +266,36 @@ func NewVerifier(issuer, service string, keys ...*ecdsa.PublicKey) *Verifier {
 }
 
 // WithClock returns a copy of the Verifier that checks expiry and
-// not-before against now: the clock the Issuer signs with.
+// not-before against now: the clock the Issuer signs with. The copy has
+// a cache of its own, since what is valid depends on the clock.
 func (v *Verifier) WithClock(now func() time.Time) *Verifier {
 	c := *v
 	c.now = now
+	c.cache = newVerified()
 	return &c
 }
 
 // ErrBadToken is returned for every token that does not verify.
 var ErrBadToken = errors.New("invalid registry token")
 
-// Verify parses and checks a token.
+// Verify parses and checks a token. The claims returned are the
+// caller's own copy, also when the token was verified before (their
+// Access and Groups slices are shared: read them, do not modify them).
 func (v *Verifier) Verify(token string) (*Claims, error) {
+	key := sha256.Sum256([]byte(token))
+	if c, ok := v.cache.get(key, v.now()); ok {
+		return c, nil
+	}
+	c, err := v.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(key, c, v.now())
+	return c, nil
+}
+
+// verify parses and checks a token in full.
+func (v *Verifier) verify(token string) (*Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)

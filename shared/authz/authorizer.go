@@ -286,7 +286,10 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 	// The scope goes into the challenge: only a name the grammar allows
 	// is put there (Challenge quotes it too).
 	scope := ""
-	if name != "" && oci.ValidName(name) == nil {
+	// The name is checked once: the grammar is most of what deciding
+	// a Bearer request costs once its token is cached.
+	validName := name != "" && oci.ValidName(name) == nil
+	if validName {
 		scope = scopeFor(name, action)
 	} else if action == route.ActionCatalog {
 		scope = scopeFor("", action)
@@ -324,7 +327,7 @@ func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 		}
 		return allow, nil
 	}
-	if oci.ValidName(name) != nil {
+	if !validName {
 		// Let the function answer NAME_INVALID; a bad name holds nothing.
 		if c.Principal.Anonymous() && c.Via != "bearer" {
 			return unauthorized(scope, "authentication required"), nil

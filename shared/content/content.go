@@ -28,10 +28,12 @@ const DefaultRehashMax = 4 << 20
 // collected since).
 var ErrCollected = errors.New("the blob was garbage-collected since it was uploaded")
 
-// BlobRecords are the blob records Blobs writes.
+// BlobRecords are the blob records Blobs writes, and the links a heal
+// repoints.
 type BlobRecords interface {
 	store.Blobs
 	store.BlobRepairs
+	ListRepositories(ctx context.Context, after string, limit int) ([]string, error)
 }
 
 // Blobs records blobs whose bytes are stored and whose digest was
@@ -55,9 +57,10 @@ type Blobs struct {
 // is checked before it is trusted: the existing record wins and b's
 // object is deleted, unless its object is missing or does not hold the
 // digest's bytes; then b replaces it (one write conditional on the
-// record still naming the bad object) and the mismatch is logged. The
-// bad object stays (another record may name it, and links made before
-// still do; `berth blobs verify` quarantines those).
+// record still naming the bad object) and the mismatch is logged; then
+// every repository's link that still names the bad object is repointed
+// at b (Repoint), so no pull is served the bad bytes after the heal
+// answers. The bad object stays (another record may name it).
 func (bs Blobs) Record(ctx context.Context, b store.Blob) (store.Blob, error) {
 	err := bs.Meta.PutBlob(ctx, b)
 	if err == nil {
@@ -85,6 +88,7 @@ func (bs Blobs) Record(ctx context.Context, b store.Blob) (store.Blob, error) {
 		}
 		err = bs.Meta.ReplaceBlob(ctx, b, cur)
 		if err == nil {
+			bs.repoint(ctx, b)
 			return b, nil
 		} else if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 			return b, err
@@ -92,6 +96,23 @@ func (bs Blobs) Record(ctx context.Context, b store.Blob) (store.Blob, error) {
 		// The record changed meanwhile: look again.
 	}
 	return b, fmt.Errorf("blob %s kept changing while it was recorded", b.Digest)
+}
+
+// repoint moves the links made before a heal onto its record. A
+// failure is logged, not answered: the record is healed, and garbage
+// collection repoints what is left (docs/storage.md, "Detect and heal").
+func (bs Blobs) repoint(ctx context.Context, b store.Blob) {
+	moved, err := Repoint(ctx, bs.Meta, b)
+	if bs.Log == nil {
+		return
+	}
+	if err != nil {
+		bs.Log.WarnContext(ctx, "repointing the links of a healed blob failed; garbage collection repoints them",
+			"digest", b.Digest.String(), "error", err.Error())
+	}
+	if len(moved) > 0 {
+		bs.Log.InfoContext(ctx, "links of a healed blob repointed at the verified copy", "digest", b.Digest.String(), "repositories", moved)
+	}
 }
 
 // existing returns the record a commit links to when the digest is

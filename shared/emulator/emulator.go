@@ -185,6 +185,26 @@ func Distribution(t testing.TB) string {
 	return p
 }
 
+// DistributionConfig is a configuration of the distribution registry:
+// the filesystem driver rooted at root, listening on addr, deletes
+// allowed, no access log, logging at level. A caller appends what it
+// needs more (an auth section).
+func DistributionConfig(root, addr, level string) string {
+	return fmt.Sprintf(`version: 0.1
+log:
+  level: %s
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+`, level, root, addr)
+}
+
 // start runs bin with args ({addr}: a free 127.0.0.1 port, {dir}: a new
 // temporary directory) under a shell that ends it, and removes the
 // directory, when this process's end closes its stdin. It waits until

@@ -81,11 +81,36 @@ func payloadBound(ev *events.APIGatewayV2HTTPRequest) int {
 	for _, s := range []string{rc.DomainName, rc.DomainPrefix, rc.RequestID, rc.HTTP.Path, rc.HTTP.Method, rc.HTTP.Protocol, rc.HTTP.SourceIP, rc.HTTP.UserAgent, rc.Time, rc.Stage, rc.APIID, rc.AccountID} {
 		n += strBound(s)
 	}
-	if rc.Authorizer != nil {
-		b, _ := json.Marshal(rc.Authorizer)
-		n += len(b)
+	if a := rc.Authorizer; a != nil {
+		n += authorizerBound(a)
 	}
 	return n + bodyBound(ev.Body, ev.IsBase64Encoded)
+}
+
+// authorizerBound bounds the authorizer's part of an event: a simple
+// response's context holds strings, booleans and numbers, which are
+// bounded without encoding them; anything else is encoded to count it.
+func authorizerBound(a *events.APIGatewayV2HTTPRequestContextAuthorizerDescription) int {
+	if a.JWT != nil || a.IAM != nil {
+		b, _ := json.Marshal(a)
+		return len(b)
+	}
+	n := 64 // "authorizer":{"lambda":{...}} and the separators
+	for k, v := range a.Lambda {
+		n += strBound(k) + 2
+		switch v := v.(type) {
+		case string:
+			n += strBound(v)
+		case bool, nil:
+			n += len("false")
+		case int, int64, float64:
+			n += 24 // the longest JSON number Go writes for them
+		default:
+			b, _ := json.Marshal(v)
+			n += len(b)
+		}
+	}
+	return n
 }
 
 // responseBound is an upper bound of the JSON size of a response.

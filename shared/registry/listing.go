@@ -68,21 +68,32 @@ func (reg *Registry) tags(w http.ResponseWriter, r *http.Request, m route.Match)
 	}{Name: name, Tags: []string{}}
 	if n > 0 {
 		// One extra tells whether another page follows.
-		tags, err := reg.meta.ListTags(ctx, name, last, n+1)
+		names, err := reg.tagNames(ctx, name, last, n+1)
 		if err != nil {
 			return err
 		}
-		for i, t := range tags {
-			if i == n {
-				nextLink(w, "/v2/"+name+"/tags/list", n, out.Tags[n-1])
-				break
-			}
-			out.Tags = append(out.Tags, t.Name)
+		if len(names) > n {
+			names = names[:n]
+			nextLink(w, "/v2/"+name+"/tags/list", n, names[n-1])
 		}
+		out.Tags = append(out.Tags, names...)
 	}
 	body, _ := json.Marshal(out)
 	writeJSON(w, r, http.StatusOK, "application/json", body)
 	return nil
+}
+
+// tagNames lists tag names, from the names alone where the store can.
+func (reg *Registry) tagNames(ctx context.Context, repo, after string, limit int) ([]string, error) {
+	if tn, ok := reg.meta.(store.TagNames); ok {
+		return tn.ListTagNames(ctx, repo, after, limit)
+	}
+	tags, err := reg.meta.ListTags(ctx, repo, after, limit)
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.Name
+	}
+	return names, err
 }
 
 // catalog serves GET /v2/_catalog (the Docker registry's catalog API,

@@ -1,12 +1,12 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -156,7 +156,31 @@ func (reg *Registry) mount(ctx context.Context, name, mount, from string) (bool,
 	} else if err != nil {
 		return false, err
 	}
-	return true, reg.meta.LinkBlob(ctx, name, b)
+	if err := reg.meta.LinkBlob(ctx, name, b); err != nil {
+		return false, err
+	}
+	return true, reg.settle(ctx, name, b)
+}
+
+// settle checks, after linking l into repo, that l's object is still
+// its digest's record's: a heal that replaced the record after the link
+// l was copied from was read may have walked past repo before this link
+// was written, so the link is moved onto the record's object here. One
+// read; a write only then. (Either this read follows the heal's record
+// write, or the heal's walk follows this link's write: one of the two
+// repoints it.)
+func (reg *Registry) settle(ctx context.Context, repo string, l store.Blob) error {
+	cur, err := reg.meta.GetBlob(ctx, l.Digest)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && cur.Key == l.Key) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	err = reg.meta.RepointLink(ctx, repo, cur, l.Key)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return nil // moved or removed since: not this link's to mend
+	}
+	return err
 }
 
 func (reg *Registry) newUpload(name string) store.Upload {
@@ -189,12 +213,22 @@ func (reg *Registry) uploadStatus(w http.ResponseWriter, u store.Upload, status 
 }
 
 func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
+	// A body of announced length is read into one buffer of that size
+	// (io.ReadAll would grow and copy it a dozen times for a layer);
+	// the announcement is trusted only up to what one request can carry.
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= maxBodyHint {
+		buf.Grow(int(n) + bytes.MinRead) // room for ReadFrom's probe for EOF: no regrowth
+	}
+	if _, err := buf.ReadFrom(r.Body); err != nil {
 		return nil, errcode.New(errcode.BlobUploadInvalid, "reading request body: %v", err)
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
+
+// maxBodyHint bounds the Content-Length readBody allocates for up front:
+// API Gateway's 10 MB request limit.
+const maxBodyHint = 10 << 20
 
 // parseContentRange reads a chunk's Content-Range, "<start>-<end>" (with
 // "bytes " before and "/<size>" after, as some clients send it): ok only

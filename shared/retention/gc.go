@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/content"
 	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/store"
 	"github.com/berth-registry/berth/shared/usage"
@@ -26,6 +27,10 @@ type Collection struct {
 	// Seen are blob records seen for the first time: they become
 	// collectable one grace period later.
 	Seen int `json:"seen"`
+	// Repointed are the links moved onto their record's object: links
+	// that still named an object a heal replaced (docs/storage.md,
+	// "Detect and heal").
+	Repointed int `json:"repointed"`
 }
 
 // Collect is Berth's blob garbage collector: mark-and-sweep with
@@ -50,9 +55,17 @@ type Collection struct {
 // rolls the push back if one is gone). With Grace longer than any one
 // request, every such touch postdates the cutoff of any collection
 // that could act on it.
+//
+// Repair: a link whose key is not its record's (made before a heal
+// replaced the record, by a mount or commit racing the heal, or left by
+// a heal that stopped before it had repointed every repository) is
+// moved onto the record's object, each on the condition that the link
+// is unchanged. Collection deletes only the objects of condemned
+// records, and a record is condemned only when no link names its
+// digest, so no repair can leave a link naming a deleted object.
 func (s *Service) Collect(ctx context.Context, now time.Time) (Collection, error) {
 	c := Collection{Marker: "gc-" + newRunID(now), Cutoff: now.Add(-s.cfg.Grace)}
-	linked := map[digest.Digest]bool{}
+	linked := map[digest.Digest]string{}
 	tally := usage.NewTally()
 	for after := ""; ; {
 		names, err := s.st.Meta.ListRepositories(ctx, after, page)
@@ -91,7 +104,7 @@ func (s *Service) Collect(ctx context.Context, now time.Time) (Collection, error
 		return c, err
 	}
 	s.log.InfoContext(ctx, "garbage collected", "marker", c.Marker, "repositories", c.Repositories,
-		"links", c.Links, "blobs", c.Blobs, "bytes", c.Bytes, "seen", c.Seen)
+		"links", c.Links, "blobs", c.Blobs, "bytes", c.Bytes, "seen", c.Seen, "repointed", c.Repointed)
 	return c, nil
 }
 
@@ -112,9 +125,23 @@ func (s *Service) recordUsage(ctx context.Context, us []store.Usage) error {
 	return nil
 }
 
+// mixedKeys is linked's value for a digest whose links name different
+// objects.
+const mixedKeys = "\x00mixed"
+
+// keep adds a surviving link to linked: the key its links name, or
+// mixedKeys.
+func keep(linked map[digest.Digest]string, l store.Blob) {
+	if k, ok := linked[l.Digest]; !ok {
+		linked[l.Digest] = l.Key
+	} else if k != l.Key {
+		linked[l.Digest] = mixedKeys
+	}
+}
+
 // sweepLinks deletes a repository's stale unreferenced links and adds
 // the blobs of the others to linked, and to the usage tally.
-func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, linked map[digest.Digest]bool, tally *usage.Tally) error {
+func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, linked map[digest.Digest]string, tally *usage.Tally) error {
 	refs := map[digest.Digest]bool{}
 	for after := digest.Digest(""); ; {
 		ms, err := s.st.Meta.ListManifests(ctx, repo, after, page)
@@ -153,7 +180,7 @@ func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, li
 		}
 		for _, l := range ls {
 			if refs[l.Digest] || !l.Touched.Before(c.Cutoff) {
-				linked[l.Digest] = true
+				keep(linked, l.Blob)
 				tally.Link(repo, l.Digest, l.Size)
 				continue
 			}
@@ -161,7 +188,7 @@ func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, li
 			case err == nil:
 				c.Links++
 			case errors.Is(err, store.ErrConflict):
-				linked[l.Digest] = true // touched meanwhile: in use
+				keep(linked, l.Blob) // touched meanwhile: in use
 				tally.Link(repo, l.Digest, l.Size)
 			case !errors.Is(err, store.ErrNotFound):
 				return err
@@ -175,8 +202,9 @@ func (s *Service) sweepLinks(ctx context.Context, repo string, c *Collection, li
 }
 
 // sweepBlob stamps, condemns or finishes one blob record that no link
-// names.
-func (s *Service) sweepBlob(ctx context.Context, b store.BlobState, c *Collection, linked map[digest.Digest]bool) error {
+// names, and repoints the links of one that some link names under
+// another key.
+func (s *Service) sweepBlob(ctx context.Context, b store.BlobState, c *Collection, linked map[digest.Digest]string) error {
 	if b.Touched.IsZero() && b.Condemned == "" {
 		// First sighting (of every new record, linked or not): the
 		// stamp is on the store's clock, which touches use, whatever
@@ -187,7 +215,10 @@ func (s *Service) sweepBlob(ctx context.Context, b store.BlobState, c *Collectio
 		}
 		return ignore(err, store.ErrNotFound, store.ErrConflict)
 	}
-	if linked[b.Digest] {
+	if k, ok := linked[b.Digest]; ok {
+		if k != b.Key && b.Condemned == "" {
+			return s.repoint(ctx, b.Blob, c)
+		}
 		return nil
 	}
 	marker := b.Condemned
@@ -217,6 +248,21 @@ func (s *Service) sweepBlob(ctx context.Context, b store.BlobState, c *Collectio
 	c.Blobs++
 	c.Bytes += b.Size
 	return nil
+}
+
+// repoint moves the links of b's digest that name another object onto
+// b's, if b is still the digest's record.
+func (s *Service) repoint(ctx context.Context, b store.Blob, c *Collection) error {
+	if cur, err := s.st.Meta.GetBlob(ctx, b.Digest); err != nil || cur.Key != b.Key {
+		return ignore(err, store.ErrNotFound) // replaced since it was listed: the next collection looks again
+	}
+	moved, err := content.Repoint(ctx, s.st.Meta, b)
+	c.Repointed += len(moved)
+	if len(moved) > 0 {
+		s.log.WarnContext(ctx, "links named an object their blob record no longer names; repointed",
+			"digest", b.Digest.String(), "key", b.Key, "repositories", moved)
+	}
+	return err
 }
 
 // ignore returns nil when err is one of the expected outcomes.

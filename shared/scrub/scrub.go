@@ -5,8 +5,9 @@
 // quarantined: its record is condemned (never reused: the next verified
 // upload of the digest replaces it, and garbage collection removes it
 // and its object once nothing links it), and every repository link that
-// names the bad object is removed, so no pull is served those bytes and
-// a pusher's existence check asks for the blob again.
+// names the bad object is removed (on that condition: a link a push of
+// the verified bytes wrote meanwhile stays), so no pull is served those
+// bytes and a pusher's existence check asks for the blob again.
 //
 // A scrub runs within one request's budget and says where to continue;
 // the CLI repeats it until done.
@@ -24,6 +25,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/shared/content"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -242,26 +244,17 @@ func (s *Scrubber) quarantine(ctx context.Context, b store.Blob, m *Mismatch) er
 		return err
 	}
 	m.Quarantined = true
-	for after := ""; ; {
-		names, err := s.rec.ListRepositories(ctx, after, page)
-		if err != nil {
-			return err
-		}
-		for _, repo := range names {
-			l, err := s.rec.GetLink(ctx, repo, b.Digest)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && l.Key != b.Key) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			if err := s.rec.UnlinkBlob(ctx, repo, b.Digest); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			m.Unlinked = append(m.Unlinked, repo)
-		}
-		if len(names) < page {
+	return content.EachLink(ctx, s.rec, b.Digest, func(repo string, l store.Blob) error {
+		if l.Key != b.Key {
 			return nil
 		}
-		after = names[len(names)-1]
-	}
+		err := s.rec.UnlinkBlobIf(ctx, repo, b.Digest, b.Key)
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			return nil // relinked (to a verified copy) or removed meanwhile
+		} else if err != nil {
+			return err
+		}
+		m.Unlinked = append(m.Unlinked, repo)
+		return nil
+	})
 }

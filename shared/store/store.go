@@ -197,6 +197,14 @@ type Tags interface {
 	ListTags(ctx context.Context, repo, after string, limit int) ([]Tag, error)
 }
 
+// TagNames is what a Tags store may also offer: ListTags' names alone,
+// for the tags list, which needs nothing else (decoding each record
+// cost more than the rest of listing a thousand tags).
+type TagNames interface {
+	// ListTagNames returns what ListTags returns, names only.
+	ListTagNames(ctx context.Context, repo, after string, limit int) ([]string, error)
+}
+
 // Blobs holds blob records and the per-repository links that make a blob
 // readable in a repository.
 type Blobs interface {
@@ -207,7 +215,8 @@ type Blobs interface {
 	GetBlob(ctx context.Context, d digest.Digest) (Blob, error)
 	// LinkBlob makes blob b readable in repo (and records the time, which
 	// garbage collection respects). The link repeats b's size and key so
-	// that a blob GET or HEAD is one read.
+	// that a blob GET or HEAD is one read; a heal that replaces the
+	// record moves them (BlobRepairs.RepointLink).
 	LinkBlob(ctx context.Context, repo string, b Blob) error
 	// GetLink returns the blob linked to repo under d, or ErrNotFound.
 	GetLink(ctx context.Context, repo string, d digest.Digest) (Blob, error)
@@ -232,6 +241,18 @@ type BlobRepairs interface {
 	// collection removes it and its object once nothing links it.
 	// ErrConflict otherwise, ErrNotFound if absent.
 	QuarantineBlob(ctx context.Context, old Blob, marker string) error
+	// RepointLink makes the link of b.Digest in repo name b's object
+	// (key and size) if it still names the key old, keeping its touch
+	// time: a link made before a heal replaced the record names the bad
+	// object, and a blob GET reads only the link. ErrConflict if the
+	// link names another key or changed meanwhile, ErrNotFound if
+	// absent.
+	RepointLink(ctx context.Context, repo string, b Blob, old string) error
+	// UnlinkBlobIf removes the link of d in repo if it names the key
+	// (a quarantine removes the links to a bad object, never one a
+	// commit of the verified bytes wrote meanwhile); ErrConflict if it
+	// names another key or changed meanwhile, ErrNotFound if absent.
+	UnlinkBlobIf(ctx context.Context, repo string, d digest.Digest, key string) error
 }
 
 // Uploads holds upload sessions.

@@ -211,49 +211,6 @@ func (t *Table) readBlob(ctx context.Context, pk, sk string) (item, store.BlobSt
 	return it, st, err
 }
 
-// ReplaceBlob implements store.BlobRepairs: a read, then a put (touched
-// now, uncondemned) conditional on the record being the one read, so a
-// record that changed in between is never overwritten.
-func (t *Table) ReplaceBlob(ctx context.Context, b, old store.Blob) error {
-	pk, sk := blobKey(b.Digest)
-	cur, st, err := t.readBlob(ctx, pk, sk)
-	if err != nil {
-		return err
-	}
-	if st.Key != old.Key {
-		return fmt.Errorf("blob %s names %s, not %s: %w", b.Digest, st.Key, old.Key, store.ErrConflict)
-	}
-	it, err := record(pk, sk, b)
-	if err != nil {
-		return err
-	}
-	it[attrTouched] = nanos(t.now())
-	ok, err := t.putIf(ctx, it, "#v = :v", map[string]string{"#v": attrValue}, item{":v": cur[attrValue]})
-	if err != nil || ok {
-		return err
-	}
-	return t.lost(ctx, pk, sk, fmt.Sprintf("blob %s changed while it was replaced", b.Digest))
-}
-
-// QuarantineBlob implements store.BlobRepairs: a read, then an update
-// conditional on the record being the one read and uncondemned.
-func (t *Table) QuarantineBlob(ctx context.Context, old store.Blob, marker string) error {
-	pk, sk := blobKey(old.Digest)
-	cur, st, err := t.readBlob(ctx, pk, sk)
-	if err != nil {
-		return err
-	}
-	if st.Key != old.Key || st.Condemned != "" {
-		return fmt.Errorf("blob %s names %s (condemned %q), not %s: %w", old.Digest, st.Key, st.Condemned, old.Key, store.ErrConflict)
-	}
-	_, ok, err := t.update(ctx, pk, sk, "SET #c = :m", "#v = :v AND attribute_not_exists(#c)",
-		map[string]string{"#c": attrCondemned, "#v": attrValue}, item{":m": str(marker), ":v": cur[attrValue]})
-	if err != nil || ok {
-		return err
-	}
-	return t.lost(ctx, pk, sk, fmt.Sprintf("blob %s changed while it was quarantined", old.Digest))
-}
-
 // ListBlobStates implements store.BlobCollector: one Query per shard
 // from the shard of after on (a full listing costs at least 48 Queries,
 // most of them of empty partitions), stopping at limit.

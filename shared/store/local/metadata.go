@@ -114,7 +114,7 @@ func (m *Metadata) EnsureRepository(ctx context.Context, name string) error {
 	if _, err := m.GetRepository(ctx, name); err == nil {
 		return nil
 	}
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketRepos).Get([]byte(name)) != nil {
 			return nil
 		}
@@ -146,7 +146,7 @@ func (m *Metadata) ListRepositories(_ context.Context, after string, limit int) 
 
 // PutManifest implements store.Manifests; it carries an event.
 func (m *Metadata) PutManifest(ctx context.Context, man store.Manifest) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		if man.Subject != "" {
 			if err := tx.Bucket(bucketReferrers).Put(key(man.Repo, man.Subject.String(), man.Digest.String()), nil); err != nil {
 				return err
@@ -163,7 +163,7 @@ func (m *Metadata) GetManifest(_ context.Context, repo string, d digest.Digest) 
 
 // DeleteManifest implements store.Manifests; it carries an event.
 func (m *Metadata) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		var man store.Manifest
 		if err := get(tx, bucketManifests, key(repo, d.String()), &man); err != nil {
 			return err
@@ -201,12 +201,12 @@ func (m *Metadata) Referrers(_ context.Context, repo string, d digest.Digest) ([
 
 // PutTag implements store.Tags; it carries an event.
 func (m *Metadata) PutTag(ctx context.Context, t store.Tag) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return m.putEv(ctx, tx, bucketTags, key(t.Repo, t.Name), t) })
+	return m.db.Group(func(tx *bolt.Tx) error { return m.putEv(ctx, tx, bucketTags, key(t.Repo, t.Name), t) })
 }
 
 // CreateTag implements store.Tags; it carries an event.
 func (m *Metadata) CreateTag(ctx context.Context, t store.Tag) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketTags).Get(key(t.Repo, t.Name)) != nil {
 			return fmt.Errorf("tag %s:%s: %w", t.Repo, t.Name, store.ErrExists)
 		}
@@ -221,33 +221,58 @@ func (m *Metadata) GetTag(_ context.Context, repo, name string) (store.Tag, erro
 
 // DeleteTag implements store.Tags; it carries an event.
 func (m *Metadata) DeleteTag(ctx context.Context, repo, name string) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketTags, key(repo, name)) })
+	return m.db.Group(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketTags, key(repo, name)) })
 }
 
 // ListTags implements store.Tags.
 func (m *Metadata) ListTags(_ context.Context, repo, after string, limit int) ([]store.Tag, error) {
 	var out []store.Tag
-	err := m.db.View(func(tx *bolt.Tx) error {
-		prefix := append(key(repo), 0)
-		c := tx.Bucket(bucketTags).Cursor()
-		for k, v := c.Seek(key(repo, after)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
-			if string(k[len(prefix):]) == after && after != "" {
-				continue
-			}
-			var t store.Tag
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
-			out = append(out, t)
+	err := m.scanTags(repo, after, limit, func(_, v []byte) error {
+		var t store.Tag
+		if err := json.Unmarshal(v, &t); err != nil {
+			return err
 		}
+		out = append(out, t)
 		return nil
 	})
 	return out, err
 }
 
+// ListTagNames implements store.TagNames: the names are the keys' ends,
+// so no record is decoded.
+func (m *Metadata) ListTagNames(_ context.Context, repo, after string, limit int) ([]string, error) {
+	var out []string
+	err := m.scanTags(repo, after, limit, func(name, _ []byte) error {
+		out = append(out, string(name))
+		return nil
+	})
+	return out, err
+}
+
+// scanTags calls fn with the name and record of up to limit tags of
+// repo in lexical order, after the name given (exclusive).
+func (m *Metadata) scanTags(repo, after string, limit int, fn func(name, v []byte) error) error {
+	return m.db.View(func(tx *bolt.Tx) error {
+		prefix := append(key(repo), 0)
+		c := tx.Bucket(bucketTags).Cursor()
+		n := 0
+		for k, v := c.Seek(key(repo, after)); k != nil && bytes.HasPrefix(k, prefix) && n < limit; k, v = c.Next() {
+			name := k[len(prefix):]
+			if string(name) == after && after != "" {
+				continue
+			}
+			if err := fn(name, v); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+}
+
 // PutBlob implements store.Blobs.
 func (m *Metadata) PutBlob(_ context.Context, b store.Blob) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketBlobs).Get([]byte(b.Digest)) != nil {
 			return store.ErrExists
 		}
@@ -270,7 +295,7 @@ type link struct {
 
 // LinkBlob implements store.Blobs.
 func (m *Metadata) LinkBlob(_ context.Context, repo string, b store.Blob) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		return put(tx, bucketLinks, key(repo, b.Digest.String()), link{Blob: b, Touched: m.now().UTC()})
 	})
 }
@@ -283,12 +308,12 @@ func (m *Metadata) GetLink(_ context.Context, repo string, d digest.Digest) (sto
 
 // UnlinkBlob implements store.Blobs.
 func (m *Metadata) UnlinkBlob(_ context.Context, repo string, d digest.Digest) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return del(tx, bucketLinks, key(repo, d.String())) })
+	return m.db.Group(func(tx *bolt.Tx) error { return del(tx, bucketLinks, key(repo, d.String())) })
 }
 
 // CreateUpload implements store.Uploads.
 func (m *Metadata) CreateUpload(_ context.Context, u store.Upload) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketUploads).Get([]byte(u.ID)) != nil {
 			return store.ErrExists
 		}
@@ -309,7 +334,7 @@ func (m *Metadata) GetUpload(_ context.Context, id string) (store.Upload, error)
 
 // UpdateUpload implements store.Uploads.
 func (m *Metadata) UpdateUpload(_ context.Context, u store.Upload) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		var cur store.Upload
 		if err := get(tx, bucketUploads, []byte(u.ID), &cur); err != nil {
 			return err
@@ -323,7 +348,7 @@ func (m *Metadata) UpdateUpload(_ context.Context, u store.Upload) error {
 
 // DeleteUpload implements store.Uploads.
 func (m *Metadata) DeleteUpload(_ context.Context, id string, version int64) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.db.Group(func(tx *bolt.Tx) error {
 		var cur store.Upload
 		if err := get(tx, bucketUploads, []byte(id), &cur); err != nil {
 			return err
@@ -337,12 +362,12 @@ func (m *Metadata) DeleteUpload(_ context.Context, id string, version int64) err
 
 // PutRepository implements store.Repositories; it carries an event.
 func (m *Metadata) PutRepository(ctx context.Context, r store.Repository) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return m.putEv(ctx, tx, bucketRepos, []byte(r.Name), r) })
+	return m.db.Group(func(tx *bolt.Tx) error { return m.putEv(ctx, tx, bucketRepos, []byte(r.Name), r) })
 }
 
 // DeleteRepository implements store.Repositories; it carries an event.
 func (m *Metadata) DeleteRepository(ctx context.Context, name string) error {
-	return m.db.Update(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketRepos, []byte(name)) })
+	return m.db.Group(func(tx *bolt.Tx) error { return m.delEv(ctx, tx, bucketRepos, []byte(name)) })
 }
 
 // listRepoRecords decodes up to limit records of a repository-keyed

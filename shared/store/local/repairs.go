@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-registry/berth/shared/store"
@@ -35,5 +36,36 @@ func (m *Metadata) QuarantineBlob(_ context.Context, old store.Blob, marker stri
 		}
 		b.Condemned = marker
 		return put(tx, bucketBlobs, []byte(old.Digest), b)
+	})
+}
+
+// RepointLink implements store.BlobRepairs.
+func (m *Metadata) RepointLink(_ context.Context, repo string, nb store.Blob, old string) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		k := key(repo, nb.Digest.String())
+		var l link
+		if err := get(tx, bucketLinks, k, &l); err != nil {
+			return err
+		}
+		if l.Key != old {
+			return fmt.Errorf("link %s@%s names %s, not %s: %w", repo, nb.Digest, l.Key, old, store.ErrConflict)
+		}
+		l.Blob = nb
+		return put(tx, bucketLinks, k, l)
+	})
+}
+
+// UnlinkBlobIf implements store.BlobRepairs.
+func (m *Metadata) UnlinkBlobIf(_ context.Context, repo string, d digest.Digest, old string) error {
+	return m.db.Update(func(tx *bolt.Tx) error {
+		k := key(repo, d.String())
+		var l link
+		if err := get(tx, bucketLinks, k, &l); err != nil {
+			return err
+		}
+		if l.Key != old {
+			return fmt.Errorf("link %s@%s names %s, not %s: %w", repo, d, l.Key, old, store.ErrConflict)
+		}
+		return tx.Bucket(bucketLinks).Delete(k)
 	})
 }

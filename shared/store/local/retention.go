@@ -310,7 +310,8 @@ func (b blobRecord) state() store.BlobState {
 // TouchLink implements store.BlobTouches.
 func (m *Metadata) TouchLink(_ context.Context, repo string, d digest.Digest) (store.Blob, error) {
 	var l link
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.db.Group(func(tx *bolt.Tx) error {
+		l = link{} // Group may run this again
 		k := key(repo, d.String())
 		if err := get(tx, bucketLinks, k, &l); err != nil {
 			return err
@@ -324,7 +325,8 @@ func (m *Metadata) TouchLink(_ context.Context, repo string, d digest.Digest) (s
 // TouchBlob implements store.BlobTouches.
 func (m *Metadata) TouchBlob(_ context.Context, d digest.Digest) (store.BlobState, error) {
 	var b blobRecord
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.db.Group(func(tx *bolt.Tx) error {
+		b = blobRecord{} // Group may run this again
 		if err := get(tx, bucketBlobs, []byte(d), &b); err != nil {
 			return err
 		}

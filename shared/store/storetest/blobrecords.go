@@ -130,4 +130,39 @@ var blobRecordTests = []metaTest{
 		checkBlob(t, got, nb)
 		wantErr(t, "QuarantineBlob of an unknown digest", m.QuarantineBlob(ctx(t), newBlob(t, "k"), "q"), store.ErrNotFound)
 	}},
+	{"RepointLink moves a link off a key only while it names that key", func(t *testing.T, m store.Metadata) {
+		repo := unique(t, "repo")
+		bad := newBlob(t, unique(t, "blobs/bad"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), bad))
+		must(t, "LinkBlob", m.LinkBlob(ctx(t), repo, bad))
+		good := bad
+		good.Key, good.Size = unique(t, "blobs/good"), 99
+		wantErr(t, "RepointLink from another key", m.RepointLink(ctx(t), repo, good, unique(t, "blobs/other")), store.ErrConflict)
+		must(t, "RepointLink", m.RepointLink(ctx(t), repo, good, bad.Key))
+		got, err := m.GetLink(ctx(t), repo, bad.Digest)
+		must(t, "GetLink", err)
+		checkLink(t, got, good)
+		wantErr(t, "RepointLink from the old key again", m.RepointLink(ctx(t), repo, good, bad.Key), store.ErrConflict)
+		wantErr(t, "RepointLink in a repository without the link", m.RepointLink(ctx(t), unique(t, "none"), good, bad.Key), store.ErrNotFound)
+		if lc, ok := m.(store.LinkCollector); ok {
+			ls, err := lc.ListLinkStates(ctx(t), repo, "", 10)
+			must(t, "ListLinkStates", err)
+			if len(ls) != 1 || ls[0].Key != good.Key || ls[0].Touched.IsZero() {
+				t.Fatalf("after RepointLink the link's state is %+v: its key moved, its touch time stays", ls)
+			}
+		}
+	}},
+	{"UnlinkBlobIf removes a link only while it names the key", func(t *testing.T, m store.Metadata) {
+		repo := unique(t, "repo")
+		b := newBlob(t, unique(t, "blobs/bad"))
+		must(t, "PutBlob", m.PutBlob(ctx(t), b))
+		must(t, "LinkBlob", m.LinkBlob(ctx(t), repo, b))
+		wantErr(t, "UnlinkBlobIf of another key", m.UnlinkBlobIf(ctx(t), repo, b.Digest, unique(t, "blobs/other")), store.ErrConflict)
+		_, err := m.GetLink(ctx(t), repo, b.Digest)
+		must(t, "GetLink after a refused UnlinkBlobIf", err)
+		must(t, "UnlinkBlobIf", m.UnlinkBlobIf(ctx(t), repo, b.Digest, b.Key))
+		_, err = m.GetLink(ctx(t), repo, b.Digest)
+		wantErr(t, "GetLink after UnlinkBlobIf", err, store.ErrNotFound)
+		wantErr(t, "UnlinkBlobIf again", m.UnlinkBlobIf(ctx(t), repo, b.Digest, b.Key), store.ErrNotFound)
+	}},
 }

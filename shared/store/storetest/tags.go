@@ -164,6 +164,13 @@ func testListTags(t *testing.T, m store.Metadata) {
 			}
 		}
 		got = append(got, tagNamesOf(batch)...)
+		if tn, ok := m.(store.TagNames); ok {
+			names, err := tn.ListTagNames(ctx(t), repo, after, limit)
+			must(t, "ListTagNames", err)
+			if !slices.Equal(names, tagNamesOf(batch)) {
+				t.Errorf("ListTagNames(after %q, %d) = %q, ListTags' names %q", after, limit, names, tagNamesOf(batch))
+			}
+		}
 		if len(batch) < limit {
 			break
 		}
