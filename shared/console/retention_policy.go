@@ -205,10 +205,8 @@ func (f *policyForm) fields() map[string]json.RawMessage {
 		}
 		set(d.k, n)
 	}
-	tags := []string{}
-	for _, t := range strings.FieldsFunc(f.ExemptTags, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		tags = append(tags, t)
-	}
+	// Never nil: an empty list clears the exempt tags.
+	tags := append([]string{}, strings.FieldsFunc(f.ExemptTags, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })...)
 	set("exemptTags", tags)
 	if share, err := strconv.ParseFloat(cmpOr(f.MaxDeleteShare, "0"), 64); err != nil || share < 0 || share > 100 {
 		f.Errors["maxDeleteShare"] = "A percentage from 1 to 100, or empty for the default."
