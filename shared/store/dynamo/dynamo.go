@@ -187,10 +187,15 @@ func (t *Table) create(ctx context.Context, pk, sk string, v any) error {
 // del removes an item that exists, returning its old attributes;
 // ErrNotFound if there was none.
 func (t *Table) del(ctx context.Context, pk, sk string) (item, error) {
+	var n int
 	out, err := t.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: &t.name, Key: key(pk, sk), ConditionExpression: aws.String("attribute_exists(pk)"),
 		ReturnValues: types.ReturnValueAllOld, ReturnConsumedCapacity: total,
-	})
+	}, attempts(&n))
+	if conditionFailed(err) && n > 1 {
+		// An earlier attempt may have deleted it: gone either way.
+		return t.ambiguousOld(ctx, pk, sk)
+	}
 	if conditionFailed(err) {
 		return nil, fmt.Errorf("%s %s: %w", pk, sk, store.ErrNotFound)
 	}

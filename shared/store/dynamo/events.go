@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,12 +60,18 @@ func (t *Table) delEv(ctx context.Context, pk, sk string) (item, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("dynamodb stamp %s %s: %w", pk, sk, err)
 		}
+		var n int
 		out, err := t.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: &t.name, Key: key(pk, sk),
 			ConditionExpression:       aws.String(attrEventRemove + " = :e"),
 			ExpressionAttributeValues: item{":e": stamp},
 			ReturnValues:              types.ReturnValueAllOld, ReturnConsumedCapacity: total,
-		})
+		}, attempts(&n))
+		if conditionFailed(err) && n > 1 {
+			if _, gerr := t.getItem(ctx, pk, sk); errors.Is(gerr, store.ErrNotFound) {
+				return t.ambiguousOld(ctx, pk, sk) // an earlier attempt deleted it
+			}
+		}
 		if conditionFailed(err) {
 			continue // stamped or replaced by another writer meanwhile
 		} else if err != nil {

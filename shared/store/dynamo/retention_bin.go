@@ -85,16 +85,24 @@ func (t *Table) PutBinned(ctx context.Context, b store.BinnedImage) error {
 			return err
 		}
 	}
+	var n int
 	out, err := t.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &t.name, Item: items[0], ReturnValues: types.ReturnValueAllOld, ReturnConsumedCapacity: total,
-	})
+	}, attempts(&n))
 	if err != nil {
 		return fmt.Errorf("dynamodb put %s %s: %w", pk, sk, err)
 	}
-	if out.Attributes == nil {
+	old := out.Attributes
+	if n > 1 {
+		// The "old" item may be this call's own first attempt.
+		if old, err = t.ambiguousOld(ctx, pk, sk); err != nil {
+			return err
+		}
+	}
+	if old == nil {
 		return nil
 	}
-	for i := len(items); i < chunks(out.Attributes); i++ {
+	for i := len(items); i < chunks(old); i++ {
 		if _, err := t.del(ctx, pk, overflowSK(sk, i)); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
