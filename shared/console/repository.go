@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/errcode"
+	"github.com/berth-registry/berth/shared/retention"
 	"github.com/berth-registry/berth/shared/store"
 )
 
@@ -40,10 +41,13 @@ type repoRetention struct {
 	Policy    string
 	Overrides []string
 	Pinned    map[digest.Digest]store.Pin
+	// Exempt are the exempt-tag patterns of the policy the repository
+	// is under.
+	Exempt []string
 }
 
-// retentionStatus is an image's retention status: pinned, scheduled
-// for deletion (when, why), or kept.
+// retentionStatus is an image's retention status: pinned, exempt (by a
+// tag the policy exempts), scheduled for deletion (when, why), or kept.
 type retentionStatus struct{ Kind, Text string }
 
 // Status is img's retention status.
@@ -51,6 +55,9 @@ func (v repoView) Status(img admin.ImageView) retentionStatus {
 	if v.Retention != nil {
 		if pin, ok := v.Retention.Pinned[img.Digest]; ok {
 			return retentionStatus{"pinned", "Pinned by " + pin.By}
+		}
+		if tag, pattern, ok := retention.Exempt(v.Retention.Exempt, img.Tags); ok {
+			return retentionStatus{"exempt", fmt.Sprintf("Exempt: tag %s matches %s", tag, pattern)}
 		}
 	}
 	if n := img.Notice; n != nil {
@@ -132,7 +139,9 @@ func (c *Console) repoRetention(r *http.Request, p *Page, name string) (*repoRet
 		return nil, err
 	}
 	out := &repoRetention{Policy: store.GlobalPolicy, Pinned: map[digest.Digest]store.Pin{}}
+	exempt := map[string][]string{}
 	for _, pol := range ps {
+		exempt[pol.Name] = pol.ExemptTags
 		if pol.Name == store.GlobalPolicy {
 			continue
 		}
@@ -141,6 +150,7 @@ func (c *Console) repoRetention(r *http.Request, p *Page, name string) (*repoRet
 			out.Policy = pol.Name
 		}
 	}
+	out.Exempt = exempt[out.Policy]
 	pins, err := c.cfg.Retention.Pins(ctx, p.Who, name)
 	if err != nil {
 		return nil, err

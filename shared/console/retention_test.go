@@ -220,3 +220,24 @@ func TestRetentionPages(t *testing.T) {
 		t.Errorf("alice restoring: %d", p.status)
 	}
 }
+
+// TestRepositoryPageShowsExemptImages: an image carrying a tag the
+// repository's policy exempts is shown as exempt, naming the tag and the
+// pattern; the others as kept.
+func TestRepositoryPageShowsExemptImages(t *testing.T) {
+	e := newPagesEnv(t)
+	e.must(e.meta.PutRetentionPolicy(t.Context(), store.RetentionPolicy{Tenancy: "dev", Name: store.GlobalPolicy,
+		NotPulledDays: 30, ExemptTags: []string{"keep-*"}, Created: t0, Version: 1}))
+	e.image("dev/app", "one", t0, "keep-1")
+	e.image("dev/app", "two", t0, "v2")
+	p := e.as("dev/admin", "GET", "/console/repositories/dev/app", nil)
+	if p.status != http.StatusOK {
+		t.Fatalf("repository page: %d", p.status)
+	}
+	if !strings.Contains(p.body, "Exempt: tag keep-1 matches keep-*") {
+		t.Errorf("the image tagged keep-1 is not shown as exempt by keep-*:\n%s", p.body)
+	}
+	if strings.Count(p.body, ">Exempt<") != 1 {
+		t.Errorf("want exactly one image shown as exempt; the page shows %d", strings.Count(p.body, ">Exempt<"))
+	}
+}
