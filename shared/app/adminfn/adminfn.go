@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/api"
@@ -43,11 +42,7 @@ func Sealer(ctx context.Context, env app.Env) (pullthrough.Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kmskey.NewSealer(kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-		if ep := backend.Endpoint("KMS"); ep != nil {
-			o.BaseEndpoint = ep
-		}
-	}), env.Config.CacheKeyID), nil
+	return kmskey.NewSealer(kmskey.Client(awsCfg), env.Config.CacheKeyID), nil
 }
 
 // Handler is the admin function's http.Handler over opened stores, the

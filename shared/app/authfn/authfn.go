@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/berth-registry/berth/shared/app"
 	"github.com/berth-registry/berth/shared/auth"
@@ -51,12 +50,7 @@ func Signer(ctx context.Context, env app.Env) (auth.Signer, error) {
 		if err != nil {
 			return nil, err
 		}
-		ep := backend.Endpoint("KMS")
-		return kmskey.New(ctx, kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-			if ep != nil {
-				o.BaseEndpoint = ep
-			}
-		}), cfg.SigningKeyID)
+		return kmskey.New(ctx, kmskey.Client(awsCfg), cfg.SigningKeyID)
 	case cfg.SigningKey != "":
 		k, err := auth.ParseSigningKey([]byte(cfg.SigningKey))
 		return auth.KeySigner{Key: k}, err

@@ -22,7 +22,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/awsenv"
 )
+
+// Client returns a KMS client with the SDK configuration awsCfg, at the
+// endpoint awsenv.Endpoint names for KMS when one is set (an emulator).
+func Client(awsCfg aws.Config) *kms.Client {
+	return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+		if ep := awsenv.Endpoint("KMS"); ep != nil {
+			o.BaseEndpoint = ep
+		}
+	})
+}
 
 // API is the part of the KMS client the signer uses.
 type API interface {
