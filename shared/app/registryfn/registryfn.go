@@ -87,11 +87,13 @@ func New(ctx context.Context, function string, open CacheOpener) (lambdahttp.Han
 	if err != nil {
 		return nil, err
 	}
-	cache := cachefn.New(env, stores, nil, cachefn.NoFillFunction)
+	var cache *cachefn.Cache
 	if open != nil {
 		if cache, err = open(ctx, env, stores); err != nil {
 			return nil, err
 		}
+	} else {
+		cache = cachefn.New(env, stores, nil, cachefn.NoFillFunction)
 	}
 	reg := Registry(env, stores, nil, cache.Upstream())
 	return lambdahttp.Handler(Handler(env, reg, function), env.Log), nil
