@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 
-
 	"github.com/berth-registry/berth/shared/admin"
 	"github.com/berth-registry/berth/shared/api"
 	"github.com/berth-registry/berth/shared/app"
