@@ -42,6 +42,7 @@ var events = map[string]string{
 	"uploads": "uploads-get.json", "tags": "tags-list-unknown.json", "referrers": "referrers-list-unknown.json",
 	"catalog": "catalog-list.json", "token": "token-get-login.json", "admin": "admin-get-repositories.json",
 	"authorizer": "authorizer-manifests-get-anonymous.json", "retention": "retention-scheduled.json",
+	"console": "console-get-sign-in.json", "fill": "fill-job.json",
 }
 
 // payloads are the events of the functions not invoked with a file from
@@ -175,6 +176,8 @@ func run(runs, warm int) error {
 		}
 		if p, ok := payloads[name]; ok {
 			evs[i] = []byte(p)
+		} else if events[name] == "" {
+			return fmt.Errorf("function %s has no event to invoke it with: name one from events/ in scripts/coldstart's events", name)
 		} else if evs[i], err = os.ReadFile(filepath.Join(root, "events", events[name])); err != nil {
 			return err
 		}

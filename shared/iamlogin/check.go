@@ -3,7 +3,6 @@ package iamlogin
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -43,7 +42,7 @@ var (
 	optionalSigned = []string{"content-length", "x-amz-security-token"}
 )
 
-var authorization = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([A-Z0-9]{16,128})/([0-9]{8})/([a-z0-9-]{1,32})/([a-z0-9-]{1,32})/aws4_request, ?SignedHeaders=([a-z0-9;-]{1,300}), ?Signature=([0-9a-f]{64})$`)
+var authorization = lazyRegexp(`^AWS4-HMAC-SHA256 Credential=([A-Z0-9]{16,128})/([0-9]{8})/([a-z0-9-]{1,32})/([a-z0-9-]{1,32})/aws4_request, ?SignedHeaders=([a-z0-9;-]{1,300}), ?Signature=([0-9a-f]{64})$`)
 
 // Scope is what a login's signature says of itself.
 type Scope struct {
@@ -62,7 +61,7 @@ func Check(r Request, endpointHost, region string, audiences []string, now time.
 	if !slices.ContainsFunc(audiences, func(a string) bool { return strings.EqualFold(a, r.Audience) }) {
 		return s, fmt.Errorf("%w: %s %q", ErrAudience, AudienceHeader, clip(r.Audience))
 	}
-	m := authorization.FindStringSubmatch(r.Authorization)
+	m := authorization().FindStringSubmatch(r.Authorization)
 	if m == nil {
 		return s, fmt.Errorf("%w: the authorization header is not an AWS4-HMAC-SHA256 signature", ErrMalformed)
 	}

@@ -58,12 +58,34 @@ var rieLine = regexp.MustCompile(`^(\d\d \w{3} \d{4} [0-9:,]+ \[\w+\] \(rapid\)|
 // exactly env as the environment (the emulator hands it on to the
 // bootstrap), and waits until it takes invocations. The function's own
 // output lines go to logs.
+//
+// The ports are free when chosen but not held, so another process (or
+// the second choice itself) can take one before the emulator binds it:
+// then the emulator exits at once, and a start is tried again on other
+// ports, three times in all.
 func startInstance(ctx context.Context, rie, bootstrap string, fn Function, env []string, logs io.Writer) (*instance, error) {
+	var err error
+	for range 3 {
+		var in *instance
+		if in, err = tryStart(ctx, rie, bootstrap, fn, env, logs); !errors.Is(err, errExitedAtStart) {
+			return in, err
+		}
+	}
+	return nil, err
+}
+
+// errExitedAtStart is a start whose emulator exited before it listened.
+var errExitedAtStart = errors.New("exited at start")
+
+func tryStart(ctx context.Context, rie, bootstrap string, fn Function, env []string, logs io.Writer) (*instance, error) {
 	invokeAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	runtimeAddr, err := freeAddr()
+	for err == nil && runtimeAddr == invokeAddr {
+		runtimeAddr, err = freeAddr()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +114,7 @@ func startInstance(ctx context.Context, rie, bootstrap string, fn Function, env 
 		}
 		select {
 		case <-in.done:
-			return nil, fmt.Errorf("the runtime emulator for %s exited at start: %v", fn.Name, cmd.ProcessState)
+			return nil, fmt.Errorf("the runtime emulator for %s %w: %v", fn.Name, errExitedAtStart, cmd.ProcessState)
 		case <-ctx.Done():
 			in.close()
 			return nil, ctx.Err()
