@@ -21,6 +21,7 @@ var sdkActions = map[string]string{
 	"s3.GetObject":               s3Get,
 	"s3.HeadObject":              s3Get,
 	"s3.PutObject":               s3Put,
+	"s3.CopyObject":              s3Put, // and s3:GetObject on the source
 	"s3.CreateMultipartUpload":   s3Put,
 	"s3.UploadPart":              s3Put,
 	"s3.CompleteMultipartUpload": s3Put,

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/base64"
 	"net"
 	"net/http"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	simdbase64 "github.com/segmentio/asm/base64"
 
 	"github.com/berth-registry/berth/shared/route"
 )
@@ -120,7 +120,7 @@ func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, n
 		if textBody(r.Header.Get("Content-Type")) {
 			ev.Body = string(body)
 		} else {
-			ev.Body = base64.StdEncoding.EncodeToString(body)
+			ev.Body = simdbase64.StdEncoding.EncodeToString(body)
 			ev.IsBase64Encoded = true
 		}
 	}

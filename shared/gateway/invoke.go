@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
+	simdbase64 "github.com/segmentio/asm/base64"
 
 	"github.com/berth-registry/berth/shared/errcode"
 )
@@ -128,7 +128,7 @@ func decodeResponse(out []byte) (events.APIGatewayV2HTTPResponse, error) {
 func (g *Gateway) write(w http.ResponseWriter, r *http.Request, res events.APIGatewayV2HTTPResponse) error {
 	body := []byte(res.Body)
 	if res.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(res.Body)
+		b, err := simdbase64.StdEncoding.DecodeString(res.Body)
 		if err != nil {
 			return fmt.Errorf("function returned invalid base64: %w", err)
 		}

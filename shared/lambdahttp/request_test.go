@@ -73,6 +73,10 @@ func TestRequestBody(t *testing.T) {
 	for i := range binary {
 		binary[i] = byte(i * 7) // every byte value, invalid UTF-8 included
 	}
+	chunk := make([]byte, 4<<20+3) // a layer chunk, through the SIMD decoder's blocks and its tail
+	for i := range chunk {
+		chunk[i] = byte(i*31 + i>>9)
+	}
 	tests := []struct {
 		name   string
 		body   string
@@ -83,6 +87,9 @@ func TestRequestBody(t *testing.T) {
 		{"text body arrives as sent", `{"a":"é"}`, false, []byte(`{"a":"é"}`)},
 		{"base64-looking text is not decoded", "aGVsbG8=", false, []byte("aGVsbG8=")},
 		{"no body", "", false, []byte{}},
+		{"an empty base64 body", "", true, []byte{}},
+		{"a 4 MiB binary chunk arrives byte-exact", base64.StdEncoding.EncodeToString(chunk), true, chunk},
+		{"a padded one-byte body", base64.StdEncoding.EncodeToString([]byte{0xff}), true, []byte{0xff}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,12 +110,21 @@ func TestRequestBody(t *testing.T) {
 // something did, the invocation fails (API Gateway answers 500) and the
 // handler never sees a corrupted body.
 func TestRequestMalformedBase64IsAnError(t *testing.T) {
-	ev := event("PUT", "/v2/a/manifests/b")
-	ev.Body, ev.IsBase64Encoded = "not base64!", true
-	ran := false
-	h := lambdahttp.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }), quiet)
-	if _, err := h(context.Background(), ev); ran || err == nil {
-		t.Fatalf("handler ran = %v, error %v; want not run, an error", ran, err)
+	long := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("layer bytes "), 100))
+	for _, body := range []string{
+		"not base64!",
+		"aGVsbG8",                     // padding missing
+		"aGVsbG8=x",                   // bytes after the padding
+		long[:200] + "*" + long[201:], // a bad byte inside a SIMD block
+		long[:len(long)-4] + "!!!!",   // in the tail the scalar code decodes
+	} {
+		ev := event("PUT", "/v2/a/manifests/b")
+		ev.Body, ev.IsBase64Encoded = body, true
+		ran := false
+		h := lambdahttp.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }), quiet)
+		if _, err := h(context.Background(), ev); ran || err == nil {
+			t.Fatalf("%.20q...: handler ran = %v, error %v; want not run, an error", body, ran, err)
+		}
 	}
 }
 

@@ -121,8 +121,9 @@ func ParseDigest(s string) (digest.Digest, error) {
 	return "", fmt.Errorf("digest algorithm %q is not supported (use sha256 or sha512)", d.Algorithm())
 }
 
-// Hashes lists the algorithms an upload computes as bytes stream in, so
-// that a client may commit with either.
+// Hashes lists the algorithms a blob upload may be committed with (the
+// registry keeps what it needs to check either; sha256 is hashed as
+// bytes stream in, the others as they are written).
 var Hashes = []digest.Algorithm{digest.SHA256, digest.SHA512}
 
 // HashFor returns the crypto hash for a supported algorithm.

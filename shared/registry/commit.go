@@ -46,7 +46,7 @@ func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upl
 	if err := hashInto(u, body); err != nil {
 		return err
 	}
-	got, err := sum(u.Hashes, want.Algorithm())
+	got, err := reg.pendingSum(ctx, u, want.Algorithm(), body)
 	if err != nil {
 		return err
 	}
@@ -71,14 +71,15 @@ func (reg *Registry) commit(w http.ResponseWriter, r *http.Request, u *store.Upl
 		}
 	}
 	tail := u.TailKey
-	if _, err := reg.appendData(ctx, u, body, true, false); err != nil {
+	absorbed, err := reg.appendData(ctx, u, body, true, false)
+	if err != nil {
 		failed := *u
 		failed.TailKey = tail
 		reg.release(ctx, failed)
 		return err
 	}
-	if tail != "" {
-		_ = reg.blobs.Delete(ctx, tail) // absorbed into the object
+	if absorbed != "" {
+		_ = reg.blobs.Delete(ctx, absorbed) // its bytes are in the object now
 	}
 	b := store.Blob{Digest: want, Size: u.Offset, Key: u.Key, Created: reg.now().UTC()}
 	if err := reg.recordBlob(ctx, u.Repo, b); err != nil {

@@ -300,6 +300,15 @@ type Objects interface {
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
+// Mover is an Objects that can move an object to another key without
+// its bytes passing through the caller: a rename of files, S3's
+// CopyObject then DeleteObject. After a move the source is gone (on S3
+// it may linger if the delete fails; upload tails, the one thing moved,
+// expire by the bucket's lifecycle rule). ErrNotFound if from is absent.
+type Mover interface {
+	Move(ctx context.Context, from, to string) error
+}
+
 // Multipart writes large objects in parts, as S3 does: parts of at least
 // MinPartSize bytes but the last, completed in one call, without any copy.
 type Multipart interface {

@@ -97,6 +97,26 @@ func (o *Objects) Put(_ context.Context, key string, data []byte) error {
 	return writeAtomic(filepath.Join(o.dir, "tmp"), p, data)
 }
 
+// Move implements store.Mover with a rename.
+func (o *Objects) Move(_ context.Context, from, to string) error {
+	src, err := o.path(from)
+	if err != nil {
+		return err
+	}
+	dst, err := o.path(to)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	err = os.Rename(src, dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("object %s: %w", from, store.ErrNotFound)
+	}
+	return err
+}
+
 // Get implements store.Objects.
 func (o *Objects) Get(_ context.Context, key string) ([]byte, error) {
 	p, err := o.path(key)

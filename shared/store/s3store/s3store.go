@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,7 +40,10 @@ type Store struct {
 	bucket  string
 }
 
-var _ store.BlobStore = (*Store)(nil)
+var (
+	_ store.BlobStore = (*Store)(nil)
+	_ store.Mover     = (*Store)(nil)
+)
 
 // New returns a Store for bucket through client.
 func New(client *s3.Client, bucket string) *Store {
@@ -90,6 +95,26 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("s3 put %s: %w", key, err)
 	}
+	return nil
+}
+
+// Move implements store.Mover: CopyObject (inside S3, up to 5 GB) then
+// DeleteObject of the source. A failed delete is not the move's failure:
+// the copy is complete, and the source (an upload tail) expires under
+// UploadsPrefix's lifecycle rule.
+func (s *Store) Move(ctx context.Context, from, to string) error {
+	segs := strings.Split(from, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	src := s.bucket + "/" + strings.Join(segs, "/") // URL-encoded, as S3 asks
+	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &s.bucket, Key: &to, CopySource: &src})
+	if notFound(err) {
+		return fmt.Errorf("s3 object %s: %w", from, store.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("s3 copy %s to %s: %w", from, to, err)
+	}
+	_ = s.Delete(ctx, from)
 	return nil
 }
 

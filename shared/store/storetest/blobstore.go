@@ -102,6 +102,21 @@ var objectTests = []blobStoreTest{
 		must(t, "Delete a", s.Delete(ctx(t), a))
 		checkObject(t, s, b, []byte("b"))
 	}},
+	{"Move puts the bytes under the new key and removes the old (a Mover)", func(t *testing.T, s store.BlobStore) {
+		m, ok := s.(store.Mover)
+		if !ok {
+			t.Fatalf("%T is not a store.Mover: commits would read and rewrite every upload tail", s)
+		}
+		from, to := "uploads/"+unique(t, "up")+"/tail-2-ab", objectKey(t)
+		data := bytes.Repeat([]byte("tail "), 1000)
+		must(t, "Put", s.Put(ctx(t), from, data))
+		must(t, "Put of the target (overwritten by the move)", s.Put(ctx(t), to, []byte("old")))
+		must(t, "Move", m.Move(ctx(t), from, to))
+		checkObject(t, s, to, data)
+		_, err := s.Stat(ctx(t), from)
+		wantErr(t, "Stat of the source after the move", err, store.ErrNotFound)
+		wantErr(t, "Move of a missing object", m.Move(ctx(t), from, objectKey(t)), store.ErrNotFound)
+	}},
 	{"PresignGet returns a path or an absolute http(s) URL", func(t *testing.T, s store.BlobStore) {
 		key := objectKey(t)
 		must(t, "Put", s.Put(ctx(t), key, []byte("x")))
