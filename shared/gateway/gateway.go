@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -127,10 +128,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, id string) (stat
 				WithStatus(http.StatusRequestHeaderFieldsTooLarge)), "", "limit"
 		}
 	}
-	body, err := g.readBody(r)
+	buf, err := g.readBody(r)
 	if err != nil {
 		return g.fail(w, r, id, err), "", "limit"
 	}
+	// The body is in the event once buildEvent has encoded (or copied)
+	// it; its buffer goes back to the pool then.
+	defer putBody(buf)
+	body := buf.Bytes()
 	// Match on the path as sent: an encoded "%2F" is not a separator
 	// (the parameters are decoded once, in Find).
 	m, ok := g.router.Find(r.Method, r.URL.EscapedPath())
@@ -259,31 +264,45 @@ func tooLarge(what string) *errcode.Error {
 // readBody reads the whole body (chunked or not), refusing one over
 // MaxBody. An over-long body is still read to its end, so the client
 // sees the error rather than a reset connection.
-func (g *Gateway) readBody(r *http.Request) ([]byte, error) {
+func (g *Gateway) readBody(r *http.Request) (*bytes.Buffer, error) {
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
 	if r.Body == nil {
-		return nil, nil
+		return buf, nil
 	}
 	max := g.limits.MaxBody
+	var err error
 	if max <= 0 {
-		return io.ReadAll(r.Body)
+		_, err = buf.ReadFrom(r.Body)
+		return buf, err
 	}
-	// A body of announced length (within the limit) is read into one
-	// buffer of that size: io.ReadAll would grow and copy a layer's
-	// megabytes a dozen times.
-	var buf bytes.Buffer
+	// A body of announced length (within the limit) is read into a
+	// buffer of that size; one without (chunked, as clients stream
+	// layers) grows a pooled buffer, which keeps its size for the next.
 	if n := r.ContentLength; n > 0 && n <= max {
 		buf.Grow(int(n) + bytes.MinRead)
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
-	if err != nil {
+	if _, err = buf.ReadFrom(io.LimitReader(r.Body, max+1)); err != nil {
+		putBody(buf)
 		return nil, errcode.New(errcode.BlobUploadInvalid, "reading the request body failed: %v", err)
 	}
-	body := buf.Bytes()
-	if int64(len(body)) > max {
-		n, _ := io.Copy(io.Discard, r.Body)
-		return nil, tooLarge(fmt.Sprintf("the request body (%d bytes) is over API Gateway's %d-byte limit", int64(len(body))+n, max))
+	if n := int64(buf.Len()); n > max {
+		putBody(buf)
+		rest, _ := io.Copy(io.Discard, r.Body)
+		return nil, tooLarge(fmt.Sprintf("the request body (%d bytes) is over API Gateway's %d-byte limit", n+rest, max))
 	}
-	return body, nil
+	return buf, nil
+}
+
+// bodyPool holds request-body buffers between requests: a streamed
+// layer chunk would otherwise grow a new buffer from nothing, zeroing
+// and copying its megabytes a dozen times.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBody(b *bytes.Buffer) {
+	if b != nil {
+		bodyPool.Put(b)
+	}
 }
 
 // fail answers an error the gateway itself hit, as the spec's JSON with
