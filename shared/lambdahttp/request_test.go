@@ -240,3 +240,30 @@ func TestRequestCatchAllWithTrailingSlashNamesItsRoute(t *testing.T) {
 		t.Fatalf("match %q name %q (%v), want the uploads POST of library/hello", m.Route.Key(), m.Name(), ok)
 	}
 }
+
+// TestRequestBodyInMemory: a handler that wants the whole body gets the
+// decoded bytes themselves (no copy); one that reads first gets the rest.
+func TestRequestBodyInMemory(t *testing.T) {
+	want := []byte("a chunk of a layer")
+	ev := event("PATCH", "/v2/a/blobs/uploads/1")
+	ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(want), true
+	var whole, rest []byte
+	h := lambdahttp.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		mb, ok := r.Body.(interface{ Bytes() []byte })
+		if !ok {
+			t.Errorf("body %T has no Bytes", r.Body)
+			return
+		}
+		whole = bytes.Clone(mb.Bytes())
+		if _, err := io.ReadFull(r.Body, make([]byte, 8)); err != nil {
+			t.Error(err)
+		}
+		rest = mb.Bytes()
+	}), quiet)
+	if _, err := h(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(whole, want) || !bytes.Equal(rest, want[8:]) {
+		t.Errorf("Bytes() = %q, then after 8 bytes read %q", whole, rest)
+	}
+}

@@ -213,6 +213,11 @@ func (reg *Registry) uploadStatus(w http.ResponseWriter, u store.Upload, status 
 }
 
 func readBody(r *http.Request) ([]byte, error) {
+	// A body the Lambda adapter holds in memory already (the event's,
+	// decoded whole: lambdahttp.MemoryBody) is used where it lies.
+	if mb, ok := r.Body.(interface{ Bytes() []byte }); ok {
+		return mb.Bytes(), nil
+	}
 	// A body of announced length is read into one buffer of that size
 	// (io.ReadAll would grow and copy it a dozen times for a layer);
 	// the announcement is trusted only up to what one request can carry.
