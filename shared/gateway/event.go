@@ -45,7 +45,7 @@ func lower(k string) string {
 }
 
 // buildEvent makes the payload-2.0 event API Gateway would send for r.
-func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, now time.Time) events.APIGatewayV2HTTPRequest {
+func buildEvent(r *http.Request, m route.Match, body []byte, scratch *[]byte, requestID string, now time.Time) events.APIGatewayV2HTTPRequest {
 	headers := make(map[string]string, len(r.Header)+4)
 	var cookies []string
 	for k, vs := range r.Header {
@@ -121,10 +121,15 @@ func buildEvent(r *http.Request, m route.Match, body []byte, requestID string, n
 		if textBody(r.Header.Get("Content-Type")) {
 			ev.Body = string(body)
 		} else {
-			// Encoded into a buffer the event's string then takes over
-			// (nothing else holds it): EncodeToString would copy a
-			// layer chunk's 5.6 MB once more.
-			enc := make([]byte, simdbase64.StdEncoding.EncodedLen(len(body)))
+			// Encoded into scratch, which the event's string then
+			// aliases: EncodeToString would allocate and copy a layer
+			// chunk's 5.6 MB once more. The caller keeps scratch
+			// unchanged for as long as the event is in use.
+			n := simdbase64.StdEncoding.EncodedLen(len(body))
+			if cap(*scratch) < n {
+				*scratch = make([]byte, n)
+			}
+			enc := (*scratch)[:n]
 			simdbase64.StdEncoding.Encode(enc, body)
 			ev.Body = unsafe.String(unsafe.SliceData(enc), len(enc))
 			ev.IsBase64Encoded = true

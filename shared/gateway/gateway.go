@@ -147,7 +147,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, id string) (stat
 	if !ok {
 		return g.fail(w, r, id, fmt.Errorf("no function %q is loaded", m.Route.Function)), m.Route.Key(), "no function"
 	}
-	ev := buildEvent(r, m, body, id, time.Now())
+	scratch := encodePool.Get().(*[]byte)
+	ev := buildEvent(r, m, body, scratch, id, time.Now())
 	routeKey = ev.RouteKey
 	if g.Authorizer != nil && !m.Route.NoAuth {
 		lambdaCtx, status := g.authorize(r.Context(), ev)
@@ -189,8 +190,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, id string) (stat
 		res, err = g.invoke(r.Context(), fn, payload)
 	}
 	if err != nil {
+		// A function that timed out may still hold the event: its
+		// scratch is not reused.
 		return g.fail(w, r, id, err), routeKey, "function failed"
 	}
+	encodePool.Put(scratch)
 	if err := g.write(w, r, res); err != nil {
 		return g.fail(w, r, id, err), routeKey, "function failed"
 	}
@@ -298,6 +302,11 @@ func (g *Gateway) readBody(r *http.Request) (*bytes.Buffer, error) {
 // layer chunk would otherwise grow a new buffer from nothing, zeroing
 // and copying its megabytes a dozen times.
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// encodePool holds the buffers events' base64 bodies are encoded into,
+// for the same reason: a fresh 5.6 MB per layer chunk, zeroed and
+// faulted in, cost more than encoding it.
+var encodePool = sync.Pool{New: func() any { return new([]byte) }}
 
 func putBody(b *bytes.Buffer) {
 	if b != nil {
