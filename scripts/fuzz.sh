@@ -28,6 +28,7 @@ targets=(
 	"FuzzParseManifest ./shared/oci"
 	"FuzzContentRange ./shared/registry"
 	"FuzzReadParts ./shared/registry"
+	"FuzzInvokeMatchesTheRuntime ./shared/lambdahttp"
 )
 
 for t in "${targets[@]}"; do
