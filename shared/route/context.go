@@ -26,7 +26,7 @@ func FromContext(ctx context.Context) (Match, bool) {
 func FromEvent(routeKey string, params map[string]string, method, rawPath string) (Match, bool) {
 	m, ok := FromKey(routeKey, params)
 	if ok && m.Route.Path == catchAll && strings.HasSuffix(rawPath, "/") {
-		if alt, ok := defaultRouter.Find(method, rawPath); ok {
+		if alt, ok := Find(method, rawPath); ok {
 			return alt, true
 		}
 	}
@@ -36,21 +36,13 @@ func FromEvent(routeKey string, params map[string]string, method, rawPath string
 // FromKey rebuilds a Match from an API Gateway route key and its path
 // parameters, as found in a payload-2.0 event.
 func FromKey(routeKey string, params map[string]string) (Match, bool) {
-	r, ok := byKey[routeKey]
+	method, path, ok := strings.Cut(routeKey, " ")
+	if !ok {
+		return Match{}, false
+	}
+	r, ok := lookup(method, path)
 	if !ok {
 		return Match{}, false
 	}
 	return Match{Route: r, Params: params}, true
 }
-
-// byKey indexes the default table by route key; every Lambda invocation
-// looks its route up here. The first route of a key wins, as a scan would.
-var byKey = func() map[string]Route {
-	m := make(map[string]Route, len(defaultRouter.routes))
-	for _, r := range defaultRouter.routes {
-		if _, dup := m[r.Key()]; !dup {
-			m[r.Key()] = r.Route
-		}
-	}
-	return m
-}()

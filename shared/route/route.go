@@ -15,7 +15,9 @@ package route
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/berth-registry/berth/shared/oci"
 )
@@ -50,8 +52,9 @@ const (
 // RegistryFunctions are the functions serving the distribution API.
 var RegistryFunctions = []string{Base, Manifests, Blobs, Uploads, Tags, Referrers, Catalog}
 
-// Functions lists every function the route table dispatches to.
-var Functions = append(append([]string{}, RegistryFunctions...), Token, Admin, Console)
+// Functions lists every function the route table dispatches to: the
+// registry functions, then Token, Admin and Console.
+var Functions = []string{Base, Manifests, Blobs, Uploads, Tags, Referrers, Catalog, Token, Admin, Console}
 
 // Any is the method of a route that answers every method.
 const Any = "ANY"
@@ -120,40 +123,80 @@ func actionOf(method, function string) string {
 	return ActionPush
 }
 
+// fixed are the routes without a repository name, first in the table.
+// Like shapes, they are constant data the linker lays out: a function's
+// start builds no table (docs/lambda-mode.md, cold start).
+var fixed = [...]Route{
+	{Method: "GET", Path: "/v2", Function: Base},
+	{Method: "HEAD", Path: "/v2", Function: Base},
+	{Method: "GET", Path: "/v2/_catalog", Function: Catalog, Action: ActionCatalog},
+	{Method: "GET", Path: "/token", Function: Token, NoAuth: true},
+	{Method: "POST", Path: "/token", Function: Token, NoAuth: true},
+	{Method: Any, Path: "/api/{proxy+}", Function: Admin},
+	// The console: its pages need a session, but for the sign-in page
+	// and the static assets. Signing in turns an auth token into a
+	// session token, which is the token function's work: it alone
+	// holds the signing key (docs/console.md).
+	{Method: Any, Path: ConsolePath, Function: Console},
+	{Method: Any, Path: ConsolePath + "/{proxy+}", Function: Console},
+	{Method: "GET", Path: SignInPath, Function: Console, Anonymous: true},
+	{Method: "POST", Path: SignInPath, Function: Token, NoAuth: true},
+	{Method: "GET", Path: ConsolePath + "/static/{proxy+}", Function: Console, Anonymous: true},
+}
+
+// catchAllRoute is the table's last route: everything else under /v2
+// reaches the base function, which answers with the spec error that
+// fits (a name too deep, an unknown route).
+var catchAllRoute = Route{Method: Any, Path: catchAll, Function: Base}
+
 // Table returns every route, in a stable order.
 func Table() []Route {
-	routes := []Route{
-		{Method: "GET", Path: "/v2", Function: Base},
-		{Method: "HEAD", Path: "/v2", Function: Base},
-		{Method: "GET", Path: "/v2/_catalog", Function: Catalog, Action: ActionCatalog},
-		{Method: "GET", Path: "/token", Function: Token, NoAuth: true},
-		{Method: "POST", Path: "/token", Function: Token, NoAuth: true},
-		{Method: Any, Path: "/api/{proxy+}", Function: Admin},
-		// The console: its pages need a session, but for the sign-in page
-		// and the static assets. Signing in turns an auth token into a
-		// session token, which is the token function's work: it alone
-		// holds the signing key (docs/console.md).
-		{Method: Any, Path: ConsolePath, Function: Console},
-		{Method: Any, Path: ConsolePath + "/{proxy+}", Function: Console},
-		{Method: "GET", Path: SignInPath, Function: Console, Anonymous: true},
-		{Method: "POST", Path: SignInPath, Function: Token, NoAuth: true},
-		{Method: "GET", Path: ConsolePath + "/static/{proxy+}", Function: Console, Anonymous: true},
-	}
+	routes := append([]Route{}, fixed[:]...)
 	for depth := 1; depth <= MaxDepth; depth++ {
-		vars := make([]string, depth)
-		for i := range vars {
-			vars[i] = fmt.Sprintf("{n%d}", i+1)
+		prefix := "/v2"
+		for i := range depth {
+			prefix += "/{" + nameParam(i) + "}"
 		}
-		prefix := "/v2/" + strings.Join(vars, "/")
 		for _, s := range shapes {
 			for _, m := range s.methods {
 				routes = append(routes, Route{Method: m, Path: prefix + s.suffix, Function: s.function, Depth: depth, Action: actionOf(m, s.function)})
 			}
 		}
 	}
-	// Everything else under /v2 reaches the base function, which answers
-	// with the spec error that fits (a name too deep, an unknown route).
-	return append(routes, Route{Method: Any, Path: catchAll, Function: Base})
+	return append(routes, catchAllRoute)
+}
+
+// lookup returns the route of Table() with this method and path,
+// parsing the path against fixed and shapes rather than searching a
+// built table: every Lambda invocation finds its route here, and none
+// pays for building the table at start.
+func lookup(method, path string) (Route, bool) {
+	for _, r := range fixed {
+		if r.Method == method && r.Path == path {
+			return r, true
+		}
+	}
+	if method == catchAllRoute.Method && path == catchAllRoute.Path {
+		return catchAllRoute, true
+	}
+	rest, ok := strings.CutPrefix(path, "/v2")
+	depth := 0
+	for ok && depth < MaxDepth {
+		var cut bool
+		if rest, cut = strings.CutPrefix(rest, "/{"+nameParam(depth)+"}"); !cut {
+			break
+		}
+		depth++
+	}
+	if !ok || depth == 0 {
+		return Route{}, false
+	}
+	for _, s := range shapes {
+		if s.suffix == rest && slices.Contains(s.methods, method) {
+			return Route{Method: method, Path: path, Function: s.function, Depth: depth, Action: actionOf(method, s.function)}, true
+		}
+	}
+	return Route{}, false
 }
 
 // Console paths: the console's root, its sign-in page (GET, served by
@@ -244,10 +287,13 @@ func NewRouter(routes []Route) *Router {
 	return r
 }
 
-var defaultRouter = NewRouter(Table())
+// defaultRouter is the router of Table(), built on first use: a Lambda
+// function matches its requests by route key (FromKey) and needs it
+// only for a request that names no route of the table.
+var defaultRouter = sync.OnceValue(func() *Router { return NewRouter(Table()) })
 
 // Find matches a request against the default table. See Router.Find.
-func Find(method, rawPath string) (Match, bool) { return defaultRouter.Find(method, rawPath) }
+func Find(method, rawPath string) (Match, bool) { return defaultRouter().Find(method, rawPath) }
 
 // Find chooses the route for a request the way API Gateway HTTP APIs do:
 // the most specific route wins, where a route without a greedy variable

@@ -115,6 +115,16 @@ func TestFromKey(t *testing.T) {
 		{"base", "GET /v2", nil, true, route.Base, ""},
 		{"$default is not in the table", "$default", nil, false, "", ""},
 		{"unknown key", "GET /v3", nil, false, "", ""},
+		// FromKey parses the key against the table's shapes: keys near
+		// a route are not routes.
+		{"a name and no shape", "GET /v2/{n1}/{n2}", nil, false, "", ""},
+		{"a method the shape lacks", "PATCH /v2/{n1}/manifests/{ref}", nil, false, "", ""},
+		{"name variables out of order", "GET /v2/{n2}/manifests/{ref}", nil, false, "", ""},
+		{"a name variable twice", "GET /v2/{n1}/{n1}/manifests/{ref}", nil, false, "", ""},
+		{"deeper than MaxDepth", "GET " + namePrefix(route.MaxDepth+1) + "/manifests/{ref}", nil, false, "", ""},
+		{"a trailing slash", "GET /v2/{n1}/tags/list/", nil, false, "", ""},
+		{"catch-all with a method of its own", "GET /v2/{proxy+}", nil, false, "", ""},
+		{"no method", "/v2", nil, false, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
