@@ -289,3 +289,27 @@ func TestTokenNeverAnswersWithStorageText(t *testing.T) {
 		t.Errorf("logged %d lines, want the store's error once:\n%s", n, logs.String())
 	}
 }
+
+func TestValidAuditID(t *testing.T) {
+	for range 20 {
+		id := NewAuditEvent(time.Now(), auth.Principal{}, "a", "t", "").ID
+		if !ValidAuditID(id) {
+			t.Fatalf("ValidAuditID(%q) = false for an id NewAuditEvent made", id)
+		}
+	}
+	for _, s := range []string{
+		"",
+		"20261203T134700.123456789Z-0a1b2c3",   // one hex digit short
+		"20261203T134700.123456789Z-0a1b2c3d4", // one too many
+		"20261203T134700.123456789Z-0A1B2C3D",  // upper-case hex
+		"2026120xT134700.123456789Z-0a1b2c3d",  // a letter in the date
+		"20261203 134700.123456789Z-0a1b2c3d",  // no T
+		"20261203T134700,123456789Z-0a1b2c3d",  // comma for the point
+		"20261203T134700.123456789Z_0a1b2c3d",  // underscore for the dash
+		"20261203T134700.12345678gZ-0a1b2c3d",  // hex in the nanoseconds
+	} {
+		if ValidAuditID(s) {
+			t.Errorf("ValidAuditID(%q) = true", s)
+		}
+	}
+}

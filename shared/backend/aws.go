@@ -60,9 +60,9 @@ func AWS(ctx context.Context, awsCfg aws.Config, cfg config.Config) (*Stores, er
 // awsCfg.
 func Table(awsCfg aws.Config, cfg config.Config) *dynamo.Table {
 	ep := Endpoint("DYNAMODB")
-	return dynamo.New(dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+	return dynamo.NewFromConfig(awsCfg, cfg.Table, func(o *dynamodb.Options) {
 		if ep != nil {
 			o.BaseEndpoint = ep
 		}
-	}), cfg.Table)
+	})
 }

@@ -64,13 +64,23 @@ var (
 	_ store.Identity = (*Table)(nil)
 )
 
-// New returns the store on table through client. Every request it sends
-// passes the key and item limits first (limits.go).
+// New returns the store on table through a copy of client. Every
+// request it sends passes the key and item limits first (limits.go).
 func New(client *dynamodb.Client, table string) *Table {
-	client = dynamodb.New(client.Options(), func(o *dynamodb.Options) {
-		o.APIOptions = append(slices.Clip(o.APIOptions), limitsOption)
-	})
+	return &Table{client: dynamodb.New(client.Options(), withLimits), name: table, now: time.Now}
+}
+
+// NewFromConfig returns the store on table through a client made from
+// cfg and optFns, with the limits of New. It makes one client where New
+// makes two: a function's start builds its client once.
+func NewFromConfig(cfg aws.Config, table string, optFns ...func(*dynamodb.Options)) *Table {
+	client := dynamodb.NewFromConfig(cfg, append(slices.Clip(optFns), withLimits)...)
 	return &Table{client: client, name: table, now: time.Now}
+}
+
+// withLimits adds the limits' middleware to a client's options.
+func withLimits(o *dynamodb.Options) {
+	o.APIOptions = append(slices.Clip(o.APIOptions), limitsOption)
 }
 
 // Name returns the table's name.

@@ -3,7 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"regexp"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -117,12 +117,62 @@ func itemSize(it map[string]types.AttributeValue) int {
 	return n
 }
 
-// pkPlaceholder finds the value a key condition compares the partition
-// key with ("pk = :pk").
-var pkPlaceholder = regexp.MustCompile(`\bpk\s*=\s*(:\w+)`)
+// pkPlaceholder returns the value a key condition compares the
+// partition key with ("pk = :pk"; "" if none): the first match of
+// `\bpk\s*=\s*(:\w+)`. It and placeholders scan by hand rather than with
+// regular expressions, which every function would compile at start.
+func pkPlaceholder(cond string) string {
+	for i := 0; ; i++ {
+		j := strings.Index(cond[i:], "pk")
+		if j < 0 {
+			return ""
+		}
+		i += j
+		if i > 0 && isWordByte(cond[i-1]) {
+			continue
+		}
+		rest, ok := strings.CutPrefix(strings.TrimLeft(cond[i+2:], reSpace), "=")
+		if !ok {
+			continue
+		}
+		rest = strings.TrimLeft(rest, reSpace)
+		if n := wordLen(rest, 1); n > 0 && rest[0] == ':' {
+			return rest[:1+n]
+		}
+	}
+}
 
-// placeholder finds the values a key condition names.
-var placeholder = regexp.MustCompile(`:\w+`)
+// placeholders returns the values a key condition names: the matches of
+// `:\w+`.
+func placeholders(cond string) []string {
+	var names []string
+	for i := 0; i < len(cond); i++ {
+		if cond[i] != ':' {
+			continue
+		}
+		if n := wordLen(cond, i+1); n > 0 {
+			names = append(names, cond[i:i+1+n])
+			i += n
+		}
+	}
+	return names
+}
+
+// reSpace is what `\s` matches in Go's regular expressions.
+const reSpace = " \t\n\f\r"
+
+// wordLen is the number of word bytes (`\w`) in s from i on.
+func wordLen(s string, i int) int {
+	n := 0
+	for i+n < len(s) && isWordByte(s[i+n]) {
+		n++
+	}
+	return n
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
 
 // queryOver checks a Query's key condition: a partition key no item can
 // have is an empty page; a sort key bound over the limit is refused.
@@ -131,11 +181,8 @@ func queryOver(in *dynamodb.QueryInput) (any, error) {
 		return nil, nil
 	}
 	cond := *in.KeyConditionExpression
-	pk := ""
-	if m := pkPlaceholder.FindStringSubmatch(cond); m != nil {
-		pk = m[1]
-	}
-	for _, name := range placeholder.FindAllString(cond, -1) {
+	pk := pkPlaceholder(cond)
+	for _, name := range placeholders(cond) {
 		s, ok := in.ExpressionAttributeValues[name].(*types.AttributeValueMemberS)
 		if !ok {
 			continue
