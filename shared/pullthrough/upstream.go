@@ -31,8 +31,8 @@ const UserAgent = "berth-pullthrough/1"
 
 // manifestAccept is every manifest type Berth stores (schema 1 is not
 // one: oci.ParseManifest refuses it).
-var manifestAccept = strings.Join([]string{oci.MediaTypeImageIndex, oci.MediaTypeImageManifest,
-	oci.MediaTypeDockerList, oci.MediaTypeDockerManifest}, ", ")
+const manifestAccept = oci.MediaTypeImageIndex + ", " + oci.MediaTypeImageManifest + ", " +
+	oci.MediaTypeDockerList + ", " + oci.MediaTypeDockerManifest
 
 // upstream is one repository of a rule's upstream registry, as Berth
 // reaches it: the Docker token flow (a 401's Bearer challenge, then a
