@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -95,8 +96,17 @@ func (l *lineLog) since(m int) string {
 // initLine is one package's line of GODEBUG=inittrace=1.
 var initLine = regexp.MustCompile(`^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
 
-// initMS sums the package init times in a function's output.
+// initStart is the emulator's line that starts a function's INIT phase.
+// The emulator is a Go program too, started with the same GODEBUG: its
+// own package inits come before this line and are not the function's.
+const initStart = "(rapid) INIT START"
+
+// initMS sums the package init times in a function's output: the lines
+// after the emulator's last initStart.
 func initMS(out string) (float64, int) {
+	if i := strings.LastIndex(out, initStart); i >= 0 {
+		out = out[i:]
+	}
 	total, n := 0.0, 0
 	s := bufio.NewScanner(bytes.NewBufferString(out))
 	for s.Scan() {
@@ -263,7 +273,7 @@ func median(xs []float64) float64 {
 func report(rs []result, runs, warm int) {
 	base := rs[0]
 	fmt.Printf("Cold starts under aws-lambda-rie: median of %d cold starts, warm = median of %d invocations after each.\n", runs, warm)
-	fmt.Printf("Size: linux/arm64 stripped bootstrap (make build). Package init: GODEBUG=inittrace=1, summed. Init Duration: the runtime's INIT phase as the emulator reports it.\n\n")
+	fmt.Printf("Size: linux/arm64 stripped bootstrap (make build). Package init: GODEBUG=inittrace=1, summed over the function's packages (not the emulator's). Init Duration: the runtime's INIT phase as the emulator reports it.\n\n")
 	fmt.Println("| function | bootstrap MB | × hello | packages | package init ms | Init Duration ms | × hello | first invoke ms | warm p50 ms |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
