@@ -144,7 +144,7 @@ func (a *API) deleteMapping(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func checkMappingName(s string) error {
-	if !ruleName.MatchString(s) {
+	if !validRuleName(s) {
 		return invalid("AWS role mapping name %q must be 1 to 100 characters of letters, digits, '.', '_' and '-', starting with a letter or digit", clipped(s))
 	}
 	return nil

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/berth-registry/berth/shared/auth"
 	"github.com/berth-registry/berth/shared/oidc"
 	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/textform"
 )
 
 // Federation rule limits (docs/keyless.md).
@@ -28,11 +28,27 @@ const (
 	minRuleLifetime     = 60
 )
 
-var (
-	ruleName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
-	claimName = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,100}$`)
-	hostName  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$`)
-)
+// validRuleName reports whether s names a rule: a letter or digit, then
+// up to 99 of [A-Za-z0-9._-].
+func validRuleName(s string) bool {
+	return s != "" && textform.Alnum(s[0]) && textform.Run(s[1:], 0, 99, "._-")
+}
+
+// validClaimName reports whether s can name a claim: 1 to 100 of
+// [A-Za-z0-9_.:/-].
+func validClaimName(s string) bool { return textform.Run(s, 1, 100, "_.:/-") }
+
+// validHostName reports whether h is a host name: dot-separated labels,
+// each a letter or digit then up to 62 of [A-Za-z0-9-] (its length
+// overall is the caller's to check).
+func validHostName(h string) bool {
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || !textform.Alnum(label[0]) || !textform.Run(label[1:], 0, 62, "-") {
+			return false
+		}
+	}
+	return true
+}
 
 // reservedClaims are checked by every login already, or say nothing a
 // rule should rest on.
@@ -179,7 +195,7 @@ func (a *API) checkRule(b ruleBody) (store.FederationRule, error) {
 	x.Claims = map[string]string{}
 	for k, v := range b.Claims {
 		switch {
-		case !claimName.MatchString(k):
+		case !validClaimName(k):
 			return x, invalid("claim name %q must be 1 to 100 characters of letters, digits, '_', '.', ':', '/' and '-'", clipped(k))
 		case slices.Contains(reservedClaims, k):
 			return x, invalid("claim %q cannot be a condition: issuer, audience and times are checked on every login (set issuer and audience instead)", k)
@@ -196,7 +212,7 @@ func (a *API) checkRule(b ruleBody) (store.FederationRule, error) {
 		return x, invalid("jwksHosts holds at most 5 hosts")
 	}
 	for _, h := range b.JWKSHosts {
-		if len(h) > 253 || !hostName.MatchString(h) {
+		if len(h) > 253 || !validHostName(h) {
 			return x, invalid("jwksHosts entry %q must be a host name, such as www.googleapis.com (no scheme, port or path)", clipped(h))
 		}
 		x.JWKSHosts = append(x.JWKSHosts, strings.ToLower(h))
@@ -230,7 +246,7 @@ func ruleLifetime(lt int) (int, error) {
 }
 
 func checkRuleName(s string) error {
-	if !ruleName.MatchString(s) {
+	if !validRuleName(s) {
 		return invalid("federation rule name %q must be 1 to 100 characters of letters, digits, '.', '_' and '-', starting with a letter or digit", clipped(s))
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/shared/reqinfo"
 	"github.com/berth-registry/berth/shared/route"
 	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/textform"
 )
 
 // TokenService is the Docker token-auth endpoint (GET /token, and the
@@ -282,34 +283,10 @@ func NewAuditEvent(now time.Time, p auth.Principal, action, target, detail strin
 	}
 }
 
-// auditIDForm is the form of the ids NewAuditEvent makes: 'd' a decimal
-// digit, 'x' a lower-case hex digit, anything else itself. It is checked
-// by hand rather than with a regular expression, which every function
-// linking this package would compile at start.
+// auditIDForm is the form of the ids NewAuditEvent makes
+// (textform.Layout).
 const auditIDForm = "ddddddddTdddddd.dddddddddZ-xxxxxxxx"
 
 // ValidAuditID reports whether s is an audit event id, the only cursor
 // the audit trail is paged with.
-func ValidAuditID(s string) bool {
-	if len(s) != len(auditIDForm) {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		switch f := auditIDForm[i]; f {
-		case 'd':
-			if c < '0' || c > '9' {
-				return false
-			}
-		case 'x':
-			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-				return false
-			}
-		default:
-			if c != f {
-				return false
-			}
-		}
-	}
-	return true
-}
+func ValidAuditID(s string) bool { return textform.Layout(s, auditIDForm) }

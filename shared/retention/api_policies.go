@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,10 +15,12 @@ import (
 	"github.com/berth-registry/berth/shared/errcode"
 	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/textform"
 )
 
-// tagPattern is a tag with '*' allowed anywhere.
-var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_.*-]{1,128}$`)
+// validTagPattern reports whether s is a tag pattern: a tag with '*'
+// allowed anywhere, 1 to 128 of [A-Za-z0-9_.*-].
+func validTagPattern(s string) bool { return textform.Run(s, 1, 128, "_.*-") }
 
 // PolicyView is a policy as the API shows it.
 type PolicyView struct {

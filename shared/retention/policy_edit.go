@@ -195,7 +195,7 @@ func checkPolicy(p store.RetentionPolicy) error {
 		return invalid("maxDeleteCount must be -1 (no limit), 0 (the default) or a number of images")
 	}
 	for _, pat := range p.ExemptTags {
-		if !tagPattern.MatchString(pat) {
+		if !validTagPattern(pat) {
 			return invalid("exempt tag pattern %q must be tag characters (letters, digits, '_', '.', '-') and '*'", pat)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/shared/events"
 	"github.com/berth-registry/berth/shared/metrics"
 	"github.com/berth-registry/berth/shared/store"
+	"github.com/berth-registry/berth/shared/textform"
 )
 
 // Stores is what retention reads and writes: content metadata, its own
@@ -368,11 +368,11 @@ func (s *Service) clearNotices(ctx context.Context, repo string) error {
 }
 
 // newRunID is sortable by start time and unique.
-// runID is the form of the ids newRunID makes.
-var runID = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9a-f]{6}$`)
+// runIDForm is the form of the ids newRunID makes (textform.Layout).
+const runIDForm = "ddddddddTdddddd.dddZ-xxxxxx"
 
 // validRunID reports whether id is a run id as newRunID makes them.
-func validRunID(id string) bool { return runID.MatchString(id) }
+func validRunID(id string) bool { return textform.Layout(id, runIDForm) }
 
 func newRunID(t time.Time) string {
 	b := make([]byte, 3)
