@@ -27,7 +27,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -93,28 +92,30 @@ func (l *lineLog) since(m int) string {
 	return l.buf.String()[m:]
 }
 
-// initLine is one package's line of GODEBUG=inittrace=1.
-var initLine = regexp.MustCompile(`^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
+// initLine is one package's line of GODEBUG=inittrace=1: the time
+// since its process's runtime started, and its init's own.
+var initLine = regexp.MustCompile(`^init \S+ @([0-9.]+) ms, ([0-9.]+) ms clock`)
 
-// initStart is the emulator's line that starts a function's INIT phase.
-// The emulator is a Go program too, started with the same GODEBUG: its
-// own package inits come before this line and are not the function's.
-const initStart = "(rapid) INIT START"
-
-// initMS sums the package init times in a function's output: the lines
-// after the emulator's last initStart.
+// initMS sums the package init times of the last process in a
+// function's output. The emulator is a Go program too, started with the
+// same GODEBUG, and its own inits come first: a process's trace starts
+// where the time since start goes back.
 func initMS(out string) (float64, int) {
-	if i := strings.LastIndex(out, initStart); i >= 0 {
-		out = out[i:]
-	}
-	total, n := 0.0, 0
+	total, n, last := 0.0, 0, -1.0
 	s := bufio.NewScanner(bytes.NewBufferString(out))
 	for s.Scan() {
-		if m := initLine.FindStringSubmatch(s.Text()); m != nil {
-			v, _ := strconv.ParseFloat(m[1], 64)
-			total += v
-			n++
+		m := initLine.FindStringSubmatch(s.Text())
+		if m == nil {
+			continue
 		}
+		at, _ := strconv.ParseFloat(m[1], 64)
+		if at < last {
+			total, n = 0, 0
+		}
+		last = at
+		v, _ := strconv.ParseFloat(m[2], 64)
+		total += v
+		n++
 	}
 	return total, n
 }
