@@ -84,11 +84,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Images == nil && cfg.Admin != nil {
 		cfg.Images = cfg.Admin
 	}
-	pg, err := parsePages()
-	if err != nil {
-		return nil, err
-	}
-	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: pg, protect: http.NewCrossOriginProtection()}
+	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: newPages(), protect: http.NewCrossOriginProtection()}
 	c.protect.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, errCrossOrigin)
 	}))

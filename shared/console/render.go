@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-registry/berth/shared/authz"
@@ -99,8 +100,47 @@ func plural(n int, unit string) string {
 	return strconv.Itoa(n) + " " + unit + "s"
 }
 
-// pages are the parsed templates, by page name.
-type pages struct{ byName map[string]*template.Template }
+// pages are the templates, each parsed (into the layout) when first
+// rendered: parsing all eleven takes about 2 ms, which a function's
+// start would pay for pages its first request does not show
+// (docs/lambda-mode.md, cold start). TestEveryPageParses parses them all.
+type pages struct {
+	layout func() (*template.Template, error)
+	mu     sync.Mutex
+	byName map[string]*template.Template
+}
+
+func newPages() *pages {
+	return &pages{byName: map[string]*template.Template{}, layout: sync.OnceValues(func() (*template.Template, error) {
+		return template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	})}
+}
+
+// get returns page name in the layout, parsing it on first use.
+func (p *pages) get(name string) (*template.Template, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.byName[name]; ok {
+		return t, nil
+	}
+	f := "templates/" + name + ".html"
+	if name == "layout" || !fs.ValidPath(f) {
+		return nil, fmt.Errorf("console: no template %q", name)
+	}
+	if _, err := fs.Stat(templateFS, f); err != nil {
+		return nil, fmt.Errorf("console: no template %q", name)
+	}
+	base, err := p.layout()
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.Must(base.Clone()).ParseFS(templateFS, f)
+	if err != nil {
+		return nil, err
+	}
+	p.byName[name] = t
+	return t, nil
+}
 
 var funcs = template.FuncMap{
 	"bytes": humanBytes,
@@ -122,36 +162,28 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 }
 
-// parsePages parses the layout with each page.
+// parsePages parses the layout with each page, as rendering them would.
 func parsePages() (*pages, error) {
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
-	if err != nil {
-		return nil, err
-	}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
-	p := &pages{byName: map[string]*template.Template{}}
+	p := newPages()
 	for _, f := range files {
-		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
-			continue
+		if name := strings.TrimSuffix(path.Base(f), ".html"); name != "layout" {
+			if _, err := p.get(name); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
 		}
-		t, err := template.Must(base.Clone()).ParseFS(templateFS, f)
-		if err != nil {
-			return nil, err
-		}
-		p.byName[name] = t
 	}
 	return p, nil
 }
 
 // render writes page name with p, whole (into the layout).
 func (c *Console) render(w http.ResponseWriter, status int, name string, p *Page) error {
-	t, ok := c.pages.byName[name]
-	if !ok {
-		return fmt.Errorf("console: no template %q", name)
+	t, err := c.pages.get(name)
+	if err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
