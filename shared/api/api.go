@@ -33,19 +33,22 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // returns is written once, here (internal errors logged with the
 // request id, never answered).
 type Mux struct {
-	mux     http.ServeMux
-	log     *slog.Logger
-	methods map[string][]string // path pattern → its methods
+	mux http.ServeMux
+	log *slog.Logger
+	// methods are the methods of the patterns, sorted; notFound the
+	// prefixes NotFound answers for.
+	methods  []string
+	notFound map[string]bool
 }
 
 // NewMux returns an empty Mux logging to log.
 func NewMux(log *slog.Logger) *Mux {
-	return &Mux{log: log, methods: map[string][]string{}}
+	return &Mux{log: log, notFound: map[string]bool{}}
 }
 
 // Handle routes pattern ("METHOD /path", as http.ServeMux reads it) to h.
 func (m *Mux) Handle(pattern string, h HandlerFunc) {
-	method, path, ok := strings.Cut(pattern, " ")
+	method, _, ok := strings.Cut(pattern, " ")
 	if !ok || method == "" {
 		panic("api: pattern " + pattern + " names no method")
 	}
@@ -54,22 +57,20 @@ func (m *Mux) Handle(pattern string, h HandlerFunc) {
 			m.Fail(w, r, err)
 		}
 	})
-	if _, seen := m.methods[path]; !seen {
-		// The same path without a method: ServeMux prefers the patterns
-		// with one, so this answers only the methods they do not serve.
-		m.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			allow := strings.Join(m.methods[path], ", ")
-			m.Fail(w, r, errcode.New(errcode.Unsupported, "%s is not supported on %s; use %s", r.Method, r.URL.Path, allow).
-				WithHeader("Allow", allow))
-		})
+	// A method the path lacks is answered in ServeHTTP (allowed), not by
+	// a method-less pattern per path: each ServeMux registration checks
+	// for conflicts with those before it, and the admin API's 72
+	// patterns took twice as long to register with their 50 method-less
+	// twins (docs/lambda-mode.md, cold start).
+	if i, found := slices.BinarySearch(m.methods, method); !found {
+		m.methods = slices.Insert(m.methods, i, method)
 	}
-	m.methods[path] = append(m.methods[path], method)
-	slices.Sort(m.methods[path])
 }
 
 // NotFound answers every path under prefix ("/api/") that no pattern
 // names with 404 NOT_FOUND, saying where the API is documented.
 func (m *Mux) NotFound(prefix, docs string) {
+	m.notFound[prefix] = true
 	m.mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
 		m.Fail(w, r, NotFound("no API endpoint at %s; see %s", r.URL.Path, docs))
 	})
@@ -93,7 +94,28 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if _, pattern := m.mux.Handler(r); pattern == "" || m.notFound[pattern] {
+		if allow := m.allowed(r); allow != "" {
+			m.Fail(w, r, errcode.New(errcode.Unsupported, "%s is not supported on %s; use %s", r.Method, r.URL.Path, allow).
+				WithHeader("Allow", allow))
+			return
+		}
+	}
 	m.mux.ServeHTTP(w, r)
+}
+
+// allowed lists the methods a pattern serves r's path with, for a
+// request no pattern serves with its own method ("" if none).
+func (m *Mux) allowed(r *http.Request) string {
+	var allow []string
+	for _, method := range m.methods {
+		r2 := *r
+		r2.Method = method
+		if _, pattern := m.mux.Handler(&r2); pattern != "" && !m.notFound[pattern] {
+			allow = append(allow, method)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 // Fail writes err as the API's error answer: errcode's JSON body with
