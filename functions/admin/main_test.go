@@ -78,17 +78,17 @@ func contains(subs ...string) func(*testing.T, events.APIGatewayV2HTTPResponse, 
 }
 
 // TestLinksOnlyWhatItServes: the admin function links the admin and
-// retention APIs and the Lambda adapter (and the SDK's KMS client for
-// the pull-through cache's key, which seals upstream credentials), and
-// no registry function wiring, signing key, SDK Lambda client (runs go
-// to retention through shared/awscall), local gateway, embedded store
-// or SDK credential chain.
+// retention APIs and the Lambda adapter (and shared/store/kmskey for the
+// pull-through cache's key, which seals upstream credentials through
+// shared/awscall), and no registry function wiring, signing key, SDK KMS
+// or Lambda client (runs go to retention through shared/awscall), local
+// gateway, embedded store or SDK credential chain.
 func TestLinksOnlyWhatItServes(t *testing.T) {
 	linktest.Check(t, slices.Concat(linktest.Every, []string{
 		"github.com/berth-registry/berth/shared/app/authfn", "github.com/berth-registry/berth/shared/app/registryfn",
 		"github.com/aws/aws-sdk-go-v2/service/lambda",
 	}), []string{
 		"github.com/berth-registry/berth/shared/admin", "github.com/berth-registry/berth/shared/retention",
-		"github.com/berth-registry/berth/shared/lambdahttp", "github.com/aws/aws-sdk-go-v2/service/kms",
+		"github.com/berth-registry/berth/shared/lambdahttp", "github.com/berth-registry/berth/shared/store/kmskey",
 	})
 }

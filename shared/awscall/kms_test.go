@@ -44,3 +44,22 @@ func TestDecryptOpensWhatTheSDKSealed(t *testing.T) {
 		t.Fatalf("Decrypt naming another key: %v", err)
 	}
 }
+
+// TestEncryptSealsWhatTheSDKOpens: what awscall encrypts (as the admin
+// function seals a rule's credentials) the SDK's KMS client decrypts
+// with the same context, on the KMS emulator.
+func TestEncryptSealsWhatTheSDKOpens(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	sdk, key := emulator.KMSKey(t)
+	secret := []byte("hunter2-upstream-secret")
+	bound := map[string]string{"berth:tenancy": "dev", "berth:cache-rule": "dev/hub"}
+	sealed, err := awscall.NewKMS(cfg).Encrypt(t.Context(), key, secret, bound)
+	if err != nil || bytes.Contains(sealed, secret) {
+		t.Fatalf("Encrypt = %q, %v", sealed, err)
+	}
+	out, err := sdk.Decrypt(t.Context(), &kms.DecryptInput{KeyId: aws.String(key), CiphertextBlob: sealed, EncryptionContext: bound})
+	if err != nil || !bytes.Equal(out.Plaintext, secret) {
+		t.Fatalf("SDK Decrypt = %v, %v", out, err)
+	}
+}

@@ -19,7 +19,9 @@ const module = "github.com/berth-registry/berth/"
 // Every function's bootstrap links none of these: the local gateway and
 // its composition, Lambda mode and its emulators, the embedded store,
 // the CLI's packages, and the SDK's credential chain (a function reads
-// its credentials from Lambda's environment: backend.LambdaSDK).
+// its credentials from Lambda's environment: backend.LambdaSDK), and the
+// SDK's KMS client (the functions that use KMS call it through
+// shared/awscall: shared/store/kmskey).
 var Every = []string{
 	module + "shared/gateway", module + "shared/inprocess", module + "shared/lambdamode",
 	module + "shared/emulator", module + "shared/store/local", "go.etcd.io/bbolt",
@@ -27,6 +29,7 @@ var Every = []string{
 	"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sts",
 	"github.com/aws/aws-sdk-go-v2/service/sso", "github.com/aws/aws-sdk-go-v2/service/ssooidc",
 	"github.com/aws/aws-sdk-go-v2/service/signin", "github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
+	"github.com/aws/aws-sdk-go-v2/service/kms",
 }
 
 // Registry is what a registry function (base, manifests, blobs,
@@ -37,13 +40,12 @@ var Every = []string{
 var Registry = slices.Concat(Every, []string{
 	module + "shared/admin", module + "shared/retention", module + "shared/scrub",
 	module + "shared/app/adminfn", module + "shared/app/retentionfn", module + "shared/app/authfn",
-	module + "shared/store/kmskey", "github.com/aws/aws-sdk-go-v2/service/kms",
-	"github.com/aws/aws-sdk-go-v2/service/lambda",
+	module + "shared/store/kmskey", "github.com/aws/aws-sdk-go-v2/service/lambda",
 })
 
 // NoKMS is what the functions that never touch the signing key (all but
 // token and authorizer) link none of.
-var NoKMS = []string{module + "shared/app/authfn", module + "shared/store/kmskey", "github.com/aws/aws-sdk-go-v2/service/kms"}
+var NoKMS = []string{module + "shared/app/authfn", module + "shared/store/kmskey"}
 
 // Deps returns the packages the function in the working directory
 // links, as `make build` builds it.

@@ -27,11 +27,11 @@ import (
 )
 
 // Sealer returns what seals (and opens) upstream credentials on AWS:
-// the KMS key BERTH_CACHE_KEY_ID through the SDK's KMS client
+// the KMS key BERTH_CACHE_KEY_ID through shared/store/kmskey
 // (kms:Encrypt when a rule is written), or nil (rules with credentials
 // are refused, and a warning says why) when the stack gave none. The
 // functions that only open credentials use fillfn.Opener, which links
-// no KMS client.
+// no kmskey.
 func Sealer(ctx context.Context, env app.Env) (pullthrough.Sealer, error) {
 	if env.Config.CacheKeyID == "" {
 		env.Log.Warn("no key to seal pull-through cache credentials with (set BERTH_CACHE_KEY_ID): rules with credentials are refused")

@@ -16,7 +16,7 @@ import (
 
 // TestOpenerOpensWhatAdminSealed: on the KMS emulator, with the key the
 // stack gives both functions (BERTH_CACHE_KEY_ID), what the admin
-// function's sealer (the SDK's KMS client) seals, the filling functions'
+// function's sealer (shared/store/kmskey) seals, the filling functions'
 // Opener (shared/awscall) opens, with the same context only; the Opener
 // refuses to seal.
 func TestOpenerOpensWhatAdminSealed(t *testing.T) {

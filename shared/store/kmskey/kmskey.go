@@ -18,27 +18,24 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/berth-registry/berth/shared/auth"
-	"github.com/berth-registry/berth/shared/awsenv"
+	"github.com/berth-registry/berth/shared/awscall"
 )
 
-// Client returns a KMS client with the SDK configuration awsCfg, at the
-// endpoint awsenv.Endpoint names for KMS when one is set (an emulator).
-func Client(awsCfg aws.Config) *kms.Client {
-	return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-		if ep := awsenv.Endpoint("KMS"); ep != nil {
-			o.BaseEndpoint = ep
-		}
-	})
-}
+// Client returns a KMS caller with the SDK configuration awsCfg, at the
+// endpoint the environment names for KMS when one is set (an emulator).
+// It is shared/awscall's, not the SDK's KMS client: that client's
+// package init (its schemas and endpoint tables, about 0.5 ms) and its
+// megabyte were most of what the token function, the authorizer and the
+// admin function start with beyond the other functions
+// (docs/lambda-mode.md, cold start).
+func Client(awsCfg aws.Config) *awscall.KMS { return awscall.NewKMS(awsCfg) }
 
-// API is the part of the KMS client the signer uses.
+// API is the part of KMS the signer uses.
 type API interface {
-	GetPublicKey(ctx context.Context, in *kms.GetPublicKeyInput, opts ...func(*kms.Options)) (*kms.GetPublicKeyOutput, error)
-	Sign(ctx context.Context, in *kms.SignInput, opts ...func(*kms.Options)) (*kms.SignOutput, error)
+	GetPublicKey(ctx context.Context, keyID string) ([]byte, error)
+	SignDigest(ctx context.Context, keyID string, digest []byte) ([]byte, error)
 }
 
 // Signer implements auth.Signer with a KMS key.
@@ -52,11 +49,11 @@ var _ auth.Signer = (*Signer)(nil)
 
 // New reads the key's public half; keyID is a key id, ARN or alias.
 func New(ctx context.Context, api API, keyID string) (*Signer, error) {
-	out, err := api.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(keyID)})
+	der, err := api.GetPublicKey(ctx, keyID)
 	if err != nil {
 		return nil, fmt.Errorf("kms GetPublicKey %s: %w", keyID, err)
 	}
-	k, err := x509.ParsePKIXPublicKey(out.PublicKey)
+	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("parse KMS public key: %w", err)
 	}
@@ -72,22 +69,17 @@ func (s *Signer) Public() *ecdsa.PublicKey { return s.pub }
 
 // SignDigest implements auth.Signer: KMS returns an ASN.1 DER signature.
 func (s *Signer) SignDigest(ctx context.Context, digest []byte) ([]byte, error) {
-	out, err := s.api.Sign(ctx, &kms.SignInput{
-		KeyId:            aws.String(s.keyID),
-		Message:          digest,
-		MessageType:      types.MessageTypeDigest,
-		SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256,
-	})
+	sig, err := s.api.SignDigest(ctx, s.keyID, digest)
 	if err != nil {
 		return nil, fmt.Errorf("kms Sign: %w", err)
 	}
-	return out.Signature, nil
+	return sig, nil
 }
 
-// CipherAPI is the part of the KMS client a Sealer uses.
+// CipherAPI is the part of KMS a Sealer uses.
 type CipherAPI interface {
-	Encrypt(ctx context.Context, in *kms.EncryptInput, opts ...func(*kms.Options)) (*kms.EncryptOutput, error)
-	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
+	Encrypt(ctx context.Context, keyID string, plaintext []byte, encryptionContext map[string]string) ([]byte, error)
+	Decrypt(ctx context.Context, keyID string, ciphertext []byte, encryptionContext map[string]string) ([]byte, error)
 }
 
 // Sealer encrypts small secrets (a pull-through cache's upstream
@@ -105,19 +97,19 @@ func NewSealer(api CipherAPI, keyID string) *Sealer { return &Sealer{api: api, k
 
 // Seal encrypts plaintext bound to context (kms:Encrypt).
 func (s *Sealer) Seal(ctx context.Context, plaintext []byte, context map[string]string) ([]byte, error) {
-	out, err := s.api.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(s.keyID), Plaintext: plaintext, EncryptionContext: context})
+	out, err := s.api.Encrypt(ctx, s.keyID, plaintext, context)
 	if err != nil {
 		return nil, fmt.Errorf("kms Encrypt: %w", err)
 	}
-	return out.CiphertextBlob, nil
+	return out, nil
 }
 
 // Open decrypts what Seal made with the same context (kms:Decrypt, with
 // the key named so that a ciphertext of another key is refused).
 func (s *Sealer) Open(ctx context.Context, sealed []byte, context map[string]string) ([]byte, error) {
-	out, err := s.api.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(s.keyID), CiphertextBlob: sealed, EncryptionContext: context})
+	out, err := s.api.Decrypt(ctx, s.keyID, sealed, context)
 	if err != nil {
 		return nil, fmt.Errorf("kms Decrypt: %w", err)
 	}
-	return out.Plaintext, nil
+	return out, nil
 }

@@ -9,45 +9,39 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/berth-registry/berth/shared/auth"
+	"github.com/berth-registry/berth/shared/emulator"
 )
 
-// fakeKMS answers as KMS does for an ECC_NIST_P256 key: a DER public key
-// and DER ECDSA signatures over a given digest. (No KMS emulator runs
-// here; this checks our encoding, not AWS's authorization.)
-type fakeKMS struct {
-	key  *ecdsa.PrivateKey
-	seen *kms.SignInput
+// emulatorConfig points Client at the KMS emulator.
+func emulatorConfig(t *testing.T) aws.Config {
+	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
+	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 }
 
-func (f *fakeKMS) GetPublicKey(_ context.Context, _ *kms.GetPublicKeyInput, _ ...func(*kms.Options)) (*kms.GetPublicKeyOutput, error) {
-	der, err := x509.MarshalPKIXPublicKey(&f.key.PublicKey)
-	return &kms.GetPublicKeyOutput{PublicKey: der}, err
-}
-
-func (f *fakeKMS) Sign(_ context.Context, in *kms.SignInput, _ ...func(*kms.Options)) (*kms.SignOutput, error) {
-	f.seen = in
-	sig, err := ecdsa.SignASN1(rand.Reader, f.key, in.Message)
-	return &kms.SignOutput{Signature: sig}, err
-}
-
+// TestTokenSignedThroughKMSVerifies: on the KMS emulator, a token signed
+// with an ECC_NIST_P256 key (kms:Sign of the digest) verifies with the
+// public key the signer read (kms:GetPublicKey), and not with another.
 func TestTokenSignedThroughKMSVerifies(t *testing.T) {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	f := &fakeKMS{key: k}
-	s, err := New(context.Background(), f, "alias/berth")
+	cfg := emulatorConfig(t)
+	sdk, _ := emulator.KMSKey(t)
+	out, err := sdk.CreateKey(t.Context(), &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(t.Context(), Client(cfg), aws.ToString(out.KeyMetadata.Arn))
 	if err != nil {
 		t.Fatal(err)
 	}
 	iss := auth.NewIssuer(s, "berth", "svc", time.Minute)
-	tok, _, err := iss.Issue(context.Background(), "dev/admin", []auth.Access{{Type: "repository", Name: "dev/app", Actions: []string{"pull"}}})
+	tok, _, err := iss.Issue(t.Context(), "dev/admin", []auth.Access{{Type: "repository", Name: "dev/app", Actions: []string{"pull"}}})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if f.seen.MessageType != types.MessageTypeDigest || f.seen.SigningAlgorithm != types.SigningAlgorithmSpecEcdsaSha256 || len(f.seen.Message) != 32 {
-		t.Fatalf("Sign called with %+v", f.seen)
 	}
 	c, err := auth.NewVerifier("berth", "svc", s.Public()).Verify(tok)
 	if err != nil {
@@ -62,9 +56,18 @@ func TestTokenSignedThroughKMSVerifies(t *testing.T) {
 	}
 }
 
+// p384 answers GetPublicKey with a P-384 key, which the signer refuses.
+type p384 struct{ key *ecdsa.PrivateKey }
+
+func (f p384) GetPublicKey(context.Context, string) ([]byte, error) {
+	return x509.MarshalPKIXPublicKey(&f.key.PublicKey)
+}
+
+func (f p384) SignDigest(context.Context, string, []byte) ([]byte, error) { return nil, nil }
+
 func TestNonP256KeyRefused(t *testing.T) {
 	k, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if _, err := New(context.Background(), &fakeKMS{key: k}, "k"); err == nil {
+	if _, err := New(context.Background(), p384{key: k}, "k"); err == nil {
 		t.Fatal("P-384 key accepted")
 	}
 }

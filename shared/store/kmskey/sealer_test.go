@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/berth-registry/berth/shared/emulator"
 	"github.com/berth-registry/berth/shared/store/kmskey"
 )
@@ -12,8 +15,10 @@ import (
 // emulator: the ciphertext opens only with the context it was sealed
 // with, and holds no plaintext.
 func TestSealerOnLocalKMS(t *testing.T) {
-	c, key := emulator.KMSKey(t)
-	s := kmskey.NewSealer(c, key)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	_, key := emulator.KMSKey(t)
+	s := kmskey.NewSealer(kmskey.Client(cfg), key)
 	secret := []byte(`{"username":"bot","password":"hunter2-upstream-secret"}`)
 	bound := map[string]string{"berth:tenancy": "dev", "berth:cache-rule": "dev/hub"}
 	sealed, err := s.Seal(t.Context(), secret, bound)
