@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 )
@@ -33,6 +34,13 @@ func newPool(fn Function, rie, bootstrap string, env []string, max int, logs io.
 
 // Function is the function the pool runs, as the stack configures it.
 func (p *Pool) Function() Function { return p.fn }
+
+// Command is how the emulator starts the pool's function: its bootstrap
+// and environment (the cold-start benchmark also starts it without the
+// emulator, scripts/coldstart).
+func (p *Pool) Command() (bootstrap string, env []string) {
+	return p.bootstrap, slices.Clone(p.env)
+}
 
 // Invoke runs one invocation with a JSON payload and returns the
 // function's JSON response. A failed invocation is a *FunctionError.
