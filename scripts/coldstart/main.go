@@ -6,7 +6,8 @@
 // representative event from events/ — beside a hello-world aws-lambda-go
 // function (scripts/coldstart/hello) and the SDK floor of a registry
 // function (scripts/coldstart/sdkfloor: aws-lambda-go with DynamoDB and
-// S3 clients and nothing else), measured in the same run. It runs in
+// S3 clients and nothing else; scripts/coldstart/sdkops: the same, linking
+// the operations a registry function calls), measured in the same run. It runs in
 // Lambda mode (shared/lambdamode) against the emulators in the SDK's
 // environment variables, as `berth serve --lambda` does.
 //
@@ -54,10 +55,11 @@ var payloads = map[string]string{"events": `{"Records":[]}`}
 const (
 	hello = "hello-world"
 	floor = "sdk-floor"
+	ops   = "sdk-floor-ops"
 )
 
 // references are the reference functions' packages.
-var references = map[string]string{hello: "./scripts/coldstart/hello", floor: "./scripts/coldstart/sdkfloor"}
+var references = map[string]string{hello: "./scripts/coldstart/hello", floor: "./scripts/coldstart/sdkfloor", ops: "./scripts/coldstart/sdkops"}
 
 func main() {
 	runs := flag.Int("runs", 5, "cold starts per function")
@@ -166,7 +168,7 @@ func run(runs, warm int) error {
 		return err
 	}
 	defer l.Close()
-	for _, name := range []string{hello, floor} {
+	for _, name := range []string{hello, floor, ops} {
 		boot := filepath.Join(dir, "host", name, "bootstrap")
 		if err := build(root, "", boot, references[name]); err != nil {
 			return err
@@ -176,7 +178,7 @@ func run(runs, warm int) error {
 		}
 		events[name] = "base-get.json"
 	}
-	order := append([]string{hello, floor}, names...)
+	order := append([]string{hello, floor, ops}, names...)
 	// Round-robin: each round cold-starts every function once, so a
 	// burst of load on a shared machine weighs on all of them alike
 	// rather than on whichever was being measured.
@@ -242,7 +244,7 @@ func run(runs, warm int) error {
 // build` does (linux/arm64, stripped) and returns their sizes in MB.
 func armSizes(root, dir string, names []string) (map[string]float64, error) {
 	sizes := map[string]float64{}
-	for _, n := range append(names, hello, floor) {
+	for _, n := range append(names, hello, floor, ops) {
 		pkg := "./functions/" + n
 		if ref, ok := references[n]; ok {
 			pkg = ref
