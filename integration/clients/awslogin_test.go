@@ -50,6 +50,12 @@ func TestDockerAWSLoginWithTheCredentialHelper(t *testing.T) {
 	}
 	must(t, os.MkdirAll(job.Path(".docker"), 0o700))
 	must(t, os.WriteFile(job.Path(".docker", "config.json"), []byte(`{"credHelpers": {"`+reg.Host+`": "berth"}}`), 0o600))
+	// A signature's X-Amz-Date is to the second, and the registry keeps a
+	// verified login until STS would refuse it: a request the helper
+	// signed within the login's second is that same request, answered
+	// from the cache. Docker starts in the next second, so the helper's
+	// own signature has to go to STS.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 
 	const repo = "dev/acme/app"
 	ref := reg.Ref(repo, ":1")
