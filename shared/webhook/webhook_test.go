@@ -89,11 +89,14 @@ func TestSenderRetriesInOrder(t *testing.T) {
 	done := make(chan struct{})
 	go func() { s.Run(rctx); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
+	// Until the three arrived and were acknowledged: the endpoint has an
+	// event before the sender, whose ack follows the answer, knows it.
 	for {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()
-		if n == 3 || time.Now().After(deadline) {
+		left, _ := m.PendingEvents(ctx, 10)
+		if (n == 3 && len(left) == 0) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
