@@ -31,7 +31,7 @@ const (
 // validRuleName reports whether s names a rule: a letter or digit, then
 // up to 99 of [A-Za-z0-9._-].
 func validRuleName(s string) bool {
-	return s != "" && textform.Alnum(s[0]) && textform.Run(s[1:], 0, 99, "._-")
+	return textform.Name(s, 100, "._-")
 }
 
 // validClaimName reports whether s can name a claim: 1 to 100 of
@@ -43,7 +43,7 @@ func validClaimName(s string) bool { return textform.Run(s, 1, 100, "_.:/-") }
 // overall is the caller's to check).
 func validHostName(h string) bool {
 	for label := range strings.SplitSeq(h, ".") {
-		if label == "" || !textform.Alnum(label[0]) || !textform.Run(label[1:], 0, 62, "-") {
+		if !textform.Name(label, 63, "-") {
 			return false
 		}
 	}

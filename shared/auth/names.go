@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/shared/oci"
+	"github.com/berth-registry/berth/shared/textform"
 )
 
 // The grammar of every identity name a client gives: tenancy, user,
@@ -24,33 +25,18 @@ const (
 	MaxPolicyName  = 100
 )
 
-// alnum reports whether b is an ASCII letter or digit.
-func alnum(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' }
-
-// nameOf reports whether s is 1 to max bytes, starting with a letter or
-// digit, the rest letters, digits or bytes of more. (By hand, not by
-// regexp: a cold start would compile it; names_test.go checks against
-// the expressions the messages state.)
-func nameOf(s string, max int, more string) bool {
-	if s == "" || len(s) > max || !alnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !alnum(s[i]) && strings.IndexByte(more, s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
+// The names are checked by hand (textform.Name), not by regexp: a cold
+// start would compile it; names_test.go checks against the expressions
+// the messages state.
 
 // userName: the part after "<tenancy>/" in a docker login,
 // `[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}`; no '/' or ':' (Basic credentials
 // split on the first ':').
-func userName(s string) bool { return nameOf(s, MaxUserName, "._@+-") }
+func userName(s string) bool { return textform.Name(s, MaxUserName, "._@+-") }
 
 // policyName names a policy in a tenancy,
 // `[A-Za-z0-9][A-Za-z0-9._-]{0,99}`.
-func policyName(s string) bool { return nameOf(s, MaxPolicyName, "._-") }
+func policyName(s string) bool { return textform.Name(s, MaxPolicyName, "._-") }
 
 // CheckTenancy reports whether s is a tenancy name: a repository name
 // component (it is the first one of every repository in the tenancy).

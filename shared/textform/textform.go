@@ -6,6 +6,8 @@
 // links it (docs/lambda-mode.md, cold start).
 package textform
 
+import "strings"
+
 // Layout reports whether s has form's layout, byte by byte: 'd' stands
 // for a decimal digit, 'x' for a lower-case hex digit, and any other
 // byte for itself.
@@ -40,11 +42,17 @@ func Run(s string, min, max int, extra string) bool {
 		return false
 	}
 	for i := range len(s) {
-		if c := s[i]; !Alnum(c) && !contains(extra, c) {
+		if c := s[i]; !Alnum(c) && strings.IndexByte(extra, c) < 0 {
 			return false
 		}
 	}
 	return true
+}
+
+// Name reports whether s is a name: 1 to max bytes, an ASCII letter or
+// digit, then letters, digits or bytes of extra.
+func Name(s string, max int, extra string) bool {
+	return s != "" && Alnum(s[0]) && Run(s[1:], 0, max-1, extra)
 }
 
 // Alnum reports whether c is an ASCII letter or digit.
@@ -53,12 +61,3 @@ func Alnum(c byte) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func contains(s string, c byte) bool {
-	for i := range len(s) {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
-}
