@@ -163,33 +163,29 @@ func stringEnd(p []byte, i int) (int, bool) {
 // (not validated: encoding/json validates what is decoded), or -1.
 func skipValue(p []byte, i int) int {
 	depth := 0
-	for i < len(p) {
-		switch c := p[i]; c {
+	for ; i < len(p); i++ {
+		switch p[i] {
 		case '"':
 			e, _ := stringEnd(p, i+1)
 			if e < 0 {
 				return -1
 			}
-			i = e + 1
+			if i = e; depth == 0 {
+				return i + 1
+			}
 		case '{', '[':
 			depth++
-			i++
 		case '}', ']':
 			if depth == 0 {
 				return i // the end of the enclosing object
 			}
-			depth--
-			i++
+			if depth--; depth == 0 {
+				return i + 1
+			}
 		case ',':
 			if depth == 0 {
 				return i
 			}
-			i++
-		default:
-			i++
-		}
-		if depth == 0 && i > 0 && (p[i-1] == '"' || p[i-1] == '}' || p[i-1] == ']') {
-			return i
 		}
 	}
 	return -1

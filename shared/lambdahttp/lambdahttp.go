@@ -132,8 +132,8 @@ func serve(conv core.RequestAccessorV2, h http.Handler, ctx context.Context, ev 
 		return core.GatewayTimeoutV2(), fmt.Errorf("the event is no HTTP request: %w", err)
 	}
 	if len(body) > 0 {
-		r.Body, r.ContentLength = &MemoryBody{Reader: bytes.NewReader(body), b: body}, int64(len(body))
-		r.GetBody = func() (io.ReadCloser, error) { return &MemoryBody{Reader: bytes.NewReader(body), b: body}, nil }
+		r.Body, r.ContentLength = newMemoryBody(body), int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) { return newMemoryBody(body), nil }
 	}
 	w := core.NewProxyResponseWriterV2()
 	sw := &statusWriter{ResponseWriter: w}
@@ -203,6 +203,8 @@ type MemoryBody struct {
 	*bytes.Reader
 	b []byte
 }
+
+func newMemoryBody(b []byte) *MemoryBody { return &MemoryBody{Reader: bytes.NewReader(b), b: b} }
 
 // Bytes returns the bytes not read yet. The caller must not change them.
 func (m *MemoryBody) Bytes() []byte { return m.b[len(m.b)-m.Len():] }
