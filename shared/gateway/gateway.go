@@ -308,11 +308,7 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // faulted in, cost more than encoding it.
 var encodePool = sync.Pool{New: func() any { return new([]byte) }}
 
-func putBody(b *bytes.Buffer) {
-	if b != nil {
-		bodyPool.Put(b)
-	}
-}
+func putBody(b *bytes.Buffer) { bodyPool.Put(b) }
 
 // fail answers an error the gateway itself hit, as the spec's JSON with
 // the request id, and returns the status; an internal one is logged with
