@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/berth-registry/berth/shared/awscall"
@@ -18,8 +17,7 @@ import (
 // opens through awscall with the same key and context, and not with
 // another context or key; refusals are *Error with KMS's code.
 func TestDecryptOpensWhatTheSDKSealed(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	cfg := emulator.KMSConfig(t)
 	sdk, key := emulator.KMSKey(t)
 	_, other := emulator.KMSKey(t)
 	secret := []byte(`{"username":"bot","password":"hunter2-upstream-secret"}`)
@@ -49,8 +47,7 @@ func TestDecryptOpensWhatTheSDKSealed(t *testing.T) {
 // function seals a rule's credentials) the SDK's KMS client decrypts
 // with the same context, on the KMS emulator.
 func TestEncryptSealsWhatTheSDKOpens(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	cfg := emulator.KMSConfig(t)
 	sdk, key := emulator.KMSKey(t)
 	secret := []byte("hunter2-upstream-secret")
 	bound := map[string]string{"berth:tenancy": "dev", "berth:cache-rule": "dev/hub"}

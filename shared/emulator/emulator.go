@@ -139,6 +139,14 @@ func KMS(t testing.TB) string {
 	return kmsStarted
 }
 
+// KMSConfig points the process's KMS calls (AWS_ENDPOINT_URL_KMS, for
+// this test) at the KMS emulator and returns an SDK configuration with
+// the emulator's test credentials.
+func KMSConfig(t testing.TB) aws.Config {
+	t.Setenv("AWS_ENDPOINT_URL_KMS", KMS(t))
+	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+}
+
 // KMSKey creates a symmetric key (ENCRYPT_DECRYPT, as the stack's cache
 // key) in the KMS emulator of KMS and returns a client of the emulator
 // and the key's ARN.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -18,17 +17,11 @@ import (
 	"github.com/berth-registry/berth/shared/emulator"
 )
 
-// emulatorConfig points Client at the KMS emulator.
-func emulatorConfig(t *testing.T) aws.Config {
-	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
-	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
-}
-
 // TestTokenSignedThroughKMSVerifies: on the KMS emulator, a token signed
 // with an ECC_NIST_P256 key (kms:Sign of the digest) verifies with the
 // public key the signer read (kms:GetPublicKey), and not with another.
 func TestTokenSignedThroughKMSVerifies(t *testing.T) {
-	cfg := emulatorConfig(t)
+	cfg := emulator.KMSConfig(t)
 	sdk, _ := emulator.KMSKey(t)
 	out, err := sdk.CreateKey(t.Context(), &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
 	if err != nil {

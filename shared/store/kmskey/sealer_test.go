@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/berth-registry/berth/shared/emulator"
 	"github.com/berth-registry/berth/shared/store/kmskey"
 )
@@ -15,8 +12,7 @@ import (
 // emulator: the ciphertext opens only with the context it was sealed
 // with, and holds no plaintext.
 func TestSealerOnLocalKMS(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_KMS", emulator.KMS(t))
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	cfg := emulator.KMSConfig(t)
 	_, key := emulator.KMSKey(t)
 	s := kmskey.NewSealer(kmskey.Client(cfg), key)
 	secret := []byte(`{"username":"bot","password":"hunter2-upstream-secret"}`)
